@@ -1,0 +1,223 @@
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+/// The engine an embedder uses: open a store, register collectors and ingesters, submit jobs, run
+/// them, observe progress, retry items, shut down.
+///
+/// ```swift
+/// let engine = try Engine(storePath: "pipeline.sqlite")
+/// engine.register(collector: "rss") { context, item in RSSCollector(feed: item.params["feed"]) }
+/// let job = try await engine.submit(specAt: URL(fileURLWithPath: "news.json")).job
+/// let summary = try await engine.run(jobID: job.id)
+/// if !summary.allSucceeded {
+///     _ = try await engine.retry(summary.failed.map(\.id), mode: .recover)
+///     _ = try await engine.run(jobID: job.id)
+/// }
+/// await engine.shutdown()
+/// ```
+///
+/// Opening an engine marks the items of dead workers (on this host: at once, by their owner lock;
+/// elsewhere: when their lease expires) `failed` with kind `interrupted`, ready for `recover`.
+public final class Engine: Sendable {
+    public let store: Store
+    /// This engine's identity in item leases: `<host>:<pid>:<uuid>`.
+    public let owner: String
+    private let logger: Logger
+    private let leaseSeconds: Double
+    private let lock: OwnerLock?
+    private let heartbeat: Heartbeat
+    private let scheduler: Scheduler
+    private let registry = Mutex(ComponentRegistry.builtIn)
+    private let hub: EventHub
+    private let closed = Mutex(false)
+
+    /// Opens (creating if needed) the store at `storePath` (`":memory:"` for a private in-memory store).
+    ///
+    /// - Parameter leaseSeconds: how long an item's lease lasts without a heartbeat; it matters only
+    ///   for workers on other hosts, since on this host a dead worker is detected by its lock.
+    /// - Throws: `EngineError` (`.storeUnusable`, `.storeNewerThanEngine`) or `SQLiteError`.
+    public init(storePath: String, leaseSeconds: Double = 30, logger: Logger = Logger(label: "JobEngine")) throws {
+        let store = try Store(path: storePath, logger: logger)
+        let owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.lowercased().prefix(8))"
+        self.store = store
+        self.owner = owner
+        self.logger = logger
+        self.leaseSeconds = leaseSeconds
+        lock = try store.ownerLockDirectory.map { try OwnerLock(owner: owner, directory: $0) }
+        heartbeat = Heartbeat(store: store, owner: owner, leaseSeconds: leaseSeconds, logger: logger)
+        let hub = EventHub()
+        self.hub = hub
+        scheduler = Scheduler(store: store, owner: owner, leaseSeconds: leaseSeconds, logger: logger, emit: hub.emit)
+        _ = try sweep()
+    }
+
+    // MARK: Components
+
+    /// Makes collector type `type` available to specs. Replaces a type of the same name.
+    public func register(collector type: String, validate: @escaping ComponentRegistry.Validator = { _, _ in },
+                         make: @escaping ComponentRegistry.CollectorFactory) {
+        registry.withLock { $0.register(collector: type, validate: validate, make: make) }
+    }
+
+    /// Makes ingester type `type` available to specs. Replaces a type of the same name.
+    public func register(ingester type: String, validate: @escaping ComponentRegistry.Validator = { _, _ in },
+                         make: @escaping ComponentRegistry.IngesterFactory) {
+        registry.withLock { $0.register(ingester: type, validate: validate, make: make) }
+    }
+
+    // MARK: Jobs
+
+    /// Validates and records a spec (a new job, or the next version of a job of that name).
+    ///
+    /// - Parameter baseDirectory: where relative paths resolve; the current directory by default.
+    /// - Throws: `EngineError` `.invalidSpec` listing every problem; then nothing is written.
+    public func submit(_ spec: JobSpec, baseDirectory: URL? = nil) async throws -> SubmitResult {
+        let base = (baseDirectory ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL
+        let problems = spec.semanticProblems() + registry.withLock { $0 }.problems(in: spec, baseDirectory: base)
+        guard problems.isEmpty else {
+            throw EngineError(.invalidSpec, "The job spec has \(problems.count) problem(s)", problems: problems)
+        }
+        return try await offload { [store] in try store.submit(spec, baseDirectory: base.path) }
+    }
+
+    /// Reads, validates and records the JSON spec at `url`; its relative paths resolve against its folder.
+    public func submit(specAt url: URL) async throws -> SubmitResult {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw EngineError(.invalidSpec, "Cannot read the job spec \(url.path): \((error as NSError).localizedDescription)")
+        }
+        return try await submit(try JobSpec(json: data), baseDirectory: url.deletingLastPathComponent())
+    }
+
+    /// Runs the job's runnable items to completion (including automatic retries) and returns how
+    /// its items stand afterwards.
+    public func run(jobID: UUID) async throws -> RunSummary {
+        try await start(jobID: jobID).wait()
+    }
+
+    /// Starts running the job's runnable items in the background.
+    public func start(jobID: UUID) async throws -> RunHandle {
+        try checkOpen()
+        _ = try await offload { [self] in try sweep() }
+        guard let job = try await offload({ [store] in try store.job(jobID.uuidString) }) else {
+            throw EngineError(.unknownJob, "No job has the id \(jobID)")
+        }
+        let handle = RunHandle()
+        scheduler.run(job: job, registry: registry.withLock { $0 }) { result in handle.complete(result) }
+        return handle
+    }
+
+    /// Cancels a job: pending items become `cancelled` now, running items at their next checkpoint.
+    /// Returns how many pending items were cancelled.
+    @discardableResult
+    public func cancel(jobID: UUID) async throws -> Int {
+        try await offload { [store] in try store.cancelJob(jobID) }
+    }
+
+    // MARK: Retry
+
+    /// Starts a retry of each listed item that is `failed` or `cancelled`, in one transaction; see
+    /// ``RetryCoordinator``. Run the job (``run(jobID:)``) to carry the retries out.
+    ///
+    /// - Throws: `SQLiteError` when the store cannot be written; then nothing changed.
+    public func retry(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult {
+        try checkOpen()
+        return try await offload { [store] in try RetryCoordinator(store: store).retry(ids, mode: mode) }
+    }
+
+    /// What ``retry(_:mode:)`` would start, changing nothing.
+    public func retryPreview(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult {
+        try await offload { [store] in try RetryCoordinator(store: store).preview(ids, mode: mode) }
+    }
+
+    // MARK: Reading
+
+    public func jobs() async throws -> [Job] { try await offload { [store] in try store.jobs() } }
+
+    /// The job with this id or name.
+    public func job(_ idOrName: String) async throws -> Job? { try await offload { [store] in try store.job(idOrName) } }
+
+    public func items(jobID: UUID, status: WorkItemStatus? = nil) async throws -> [WorkItem] {
+        try await offload { [store] in try store.items(jobID: jobID, status: status) }
+    }
+
+    public func item(_ id: UUID) async throws -> WorkItem? { try await offload { [store] in try store.item(id) } }
+
+    /// The item's transitions, oldest first.
+    public func history(itemID: UUID) async throws -> [ItemEvent] {
+        try await offload { [store] in try store.events(itemID: itemID) }
+    }
+
+    // MARK: Observing
+
+    /// Calls `handler` (on engine threads) for every event until the returned token is passed to
+    /// ``removeObserver(_:)``.
+    @discardableResult
+    public func observe(_ handler: @escaping @Sendable (EngineEvent) -> Void) -> UUID {
+        hub.add(handler)
+    }
+
+    public func removeObserver(_ token: UUID) {
+        hub.remove(token)
+    }
+
+    /// The engine's events as an async sequence; it ends when the engine shuts down or the consumer stops.
+    public func events() -> AsyncStream<EngineEvent> {
+        AsyncStream { continuation in
+            let token = observe { continuation.yield($0) }
+            continuation.onTermination = { [weak self] _ in self?.removeObserver(token) }
+        }
+    }
+
+    // MARK: Stopping
+
+    /// Stops gracefully: no new item starts, running items stop at their next checkpoint and are
+    /// left `failed` with kind `interrupted` (recoverable), then the store closes.
+    public func shutdown() async {
+        guard !closed.withLock({ $0 }) else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            scheduler.stop { continuation.resume() }
+        }
+        close()
+    }
+
+    /// Closes the store at once without waiting for running items: what a process exit does. Items
+    /// still running stay `running`; the next engine to open the store marks them interrupted.
+    public func close() {
+        let wasClosed = closed.withLock { closed in
+            defer { closed = true }
+            return closed
+        }
+        guard !wasClosed else { return }
+        scheduler.stop {}
+        heartbeat.stop()
+        store.close()
+        lock?.release()
+        hub.removeAll()
+    }
+
+    private func checkOpen() throws {
+        if closed.withLock({ $0 }) { throw EngineError(.shutDown, "The engine is shut down") }
+    }
+
+    /// Marks dead workers' items interrupted and tells observers.
+    private func sweep() throws -> [UUID] {
+        let interrupted = try store.sweepDeadOwners(except: owner)
+        if !interrupted.isEmpty {
+            logger.warning("marked \(interrupted.count) work item(s) of dead workers as interrupted")
+            hub.emit(.itemsInterrupted(interrupted))
+        }
+        return interrupted
+    }
+
+    /// Runs blocking store work on a Dispatch thread, never on a Swift-concurrency thread.
+    private func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result(catching: body)) }
+        }
+    }
+}

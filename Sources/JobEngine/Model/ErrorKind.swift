@@ -1,0 +1,9 @@
+/// Why an item failed, which decides whether it is retried automatically.
+public enum ErrorKind: String, Sendable, Codable, CaseIterable {
+    /// A source outage, a sink time-out: retried automatically while `retry.max_attempts` allows.
+    case transient
+    /// Bad configuration, bad data: never retried automatically.
+    case permanent
+    /// The worker running the item died or shut down; not the item's fault.
+    case interrupted
+}

@@ -1,0 +1,15 @@
+import Foundation
+
+/// One row of an item's append-only history: a status transition.
+public struct ItemEvent: Sendable, Equatable, Codable {
+    public let id: Int64
+    public let itemID: UUID
+    public let attempt: Int
+    /// `nil` when the item was created.
+    public let from: WorkItemStatus?
+    public let to: WorkItemStatus
+    public let mode: RetryMode?
+    public let error: String?
+    public let errorKind: ErrorKind?
+    public let at: Date
+}

@@ -1,0 +1,33 @@
+import Foundation
+
+/// What `retry(_:mode:)` did: how many retries started, and why the others did not.
+public struct RetryResult: Sendable, Equatable, Codable {
+    /// Why an id was skipped.
+    public enum SkipReason: Sendable, Equatable, Codable, CustomStringConvertible {
+        /// No work item has this id.
+        case unknown
+        /// The item is not `failed` or `cancelled`; carries its status.
+        case notRetryable(WorkItemStatus)
+        /// `recover` was asked, but the job's parameters changed since the checkpoints were made.
+        case parametersChanged
+
+        public var description: String {
+            switch self {
+            case .unknown: return "unknown work item"
+            case .notRetryable(let status): return "not failed or cancelled (status: \(status.rawValue))"
+            case .parametersChanged: return "parameters changed; use restart"
+            }
+        }
+    }
+
+    public struct Skipped: Sendable, Equatable, Codable {
+        public let id: UUID
+        public let reason: SkipReason
+    }
+
+    /// Items whose retry started: the rows that changed in the retry's one transaction.
+    public let total: Int
+    /// The ids of the started items, in the order asked.
+    public let started: [UUID]
+    public let skipped: [Skipped]
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// `{"type": "sqlite", "path": "out/sink.sqlite", "table": "documents", "batch_size": 100}`
+///
+/// Writes rows `(item, seq, key, data)` into a table of a SQLite file, each batch in one
+/// transaction, upserting on (item, seq): a batch delivered again after a crash overwrites itself,
+/// so each document is stored once. Restart deletes the item's rows.
+final class SQLiteIngester: Ingester {
+    private let connection: Connection
+    private let table: String
+    private let itemName: String
+
+    init(context: ComponentContext, item: ItemContext) throws {
+        let reader = FieldReader(options: context.options, path: "ingester")
+        let path = reader.string("path") ?? ""
+        let table = reader.string("table", required: false) ?? "documents"
+        if let problem = reader.allProblems.first { throw PhaseError.permanent("\(problem)") }
+        guard Self.isIdentifier(table) else { throw PhaseError.permanent("ingester.table: not a valid table name") }
+        let url = context.path(path, item: item.itemName)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        connection = try Connection(path: url.path)
+        try connection.enableWAL()
+        try connection.setSynchronous(context.sync)
+        // The table name is validated as an identifier above; it cannot be bound as a parameter.
+        try connection.execute("""
+            CREATE TABLE IF NOT EXISTS "\(table)" (item TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL,
+            data TEXT NOT NULL, PRIMARY KEY (item, seq)) WITHOUT ROWID
+            """)
+        self.table = table
+        itemName = item.itemName
+    }
+
+    static let validate: ComponentRegistry.Validator = { reader, context in
+        if let path = reader.string("path"), let folder = context.paths(path).first?.deletingLastPathComponent(),
+           !JSONLIngester.canCreate(in: folder)
+        {
+            reader.report("path", "cannot write to \(folder.path) (not a writable folder)")
+        }
+        if let table = reader.string("table", required: false), !isIdentifier(table) {
+            reader.report("table", "must be a plain table name (letters, digits, _; not starting with a digit)")
+        }
+        reader.rejectUnknownKeys()
+    }
+
+    func ingest(_ batch: Batch) throws -> Int64? {
+        try connection.inTransaction {
+            for entry in batch.documents {
+                try connection.execute("""
+                    INSERT INTO "\(table)" (item, seq, key, data) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (item, seq) DO UPDATE SET key = excluded.key, data = excluded.data
+                    """, [.text(itemName), .integer(Int64(entry.seq)), .text(entry.document.key),
+                          .text(String(decoding: JSONText.value(of: entry.document.body), as: UTF8.self))])
+            }
+        }
+        return nil
+    }
+
+    func reset(for item: ItemContext) throws {
+        try connection.execute("DELETE FROM \"\(table)\" WHERE item = ?", [.text(itemName)])
+    }
+
+    func finish(for item: ItemContext) {
+        connection.close()
+    }
+
+    static func isIdentifier(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, !CharacterSet.decimalDigits.contains(first) else { return false }
+        return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) }
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+
+/// Starts manual retries in `restart` or `recover` mode.
+///
+/// A retry starts only for items that are `failed` or `cancelled`; the returned `total` is the
+/// number of rows changed in one transaction, so concurrent retries of one item start it once
+/// (invariant 3). `recover` is refused for an item whose job parameters changed since its
+/// checkpoints were made (invariant 4): "parameters changed; use restart". Every retry is recorded
+/// in the item's history with its mode (invariant 5).
+///
+/// ```swift
+/// let result = try RetryCoordinator(store: store).retry([id], mode: .recover)
+/// print(result.total, result.skipped.map(\.reason))
+/// ```
+public struct RetryCoordinator: Sendable {
+    public let store: Store
+
+    public init(store: Store) {
+        self.store = store
+    }
+
+    /// - Throws: `SQLiteError` when the store cannot be written; then nothing changed.
+    public func retry(_ ids: [UUID], mode: RetryMode) throws -> RetryResult {
+        try store.retry(ids, mode: mode)
+    }
+
+    /// What `retry` would do now, changing nothing.
+    public func preview(_ ids: [UUID], mode: RetryMode) throws -> RetryResult {
+        try store.retryPreview(ids, mode: mode)
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+
+extension JobSpec {
+    /// Parses and validates a JSON spec.
+    ///
+    /// - Throws: `EngineError` with code `.invalidSpec` listing every problem by field path
+    ///   (malformed JSON with its line and column, wrong types, unknown keys, duplicate names…).
+    public init(json data: Data) throws {
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch {
+            throw EngineError(.invalidSpec, "The job spec is not valid JSON",
+                              problems: [SpecProblem(field: "(root)", message: Self.describeSyntaxError(error, in: data))])
+        }
+        let (spec, problems) = Self.read(value)
+        guard let spec, problems.isEmpty else {
+            throw EngineError(.invalidSpec, "The job spec has \(problems.count) problem(s)", problems: problems)
+        }
+        self = spec
+    }
+
+    /// The spec as JSON: the same shape ``init(json:)`` reads.
+    public var jsonValue: JSONValue {
+        func component(_ spec: ComponentSpec) -> JSONValue {
+            var object = spec.options
+            object["type"] = .string(spec.type)
+            return .object(object)
+        }
+        return .object([
+            "name": .string(name),
+            "concurrency": .number(Double(concurrency)),
+            "retry": [
+                "max_attempts": .number(Double(retry.maxAttempts)),
+                "mode": .string(retry.mode.rawValue),
+                "backoff_ms": .number(Double(retry.backoffMilliseconds)),
+            ],
+            "checkpoint": ["sync": .string(checkpoint.sync.rawValue)],
+            "collector": component(collector),
+            "ingester": component(ingester),
+            "items": .array(items.map { .object(["name": .string($0.name), "params": .object($0.params)]) }),
+            "faults": .array(faults.map {
+                [
+                    "item": .string($0.item), "phase": .string($0.phase.rawValue),
+                    "at_document": .number(Double($0.atDocument)), "times": .number(Double($0.times)),
+                    "message": .string($0.message),
+                ]
+            }),
+        ])
+    }
+
+    /// Reads a parsed JSON value into a spec, collecting every problem.
+    static func read(_ value: JSONValue) -> (JobSpec?, [SpecProblem]) {
+        guard case .object(let object) = value else {
+            return (nil, [SpecProblem(field: "(root)", message: "must be a JSON object, got \(value.typeName)")])
+        }
+        let root = FieldReader(object: object, path: "", problems: ProblemList())
+        let name = root.string("name")
+        let concurrency = root.int("concurrency", default: 4, in: 1...1024)
+
+        var retry = RetrySpec()
+        if let reader = root.nested("retry", required: false) {
+            retry.maxAttempts = reader.int("max_attempts", default: 1, in: 1...100) ?? 1
+            retry.mode = reader.choice("mode", default: RetryMode.recover)
+            retry.backoffMilliseconds = reader.int("backoff_ms", default: 200, in: 0...3_600_000) ?? 200
+            reader.rejectUnknownKeys()
+        }
+        var checkpoint = CheckpointSpec()
+        if let reader = root.nested("checkpoint", required: false) {
+            checkpoint.sync = reader.choice("sync", default: SyncMode.normal)
+            reader.rejectUnknownKeys()
+        }
+        let collector = readComponent("collector", of: root)
+        let ingester = readComponent("ingester", of: root)
+
+        var items: [ItemSpec] = []
+        if let array = root.array("items") {
+            if array.isEmpty { root.report("items", "must list at least one item") }
+            for (index, element) in array.enumerated() {
+                guard let reader = root.element(element, of: "items", at: index) else { continue }
+                let itemName = reader.string("name")
+                let params = reader.object("params", required: false) ?? [:]
+                reader.rejectUnknownKeys()
+                if let itemName { items.append(ItemSpec(name: itemName, params: params)) }
+            }
+        }
+        var faults: [FaultSpec] = []
+        for (index, element) in (root.array("faults", required: false) ?? []).enumerated() {
+            guard let reader = root.element(element, of: "faults", at: index) else { continue }
+            let item = reader.string("item")
+            let phase = reader.choice("phase", default: Phase.done)
+            if phase == .done { reader.report("phase", "must be \"collect\" or \"ingest\"") }
+            let at = reader.int("at_document", in: 0...Int.max)
+            let times = reader.int("times", default: 1, in: 1...Int.max)
+            let message = reader.string("message", required: false) ?? "injected fault"
+            reader.rejectUnknownKeys()
+            if let item, let at, let times {
+                faults.append(FaultSpec(item: item, phase: phase, atDocument: at, times: times, message: message))
+            }
+        }
+        root.rejectUnknownKeys()
+
+        guard let name, let concurrency, let collector, let ingester else { return (nil, root.allProblems) }
+        let spec = JobSpec(name: name, concurrency: concurrency, retry: retry, checkpoint: checkpoint,
+                           collector: collector, ingester: ingester, items: items, faults: faults)
+        return (spec, root.allProblems + spec.semanticProblems())
+    }
+
+    private static func readComponent(_ key: String, of root: FieldReader) -> ComponentSpec? {
+        guard let object = root.object(key) else { return nil }
+        let reader = FieldReader(object: object, path: key, problems: ProblemList())
+        guard let type = reader.string("type") else {
+            root.report(key, "missing \"type\"")
+            return nil
+        }
+        var options = object
+        options["type"] = nil
+        return ComponentSpec(type: type, options: options)
+    }
+
+    /// Rules that hold for any spec, parsed or built in code.
+    func semanticProblems() -> [SpecProblem] {
+        var problems: [SpecProblem] = []
+        if name.isEmpty { problems.append(SpecProblem(field: "name", message: "must not be empty")) }
+        if !(1...1024).contains(concurrency) {
+            problems.append(SpecProblem(field: "concurrency", message: "must be between 1 and 1024"))
+        }
+        if items.isEmpty, !problems.contains(where: { $0.field == "items" }) {
+            problems.append(SpecProblem(field: "items", message: "must list at least one item"))
+        }
+        var seen: [String: Int] = [:]
+        for (index, item) in items.enumerated() {
+            if item.name.isEmpty { problems.append(SpecProblem(field: "items[\(index)].name", message: "must not be empty")) }
+            if let first = seen[item.name] {
+                problems.append(SpecProblem(field: "items[\(index)].name",
+                                            message: "duplicate item name \"\(item.name)\" (also items[\(first)])"))
+            } else {
+                seen[item.name] = index
+            }
+        }
+        for (index, fault) in faults.enumerated() where seen[fault.item] == nil {
+            problems.append(SpecProblem(field: "faults[\(index)].item",
+                                        message: "no item is named \"\(fault.item)\""))
+        }
+        return problems
+    }
+
+    /// "line L, column C: …" for a JSON syntax error, located from the decoder's byte offset.
+    static func describeSyntaxError(_ error: any Error, in data: Data) -> String {
+        let underlying: String
+        if case DecodingError.dataCorrupted(let context) = error {
+            underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+                ?? context.debugDescription
+        } else {
+            underlying = "\(error)"
+        }
+        if data.isEmpty { return "the file is empty; expected a JSON object" }
+        return "malformed JSON: \(underlying)"
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+
+/// A job: its items, the collector and ingester they use, and how they are retried and
+/// checkpointed. Parse one from JSON with ``JobSpec/init(json:)`` or build one in code.
+///
+/// ```swift
+/// let spec = JobSpec(
+///     name: "news-2026-11",
+///     collector: ComponentSpec(type: "synthetic", options: ["documents": 1000, "page_size": 50]),
+///     ingester: ComponentSpec(type: "jsonl", options: ["path": "out/{item}.jsonl"]),
+///     items: [ItemSpec(name: "q1", params: ["query": "swift"]), ItemSpec(name: "q2")])
+/// ```
+public struct JobSpec: Sendable, Equatable {
+    public var name: String
+    /// Items of this job that run at once.
+    public var concurrency: Int
+    public var retry: RetrySpec
+    public var checkpoint: CheckpointSpec
+    public var collector: ComponentSpec
+    public var ingester: ComponentSpec
+    public var items: [ItemSpec]
+    public var faults: [FaultSpec]
+
+    public init(
+        name: String, concurrency: Int = 4, retry: RetrySpec = RetrySpec(), checkpoint: CheckpointSpec = CheckpointSpec(),
+        collector: ComponentSpec, ingester: ComponentSpec, items: [ItemSpec], faults: [FaultSpec] = []
+    ) {
+        self.name = name
+        self.concurrency = concurrency
+        self.retry = retry
+        self.checkpoint = checkpoint
+        self.collector = collector
+        self.ingester = ingester
+        self.items = items
+        self.faults = faults
+    }
+}
+
+/// `retry`: automatic retries of transient failures.
+public struct RetrySpec: Sendable, Equatable {
+    /// All automatic attempts, the first run included: 1 = fail at the first error and wait for a
+    /// manual retry.
+    public var maxAttempts: Int
+    /// The mode automatic retries use.
+    public var mode: RetryMode
+    /// The first back-off; each further attempt doubles it, with jitter.
+    public var backoffMilliseconds: Int
+
+    public init(maxAttempts: Int = 1, mode: RetryMode = .recover, backoffMilliseconds: Int = 200) {
+        self.maxAttempts = maxAttempts
+        self.mode = mode
+        self.backoffMilliseconds = backoffMilliseconds
+    }
+
+    /// The policy these settings describe.
+    public var policy: RetryPolicy {
+        maxAttempts <= 1 ? .never : .exponentialBackoff(maxAttempts: maxAttempts, initialMilliseconds: backoffMilliseconds)
+    }
+}
+
+/// `checkpoint`: how durable each checkpoint commit is.
+public struct CheckpointSpec: Sendable, Equatable {
+    public var sync: SyncMode
+
+    public init(sync: SyncMode = .normal) {
+        self.sync = sync
+    }
+}
+
+/// A collector or ingester: its registered type name and its options (every other key of the
+/// spec object).
+public struct ComponentSpec: Sendable, Equatable {
+    public var type: String
+    public var options: [String: JSONValue]
+
+    public init(type: String, options: [String: JSONValue] = [:]) {
+        self.type = type
+        self.options = options
+    }
+}
+
+/// One work item: a name unique in the job, and parameters its collector and ingester read.
+public struct ItemSpec: Sendable, Equatable {
+    public var name: String
+    public var params: [String: JSONValue]
+
+    public init(name: String, params: [String: JSONValue] = [:]) {
+        self.name = name
+        self.params = params
+    }
+}
+
+/// An injected transient error: the page or batch of `item` that holds document `atDocument`
+/// (0-based) fails in `phase`, `times` times in all, counted in the store across attempts and
+/// processes. How tests, users and benchmarks rehearse outages.
+public struct FaultSpec: Sendable, Equatable {
+    public var item: String
+    public var phase: Phase
+    public var atDocument: Int
+    public var times: Int
+    public var message: String
+
+    public init(item: String, phase: Phase, atDocument: Int, times: Int = 1, message: String = "injected fault") {
+        self.item = item
+        self.phase = phase
+        self.atDocument = atDocument
+        self.times = times
+        self.message = message
+    }
+}

@@ -1,0 +1,132 @@
+import CSQLite
+import Foundation
+
+/// How durable a commit is. `normal` survives a process crash (kill -9) in WAL mode; `full` also
+/// survives power loss, at the price of an fsync per commit.
+public enum SyncMode: String, Sendable, Codable, CaseIterable {
+    case normal
+    case full
+}
+
+/// One SQLite connection. It owns its `sqlite3*` (closed in `deinit`, also when opening fails) and
+/// a cache of prepared statements. It is not thread-safe: `SerializedDatabase` confines it to one
+/// serial queue.
+final class Connection {
+    private(set) var handle: OpaquePointer?
+    let path: String
+    private var statements: [String: Statement] = [:]
+    private var synchronous: SyncMode?
+
+    /// Opens (creating if needed) the database at `path`, or an in-memory one for `":memory:"`.
+    init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 5_000) throws {
+        self.path = path
+        var db: OpaquePointer?
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+            | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
+        let code = sqlite3_open_v2(path, &db, flags, nil)
+        // "Whether or not an error occurs when it is opened, resources associated with the database
+        // connection handle should be released by passing it to sqlite3_close()" (sqlite.org/c3ref/open.html)
+        handle = db
+        guard code == SQLITE_OK else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            throw SQLiteError(code: code, message: message, sql: nil, context: "opening the database at \(path)")
+        }
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Finalizes every cached statement, then closes the handle. Later calls throw.
+    func close() {
+        statements.removeAll()
+        if let handle {
+            sqlite3_close_v2(handle)
+        }
+        handle = nil
+    }
+
+    var isInMemory: Bool { path == ":memory:" || path.hasPrefix("file::memory:") }
+
+    /// Runs `sql` (a single statement) with bound `arguments`, returning its rows. The prepared
+    /// statement is cached, so the SQL text must not vary with values: values go in `arguments`.
+    @discardableResult
+    func execute(_ sql: String, _ arguments: [SQLValue] = []) throws -> [Row] {
+        try cachedStatement(sql).run(arguments)
+    }
+
+    /// Runs a script of several statements without arguments (migrations, pragmas).
+    func executeScript(_ sql: String, context: String) throws {
+        let handle = try openHandle()
+        var message: UnsafeMutablePointer<CChar>?
+        let code = sqlite3_exec(handle, sql, nil, nil, &message)
+        if code != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
+            sqlite3_free(message)
+            throw SQLiteError(code: code, message: text, sql: sql, context: context)
+        }
+    }
+
+    /// Rows changed by the last INSERT, UPDATE or DELETE on this connection.
+    var changes: Int { handle.map { Int(sqlite3_changes($0)) } ?? 0 }
+
+    /// Runs `body` in one transaction: commits if it returns, rolls back and rethrows if it throws.
+    /// Writers begin IMMEDIATE so a lock conflict surfaces at BEGIN (where the busy timeout waits)
+    /// rather than as a deadlock at the first write.
+    func inTransaction<T>(immediate: Bool = true, _ body: () throws -> T) throws -> T {
+        try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            // The first error is the one worth reporting; a failed rollback after it adds nothing.
+            _ = try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Sets `PRAGMA synchronous` if it differs from the current setting. Not inside a transaction.
+    func setSynchronous(_ mode: SyncMode) throws {
+        guard synchronous != mode else { return }
+        try execute(mode == .full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+        synchronous = mode
+    }
+
+    /// Switches to WAL and verifies it took: "The journal_mode pragma returns the new journal mode"
+    /// (sqlite.org/pragma.html#pragma_journal_mode); an in-memory database answers "memory".
+    func enableWAL() throws {
+        let rows = try execute("PRAGMA journal_mode = WAL")
+        let mode = rows.first?.string("journal_mode") ?? ""
+        guard mode == "wal" || (isInMemory && mode == "memory") else {
+            throw SQLiteError(code: SQLITE_ERROR, message: "journal_mode is \(mode), not wal",
+                              sql: "PRAGMA journal_mode = WAL", context: "switching \(path) to WAL mode")
+        }
+    }
+
+    func error(code: Int32, sql: String?, context: String) -> SQLiteError {
+        let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "connection is closed"
+        return SQLiteError(code: code, message: message, sql: sql, context: context)
+    }
+
+    private func openHandle() throws -> OpaquePointer {
+        guard let handle else {
+            throw SQLiteError(code: SQLITE_MISUSE, message: "the store is closed", sql: nil,
+                              context: "using the database at \(path)")
+        }
+        return handle
+    }
+
+    private func cachedStatement(_ sql: String) throws -> Statement {
+        _ = try openHandle()
+        if let statement = statements[sql] { return statement }
+        let statement = try Statement(sql: sql, connection: self)
+        statements[sql] = statement
+        return statement
+    }
+}
+
+@available(*, unavailable)
+extension Connection: Sendable {}

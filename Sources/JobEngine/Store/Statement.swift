@@ -1,0 +1,108 @@
+import CSQLite
+import Foundation
+
+/// A prepared statement. It owns its `sqlite3_stmt*` and finalizes it in `deinit`; it never leaves
+/// the connection that prepared it.
+final class Statement {
+    let sql: String
+    private let handle: OpaquePointer
+    private unowned let connection: Connection
+
+    init(sql: String, connection: Connection) throws {
+        var statement: OpaquePointer?
+        let code = sqlite3_prepare_v3(
+            connection.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard code == SQLITE_OK, let statement else {
+            throw connection.error(code: code, sql: sql, context: "preparing a statement")
+        }
+        self.sql = sql
+        self.handle = statement
+        self.connection = connection
+    }
+
+    deinit {
+        sqlite3_finalize(handle)
+    }
+
+    /// Runs the statement with `arguments` and returns every row it produces.
+    func run(_ arguments: [SQLValue]) throws -> [Row] {
+        defer {
+            // Reset so a cached statement releases its read lock and is ready for the next call.
+            sqlite3_reset(handle)
+            sqlite3_clear_bindings(handle)
+        }
+        try bind(arguments)
+        var rows: [Row] = []
+        while true {
+            let code = sqlite3_step(handle)
+            switch code {
+            case SQLITE_ROW:
+                rows.append(readRow())
+            case SQLITE_DONE:
+                return rows
+            case let code:
+                throw connection.error(code: code, sql: sql, context: "running a statement")
+            }
+        }
+    }
+
+    private func bind(_ arguments: [SQLValue]) throws {
+        let expected = Int(sqlite3_bind_parameter_count(handle))
+        // A count mismatch is our own bug (the SQL and its arguments are written side by side).
+        precondition(expected == arguments.count, "SQL expects \(expected) arguments, got \(arguments.count): \(sql)")
+        for (offset, value) in arguments.enumerated() {
+            let index = Int32(offset + 1)
+            let code: Int32
+            switch value {
+            case .null:
+                code = sqlite3_bind_null(handle, index)
+            case .integer(let int):
+                code = sqlite3_bind_int64(handle, index, int)
+            case .real(let double):
+                code = sqlite3_bind_double(handle, index, double)
+            case .text(let text):
+                code = text.utf8CString.withUnsafeBufferPointer { buffer in
+                    jobengine_bind_text(handle, index, buffer.baseAddress, Int32(buffer.count - 1))
+                }
+            case .blob(let data):
+                code = data.withUnsafeBytes { buffer in
+                    // A zero-length blob must still bind as a blob, not NULL: pass a non-nil pointer.
+                    jobengine_bind_blob(handle, index, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(buffer.count))
+                }
+            }
+            guard code == SQLITE_OK else {
+                throw connection.error(code: code, sql: sql, context: "binding argument \(index)")
+            }
+        }
+    }
+
+    private func readRow() -> Row {
+        var columns: [String: SQLValue] = [:]
+        let count = sqlite3_column_count(handle)
+        columns.reserveCapacity(Int(count))
+        for index in 0..<count {
+            let name = String(cString: sqlite3_column_name(handle, index))
+            switch sqlite3_column_type(handle, index) {
+            case SQLITE_INTEGER:
+                columns[name] = .integer(sqlite3_column_int64(handle, index))
+            case SQLITE_FLOAT:
+                columns[name] = .real(sqlite3_column_double(handle, index))
+            case SQLITE_TEXT:
+                columns[name] = .text(String(cString: sqlite3_column_text(handle, index)))
+            case SQLITE_BLOB:
+                let length = Int(sqlite3_column_bytes(handle, index))
+                if let bytes = sqlite3_column_blob(handle, index), length > 0 {
+                    columns[name] = .blob(Data(bytes: bytes, count: length))
+                } else {
+                    columns[name] = .blob(Data())
+                }
+            default:
+                columns[name] = .null
+            }
+        }
+        return Row(columns: columns)
+    }
+}
+
+@available(*, unavailable)
+extension Statement: Sendable {}

@@ -1,0 +1,131 @@
+import Foundation
+
+/// The item is no longer this worker's: another worker judged it dead and took it over. The
+/// runner stops without writing anything more.
+struct LeaseLost: Error, CustomStringConvertible {
+    let itemID: String
+    var description: String { "work item \(itemID) is no longer leased to this worker" }
+}
+
+/// What a checkpoint commit learned that the runner acts on.
+struct CheckpointOutcome: Sendable {
+    /// The job was cancelled (possibly by another process): stop at this checkpoint.
+    let jobCancelled: Bool
+}
+
+extension Store {
+    /// Invariant 1: stages a collected page and advances the collect cursor in one transaction, or
+    /// neither. The last page (`nextCursor == nil`) also moves the item to the ingest phase.
+    func commitPage(
+        itemID: String, owner: String, firstSeq: Int, documents: [Document], nextCursor: String?, sync: SyncMode
+    ) throws -> CheckpointOutcome {
+        try writer.sync { db in try db.setSynchronous(sync) }
+        return try writer.write { db in
+            let now = Self.now
+            for (offset, document) in documents.enumerated() {
+                try db.execute("INSERT INTO staged_documents (item_id, seq, key, body) VALUES (?, ?, ?, ?)",
+                               [.text(itemID), .integer(Int64(firstSeq + offset)), .text(document.key), .blob(document.body)])
+            }
+            let collected = firstSeq + documents.count
+            try db.execute("""
+                INSERT INTO checkpoints (item_id, phase, cursor, documents, updated_at) VALUES (?, 'collect', ?, ?, ?)
+                ON CONFLICT (item_id, phase) DO UPDATE SET cursor = excluded.cursor, documents = excluded.documents,
+                updated_at = excluded.updated_at
+                """, [.text(itemID), SQLValue(nextCursor), .integer(Int64(collected)), .real(now)])
+            try db.execute("""
+                UPDATE work_items SET collected = ?, collected_total = collected_total + ?, phase = ?, progress_at = ?,
+                updated_at = ? WHERE id = ? AND status = 'running' AND lease_owner = ?
+                """, [.integer(Int64(collected)), .integer(Int64(documents.count)),
+                      .text(nextCursor == nil ? Phase.ingest.rawValue : Phase.collect.rawValue), .real(now), .real(now),
+                      .text(itemID), .text(owner)])
+            guard db.changes == 1 else { throw LeaseLost(itemID: itemID) }
+            return CheckpointOutcome(jobCancelled: try Self.isJobCancelled(db, itemID: itemID))
+        }
+    }
+
+    /// The staged documents of an item from `seq` on, at most `limit` of them, in order.
+    func stagedDocuments(itemID: String, from seq: Int, limit: Int) throws -> [SequencedDocument] {
+        try reader.sync { db in
+            try db.execute("SELECT seq, key, body FROM staged_documents WHERE item_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
+                           [.text(itemID), .integer(Int64(seq)), .integer(Int64(limit))])
+                .map { SequencedDocument(seq: $0.int("seq"), document: Document(key: $0.string("key") ?? "", body: $0.data("body") ?? Data())) }
+        }
+    }
+
+    /// Invariant 1: records a delivered batch. Called only after the sink write returned, so the
+    /// checkpoint never runs ahead of the sink.
+    func commitBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> CheckpointOutcome {
+        try writer.sync { db in try db.setSynchronous(sync) }
+        return try writer.write { db in
+            let now = Self.now
+            try db.execute("""
+                INSERT INTO checkpoints (item_id, phase, documents, sink_offset, updated_at) VALUES (?, 'ingest', ?, ?, ?)
+                ON CONFLICT (item_id, phase) DO UPDATE SET documents = excluded.documents,
+                sink_offset = excluded.sink_offset, updated_at = excluded.updated_at
+                """, [.text(itemID), .integer(Int64(ingested)), SQLValue(sinkOffset), .real(now)])
+            try db.execute("""
+                UPDATE work_items SET ingested = ?, progress_at = ?, updated_at = ?
+                WHERE id = ? AND status = 'running' AND lease_owner = ?
+                """, [.integer(Int64(ingested)), .real(now), .real(now), .text(itemID), .text(owner)])
+            guard db.changes == 1 else { throw LeaseLost(itemID: itemID) }
+            return CheckpointOutcome(jobCancelled: try Self.isJobCancelled(db, itemID: itemID))
+        }
+    }
+
+    /// A restart's sink reset is done; a crash before this line repeats it, which is harmless.
+    func clearSinkReset(itemID: String, owner: String) throws {
+        try writer.write { db in
+            try db.execute("UPDATE work_items SET needs_sink_reset = 0 WHERE id = ? AND lease_owner = ?",
+                           [.text(itemID), .text(owner)])
+        }
+    }
+
+    /// The item finished both phases: `succeeded`, lease released, staged documents dropped (a
+    /// succeeded item cannot be recovered, so they would only take space).
+    func finish(itemID: String, owner: String) throws -> WorkItem {
+        try transition(itemID: itemID, owner: owner, to: .succeeded, phase: .done) { db in
+            try db.execute("DELETE FROM staged_documents WHERE item_id = ?", [.text(itemID)])
+        }
+    }
+
+    /// The running item stops as `failed` (with the error and its kind) or `cancelled`. With
+    /// `retry`, an automatic retry is queued in the same transaction.
+    func stop(
+        itemID: String, owner: String, as status: WorkItemStatus, error: String?, kind: ErrorKind?,
+        retry: (mode: RetryMode, notBefore: Double)? = nil
+    ) throws -> WorkItem {
+        try transition(itemID: itemID, owner: owner, to: status, error: error, kind: kind) { db in
+            if let retry {
+                _ = try Self.startRetry(db, id: itemID, mode: retry.mode, automatic: true, notBefore: retry.notBefore)
+            }
+        }
+    }
+
+    /// Moves a running item of `owner` to a final status, with its event, in one transaction.
+    private func transition(
+        itemID: String, owner: String, to status: WorkItemStatus, phase: Phase? = nil, error: String? = nil,
+        kind: ErrorKind? = nil, then: (Connection) throws -> Void = { _ in }
+    ) throws -> WorkItem {
+        try writer.write { db in
+            try db.execute("""
+                UPDATE work_items SET status = ?, phase = COALESCE(?, phase), last_error = ?, error_kind = ?,
+                lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                WHERE id = ? AND status = 'running' AND lease_owner = ?
+                """, [.text(status.rawValue), SQLValue(phase?.rawValue), SQLValue(error), SQLValue(kind?.rawValue),
+                      .real(Self.now), .text(itemID), .text(owner)])
+            guard db.changes == 1 else { throw LeaseLost(itemID: itemID) }
+            let row = try db.execute("SELECT job_id, attempt FROM work_items WHERE id = ?", [.text(itemID)]).first
+            try Self.recordEvent(db, itemID: itemID, jobID: row?.string("job_id") ?? "", attempt: row?.int("attempt") ?? 0,
+                                 from: .running, to: status, error: error, errorKind: kind)
+            try then(db)
+            return try Self.decodeItem(try db.execute(
+                "SELECT \(Self.itemColumns) FROM work_items w JOIN jobs j ON j.id = w.job_id WHERE w.id = ?",
+                [.text(itemID)])[0])
+        }
+    }
+
+    private static func isJobCancelled(_ db: Connection, itemID: String) throws -> Bool {
+        try db.execute("SELECT j.cancelled FROM jobs j JOIN work_items w ON w.job_id = j.id WHERE w.id = ?",
+                       [.text(itemID)]).first?.int("cancelled") == 1
+    }
+}

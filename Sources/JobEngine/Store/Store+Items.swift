@@ -1,0 +1,140 @@
+import Foundation
+
+/// A claimed item with everything its runner needs to continue it.
+struct ClaimedItem: Sendable {
+    let item: WorkItem
+    let automaticAttempts: Int
+    let needsSinkReset: Bool
+    /// The collect checkpoint's cursor (nil: start from the first page).
+    let collectCursor: String?
+    /// The ingest checkpoint's sink offset (e.g. the file sink's byte length), if any.
+    let sinkOffset: Int64?
+}
+
+extension Store {
+    static let itemColumns = """
+        w.id, w.job_id, j.name AS job_name, w.name, w.status, w.phase, w.attempt, w.automatic_attempts, w.collected,
+        w.ingested, w.collected_total, w.last_error, w.error_kind, w.retry_mode, w.lease_owner, w.params_json,
+        w.updated_at, w.needs_sink_reset
+        """
+
+    /// One work item, or nil for an unknown id.
+    public func item(_ id: UUID) throws -> WorkItem? {
+        try reader.sync { db in
+            try db.execute("SELECT \(Self.itemColumns) FROM work_items w JOIN jobs j ON j.id = w.job_id WHERE w.id = ?",
+                           [.text(id.uuidString.lowercased())]).first.map(Self.decodeItem)
+        }
+    }
+
+    /// The items of a job in spec order, optionally only those with `status`.
+    public func items(jobID: UUID, status: WorkItemStatus? = nil) throws -> [WorkItem] {
+        try reader.sync { db in
+            let rows = try db.execute("""
+                SELECT \(Self.itemColumns) FROM work_items w JOIN jobs j ON j.id = w.job_id
+                WHERE w.job_id = ? AND (? IS NULL OR w.status = ?) ORDER BY w.position
+                """, [.text(jobID.uuidString.lowercased()), SQLValue(status?.rawValue), SQLValue(status?.rawValue)])
+            return try rows.map(Self.decodeItem)
+        }
+    }
+
+    /// The item's history, oldest first.
+    public func events(itemID: UUID) throws -> [ItemEvent] {
+        try reader.sync { db in
+            try db.execute("SELECT * FROM events WHERE item_id = ? ORDER BY id", [.text(itemID.uuidString.lowercased())])
+                .map { row in
+                    ItemEvent(
+                        id: row.int64("id") ?? 0,
+                        itemID: itemID,
+                        attempt: row.int("attempt"),
+                        from: row.string("from_status").flatMap(WorkItemStatus.init(rawValue:)),
+                        to: WorkItemStatus(rawValue: row.string("to_status") ?? "") ?? .pending,
+                        mode: row.string("mode").flatMap(RetryMode.init(rawValue:)),
+                        error: row.string("error"),
+                        errorKind: row.string("error_kind").flatMap(ErrorKind.init(rawValue:)),
+                        at: Date(timeIntervalSince1970: row.double("at") ?? 0))
+                }
+        }
+    }
+
+    /// Claims the next runnable item of a job for `owner`: the first `pending` item whose back-off
+    /// has passed becomes `running` under a lease, in one transaction, so two workers never claim
+    /// the same item. Nil when nothing is runnable now.
+    func claimNext(jobID: UUID, owner: String, leaseSeconds: Double) throws -> ClaimedItem? {
+        try writer.write { db in
+            let now = Self.now
+            guard let row = try db.execute("""
+                SELECT id FROM work_items WHERE job_id = ? AND status = 'pending' AND (not_before IS NULL OR not_before <= ?)
+                AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = work_items.job_id AND jobs.cancelled = 1)
+                ORDER BY position LIMIT 1
+                """, [.text(jobID.uuidString.lowercased()), .real(now)]).first, let id = row.string("id")
+            else { return nil }
+            try db.execute("""
+                UPDATE work_items SET status = 'running', lease_owner = ?, lease_expires_at = ?, not_before = NULL,
+                checkpoint_fingerprint = COALESCE(checkpoint_fingerprint, params_fingerprint), updated_at = ?
+                WHERE id = ?
+                """, [.text(owner), .real(now + leaseSeconds), .real(now), .text(id)])
+            guard let itemRow = try db.execute(
+                "SELECT \(Self.itemColumns) FROM work_items w JOIN jobs j ON j.id = w.job_id WHERE w.id = ?", [.text(id)]
+            ).first else { preconditionFailure("claimed item \(id) vanished inside its own transaction") }
+            let item = try Self.decodeItem(itemRow)
+            try Self.recordEvent(db, itemID: id, jobID: item.jobID.uuidString.lowercased(), attempt: item.attempt,
+                                 from: .pending, to: .running)
+            let checkpoints = try db.execute("SELECT phase, cursor, sink_offset FROM checkpoints WHERE item_id = ?", [.text(id)])
+            let collect = checkpoints.first { $0.string("phase") == Phase.collect.rawValue }
+            let ingest = checkpoints.first { $0.string("phase") == Phase.ingest.rawValue }
+            return ClaimedItem(item: item, automaticAttempts: itemRow.int("automatic_attempts"),
+                               needsSinkReset: itemRow.int("needs_sink_reset") != 0,
+                               collectCursor: collect?.string("cursor"), sinkOffset: ingest?.int64("sink_offset"))
+        }
+    }
+
+    /// When the next back-off of a job's pending items ends, and whether any item is pending at all.
+    func pendingState(jobID: UUID) throws -> (pending: Int, earliestNotBefore: Double?) {
+        try reader.sync { db in
+            let row = try db.execute("""
+                SELECT COUNT(*) AS n, MIN(not_before) AS earliest FROM work_items
+                WHERE job_id = ? AND status = 'pending'
+                AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = work_items.job_id AND jobs.cancelled = 1)
+                """, [.text(jobID.uuidString.lowercased())]).first
+            return (row?.int("n") ?? 0, row?.double("earliest"))
+        }
+    }
+
+    /// Appends one transition to the history. Called inside the transaction that makes the transition.
+    static func recordEvent(
+        _ db: Connection, itemID: String, jobID: String, attempt: Int, from: WorkItemStatus?, to: WorkItemStatus,
+        mode: RetryMode? = nil, error: String? = nil, errorKind: ErrorKind? = nil
+    ) throws {
+        try db.execute("""
+            INSERT INTO events (item_id, job_id, attempt, from_status, to_status, mode, error, error_kind, at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.text(itemID), .text(jobID), .integer(Int64(attempt)), SQLValue(from?.rawValue), .text(to.rawValue),
+                  SQLValue(mode?.rawValue), SQLValue(error), SQLValue(errorKind?.rawValue), .real(now)])
+    }
+
+    static func decodeItem(_ row: Row) throws -> WorkItem {
+        let params: [String: JSONValue]
+        if case .object(let object) = try JSONDecoder().decode(JSONValue.self, from: row.data("params_json") ?? Data("{}".utf8)) {
+            params = object
+        } else {
+            params = [:]
+        }
+        return WorkItem(
+            id: UUID(uuidString: row.string("id") ?? "") ?? UUID(),
+            jobID: UUID(uuidString: row.string("job_id") ?? "") ?? UUID(),
+            jobName: row.string("job_name") ?? "",
+            name: row.string("name") ?? "",
+            status: WorkItemStatus(rawValue: row.string("status") ?? "") ?? .pending,
+            phase: Phase(rawValue: row.string("phase") ?? "") ?? .collect,
+            attempt: row.int("attempt"),
+            collected: row.int("collected"),
+            ingested: row.int("ingested"),
+            collectedTotal: row.int("collected_total"),
+            lastError: row.string("last_error"),
+            errorKind: row.string("error_kind").flatMap(ErrorKind.init(rawValue:)),
+            retryMode: row.string("retry_mode").flatMap(RetryMode.init(rawValue:)),
+            leaseOwner: row.string("lease_owner"),
+            parameters: params,
+            updatedAt: Date(timeIntervalSince1970: row.double("updated_at") ?? 0))
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+
+/// What submitting a spec did.
+public struct SubmitResult: Sendable {
+    public let job: Job
+    /// True when this was the job's first submission.
+    public let created: Bool
+    /// Items added by this submission.
+    public let addedItems: [String]
+    /// Items whose parameters differ from those their checkpoints were made with: `recover` is
+    /// refused for them until they restart.
+    public let changedItems: [String]
+}
+
+extension Store {
+    /// Records `spec`: a new job with its items `pending`, or, for a name already known, the next
+    /// spec version with each item's current parameter fingerprint updated and new items added.
+    /// One transaction: on any error nothing is written.
+    public func submit(_ spec: JobSpec, baseDirectory: String) throws -> SubmitResult {
+        let specJSON = String(decoding: spec.jsonValue.canonicalJSON(), as: UTF8.self)
+        return try writer.write { db in
+            let now = Self.now
+            let existing = try db.execute("SELECT id, spec_version FROM jobs WHERE name = ?", [.text(spec.name)]).first
+            let jobID: String
+            if let existing {
+                jobID = existing.string("id")!
+                try db.execute("""
+                    UPDATE jobs SET spec_json = ?, spec_version = spec_version + 1, base_directory = ?, cancelled = 0,
+                    updated_at = ? WHERE id = ?
+                    """, [.text(specJSON), .text(baseDirectory), .real(now), .text(jobID)])
+            } else {
+                jobID = UUID().uuidString.lowercased()
+                try db.execute("""
+                    INSERT INTO jobs (id, name, spec_json, spec_version, base_directory, created_at, updated_at)
+                    VALUES (?, ?, ?, 1, ?, ?, ?)
+                    """, [.text(jobID), .text(spec.name), .text(specJSON), .text(baseDirectory), .real(now), .real(now)])
+            }
+            var added: [String] = []
+            var changed: [String] = []
+            for (position, item) in spec.items.enumerated() {
+                let fingerprint = ParameterFingerprint.of(spec: spec, item: item, baseDirectory: baseDirectory)
+                let params = String(decoding: JSONValue.object(item.params).canonicalJSON(), as: UTF8.self)
+                let row = try db.execute(
+                    "SELECT id, checkpoint_fingerprint FROM work_items WHERE job_id = ? AND name = ?",
+                    [.text(jobID), .text(item.name)]).first
+                if let row {
+                    try db.execute("""
+                        UPDATE work_items SET params_json = ?, params_fingerprint = ?, position = ?, updated_at = ?
+                        WHERE id = ?
+                        """, [.text(params), .text(fingerprint), .integer(Int64(position)), .real(now), row["id"]])
+                    if let made = row.string("checkpoint_fingerprint"), made != fingerprint { changed.append(item.name) }
+                } else {
+                    let itemID = UUID().uuidString.lowercased()
+                    try db.execute("""
+                        INSERT INTO work_items (id, job_id, name, position, status, phase, params_json, params_fingerprint,
+                        created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', 'collect', ?, ?, ?, ?)
+                        """, [.text(itemID), .text(jobID), .text(item.name), .integer(Int64(position)), .text(params),
+                              .text(fingerprint), .real(now), .real(now)])
+                    try Self.recordEvent(db, itemID: itemID, jobID: jobID, attempt: 1, from: nil, to: .pending)
+                    added.append(item.name)
+                }
+            }
+            guard let job = try Self.job(db, where: "id = ?", .text(jobID)) else {
+                preconditionFailure("job \(jobID) vanished inside its own transaction")
+            }
+            return SubmitResult(job: job, created: existing == nil, addedItems: added, changedItems: changed)
+        }
+    }
+
+    /// The job with this id, or with this name when `idOrName` is not a known id.
+    public func job(_ idOrName: String) throws -> Job? {
+        try reader.sync { db in
+            try Self.job(db, where: "id = ?", .text(idOrName.lowercased())) ?? Self.job(db, where: "name = ?", .text(idOrName))
+        }
+    }
+
+    /// Every job, oldest first.
+    public func jobs() throws -> [Job] {
+        try reader.sync { db in
+            try db.execute("SELECT * FROM jobs ORDER BY created_at, name").map(Self.decodeJob)
+        }
+    }
+
+    /// Marks a job cancelled: its pending items become `cancelled` now; running ones stop at their
+    /// next checkpoint. Returns how many pending items were cancelled.
+    @discardableResult
+    public func cancelJob(_ jobID: UUID) throws -> Int {
+        try writer.write { db in
+            let id = jobID.uuidString.lowercased()
+            try db.execute("UPDATE jobs SET cancelled = 1, updated_at = ? WHERE id = ?", [.real(Self.now), .text(id)])
+            let pending = try db.execute(
+                "SELECT id, attempt FROM work_items WHERE job_id = ? AND status = 'pending'", [.text(id)])
+            for row in pending {
+                try db.execute("UPDATE work_items SET status = 'cancelled', updated_at = ? WHERE id = ?",
+                               [.real(Self.now), row["id"]])
+                try Self.recordEvent(db, itemID: row.string("id")!, jobID: id, attempt: row.int("attempt"),
+                                     from: .pending, to: .cancelled)
+            }
+            return pending.count
+        }
+    }
+
+    static func job(_ db: Connection, where condition: String, _ argument: SQLValue) throws -> Job? {
+        try db.execute("SELECT * FROM jobs WHERE \(condition)", [argument]).first.map(decodeJob)
+    }
+
+    static func decodeJob(_ row: Row) throws -> Job {
+        let specData = row.data("spec_json") ?? Data()
+        let (spec, problems) = JobSpec.read(try JSONDecoder().decode(JSONValue.self, from: specData))
+        guard let spec, problems.isEmpty else {
+            throw EngineError(.storeUnusable, "the stored spec of job \(row.string("name") ?? "?") does not parse: \(problems)")
+        }
+        return Job(
+            id: UUID(uuidString: row.string("id") ?? "") ?? UUID(),
+            name: row.string("name") ?? "",
+            specVersion: row.int("spec_version"),
+            spec: spec,
+            baseDirectory: row.string("base_directory") ?? "",
+            cancelled: row.int("cancelled") != 0,
+            createdAt: Date(timeIntervalSince1970: row.double("created_at") ?? 0),
+            updatedAt: Date(timeIntervalSince1970: row.double("updated_at") ?? 0))
+    }
+}

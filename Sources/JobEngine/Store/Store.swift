@@ -1,0 +1,103 @@
+import CSQLite
+import Foundation
+import Logging
+
+/// The engine's SQLite store: jobs, work items, checkpoints, staged documents and the event history.
+///
+/// All writes go through one writer connection confined to a serial queue; each write is one
+/// transaction (`SerializedDatabase.write`). Reads use a second connection so a long read never
+/// waits behind checkpoint commits (WAL lets readers and the writer proceed together). An in-memory
+/// store has a single connection, since an in-memory database is private to its connection.
+///
+/// ```swift
+/// let store = try Store(path: "/var/lib/pipeline/engine.sqlite")
+/// let items = try store.items(jobID: job.id)
+/// ```
+/// - Throws: `EngineError` `.storeUnusable` when the file is not SQLite or not a JobEngine store,
+///   `.storeNewerThanEngine` when a newer engine wrote it, `SQLiteError` for anything else SQLite refuses.
+public final class Store: Sendable {
+    /// The path given at open, or `:memory:`.
+    public let path: String
+    let writer: SerializedDatabase
+    let reader: SerializedDatabase
+    let logger: Logger
+
+    public init(path: String, logger: Logger = Logger(label: "JobEngine.store")) throws {
+        self.path = path
+        self.logger = logger
+        do {
+            writer = try SerializedDatabase(label: "JobEngine.store.writer") {
+                try Connection(path: path)
+            }
+            try writer.sync { db in
+                try Self.configure(db)
+                try Self.migrate(db)
+            }
+            if writer.sync({ $0.isInMemory }) {
+                reader = writer
+            } else {
+                reader = try SerializedDatabase(label: "JobEngine.store.reader") {
+                    try Connection(path: path, readOnly: true)
+                }
+                try reader.sync { db in try db.execute("PRAGMA query_only = ON") }
+            }
+        } catch let error as SQLiteError where [SQLITE_NOTADB, SQLITE_CORRUPT].contains(error.code & 0xff) {
+            throw EngineError(.storeUnusable, "\(path) is not a JobEngine store: it is not an SQLite database (\(error.message))")
+        }
+    }
+
+    /// Closes both connections at once, without touching any item: what a process exit does.
+    /// Later calls on this store throw.
+    public func close() {
+        writer.close()
+        if reader !== writer { reader.close() }
+    }
+
+    /// The folder where live engines hold their owner locks, beside the database file.
+    var ownerLockDirectory: URL? {
+        path == ":memory:" ? nil : URL(fileURLWithPath: path + ".owners", isDirectory: true)
+    }
+
+    private static func configure(_ db: Connection) throws {
+        try db.enableWAL()
+        try db.execute("PRAGMA foreign_keys = ON")
+        try db.setSynchronous(.normal)
+    }
+
+    /// Applies the missing migrations, each in one transaction with its version row.
+    private static func migrate(_ db: Connection) throws {
+        try db.execute("CREATE TABLE IF NOT EXISTS schema_versions (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+        let current = try db.execute("SELECT MAX(version) AS version FROM schema_versions").first?.int("version") ?? 0
+        if current > Migrations.latestVersion {
+            throw EngineError(.storeNewerThanEngine,
+                              "\(db.path) has schema version \(current), newer than this engine's \(Migrations.latestVersion); upgrade the engine")
+        }
+        if current == 0 {
+            let tables = try db.execute("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name NOT IN ('schema_versions')")
+            if tables.first?.int("n") ?? 0 > 0 {
+                throw EngineError(.storeUnusable, "\(db.path) is an SQLite database but not a JobEngine store (it has other tables)")
+            }
+        }
+        for migration in Migrations.all where migration.version > current {
+            try db.inTransaction {
+                try db.executeScript(migration.sql, context: "applying migration \(migration.fileName)")
+                try db.execute("INSERT INTO schema_versions (version, applied_at) VALUES (?, ?)",
+                               [.integer(Int64(migration.version)), .real(Date().timeIntervalSince1970)])
+            }
+        }
+    }
+
+    /// The schema version the store is at.
+    public func schemaVersion() throws -> Int {
+        try reader.sync { db in try db.execute("SELECT MAX(version) AS v FROM schema_versions").first?.int("v") ?? 0 }
+    }
+
+    /// `PRAGMA integrity_check`: "ok" when the database is sound.
+    public func integrityCheck() throws -> String {
+        try writer.sync { db in
+            try db.execute("PRAGMA integrity_check").map { $0.string("integrity_check") ?? "" }.joined(separator: "\n")
+        }
+    }
+
+    static var now: Double { Date().timeIntervalSince1970 }
+}
