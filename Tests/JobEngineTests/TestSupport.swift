@@ -1,0 +1,92 @@
+import CSQLite
+import Foundation
+import Synchronization
+import Testing
+
+@testable import JobEngine
+
+/// A fresh temporary folder, removed when the value is deinitialised.
+final class TemporaryDirectory: Sendable {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("jobengine-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    var storePath: String { url.appendingPathComponent("engine.sqlite").path }
+
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+}
+
+/// A spec with the synthetic collector and the sink of choice.
+func makeSpec(
+    name: String = "job", items: [String] = ["q1"], documents: Int = 200, pageSize: Int = 50, batchSize: Int = 40,
+    sink: String = "jsonl", maxAttempts: Int = 1, mode: RetryMode = .recover, faults: [FaultSpec] = [],
+    concurrency: Int = 4, collector: String = "synthetic"
+) -> JobSpec {
+    let ingester: ComponentSpec = sink == "sqlite"
+        ? ComponentSpec(type: "sqlite", options: ["path": "sink.sqlite", "table": "documents", "batch_size": .number(Double(batchSize))])
+        : ComponentSpec(type: sink, options: ["path": "out/{item}.jsonl", "batch_size": .number(Double(batchSize))])
+    return JobSpec(
+        name: name, concurrency: concurrency,
+        retry: RetrySpec(maxAttempts: maxAttempts, mode: mode, backoffMilliseconds: 10),
+        collector: ComponentSpec(type: collector, options: [
+            "documents": .number(Double(documents)), "page_size": .number(Double(pageSize)), "document_bytes": 64,
+        ]),
+        ingester: ingester, items: items.map { ItemSpec(name: $0) }, faults: faults)
+}
+
+/// The `seq` of every line of a JSONL sink file, in file order.
+func jsonlSeqs(_ path: String) throws -> [Int] {
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    return try text.split(separator: "\n").map { line in
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        return try #require(object["seq"] as? Int)
+    }
+}
+
+/// Rows of the SQLite sink as (item, seq).
+func sqliteSinkRows(_ path: String) throws -> [(item: String, seq: Int)] {
+    let connection = try Connection(path: path)
+    return try connection.execute("SELECT item, seq FROM documents ORDER BY item, seq").map {
+        ($0.string("item") ?? "", $0.int("seq"))
+    }
+}
+
+@discardableResult
+/// One query against a store file through a separate connection, as a user with sqlite3 would.
+func query(_ path: String, _ sql: String, _ arguments: [SQLValue] = []) throws -> [Row] {
+    try Connection(path: path).execute(sql, arguments)
+}
+
+/// Blocks a collector or ingester until opened; used to freeze an item mid-run deterministically.
+final class Gate: Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    private let reached = DispatchSemaphore(value: 0)
+    private let isOpen = Mutex(false)
+
+    /// Called by the component: signals arrival, then waits until `open()`.
+    func pass() {
+        reached.signal()
+        if isOpen.withLock({ $0 }) { return }
+        semaphore.wait()
+        semaphore.signal()
+    }
+
+    func open() {
+        isOpen.withLock { $0 = true }
+        semaphore.signal()
+    }
+
+    /// Waits (off the cooperative pool) until a component reached the gate, or fails after `seconds`.
+    func waitUntilReached(seconds: Double = 10) async throws {
+        let reached = self.reached
+        let arrived = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: reached.wait(timeout: .now() + seconds) == .success) }
+        }
+        try #require(arrived, "the gate was not reached within \(seconds) s")
+    }
+}
