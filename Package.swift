@@ -27,7 +27,7 @@ let package = Package(
         ),
         .testTarget(
             name: "JobEngineTests",
-            dependencies: ["JobEngine", "CSQLite"]
+            dependencies: ["JobEngine", "CSQLite", .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -40,7 +40,7 @@ public final class Engine: Sendable {
     /// - Throws: `EngineError` (`.storeUnusable`, `.storeNewerThanEngine`) or `SQLiteError`.
     public init(storePath: String, leaseSeconds: Double = 30, logger: Logger = Logger(label: "JobEngine")) throws {
         let store = try Store(path: storePath, logger: logger)
-        let owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.lowercased().prefix(8))"
+        let owner = OwnerLock.makeOwnerID()
         self.store = store
         self.owner = owner
         self.logger = logger
@@ -76,9 +76,7 @@ public final class Engine: Sendable {
     public func submit(_ spec: JobSpec, baseDirectory: URL? = nil) async throws -> SubmitResult {
         let base = (baseDirectory ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL
         let problems = spec.semanticProblems() + registry.withLock { $0 }.problems(in: spec, baseDirectory: base)
-        guard problems.isEmpty else {
-            throw EngineError(.invalidSpec, "The job spec has \(problems.count) problem(s)", problems: problems)
-        }
+        guard problems.isEmpty else { throw JobSpec.invalid(problems) }
         return try await offload { [store] in try store.submit(spec, baseDirectory: base.path) }
     }
 
@@ -90,7 +88,13 @@ public final class Engine: Sendable {
         } catch {
             throw EngineError(.invalidSpec, "Cannot read the job spec \(url.path): \((error as NSError).localizedDescription)")
         }
-        return try await submit(try JobSpec(json: data), baseDirectory: url.deletingLastPathComponent())
+        let base = url.deletingLastPathComponent()
+        let (spec, problems) = JobSpec.parse(json: data)
+        guard let spec else { throw JobSpec.invalid(problems) }
+        // Report the components' problems together with the structure's, not one round after the other.
+        let componentProblems = registry.withLock { $0 }.problems(in: spec, baseDirectory: base.standardizedFileURL)
+        guard problems.isEmpty && componentProblems.isEmpty else { throw JobSpec.invalid(problems + componentProblems) }
+        return try await submit(spec, baseDirectory: base)
     }
 
     /// Runs the job's runnable items to completion (including automatic retries) and returns how

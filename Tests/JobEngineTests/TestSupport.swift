@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import Logging
 import Synchronization
 import Testing
 
@@ -20,6 +21,13 @@ final class TemporaryDirectory: Sendable {
 
     func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 }
+
+/// Engines in tests log only errors worth reading: warnings about abandoned engines are expected.
+let quietLogger: Logger = {
+    var logger = Logger(label: "JobEngine.tests")
+    logger.logLevel = .critical
+    return logger
+}()
 
 /// A spec with the synthetic collector and the sink of choice.
 func makeSpec(
@@ -66,7 +74,11 @@ func query(_ path: String, _ sql: String, _ arguments: [SQLValue] = []) throws -
 final class Gate: Sendable {
     private let semaphore = DispatchSemaphore(value: 0)
     private let reached = DispatchSemaphore(value: 0)
-    private let isOpen = Mutex(false)
+    private let isOpen: Mutex<Bool>
+
+    init(opened: Bool = false) {
+        isOpen = Mutex(opened)
+    }
 
     /// Called by the component: signals arrival, then waits until `open()`.
     func pass() {

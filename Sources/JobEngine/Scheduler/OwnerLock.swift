@@ -41,13 +41,22 @@ final class OwnerLock: @unchecked Sendable {
         descriptor = -1
     }
 
-    /// True when `owner` left a lock file in `directory` that nobody holds any more: its process
-    /// died. An owner without a file here is on another host (or already cleaned up); the caller
-    /// judges it by its lease expiry.
-    static func isDead(owner: String, directory: URL) -> Bool? {
+    /// A new owner id, `<host>:<pid>:<random>`: the host tells other workers whether the owner
+    /// lock can be seen from where they run.
+    static func makeOwnerID() -> String {
+        "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.lowercased().prefix(8))"
+    }
+
+    static func host(of owner: String) -> Substring {
+        owner.split(separator: ":", maxSplits: 1).first ?? ""
+    }
+
+    /// Whether `owner`, an engine on this host, is dead: its lock file is gone (a live engine keeps
+    /// one from start to shutdown) or nobody holds its lock any more (the process died).
+    static func isDead(owner: String, directory: URL) -> Bool {
         let path = directory.appendingPathComponent(fileName(owner)).path
         let probe = open(path, O_RDWR | O_CLOEXEC)
-        guard probe >= 0 else { return nil }
+        guard probe >= 0 else { return true }
         defer { close(probe) }
         guard flock(probe, LOCK_EX | LOCK_NB) == 0 else { return false }
         unlink(path)

@@ -60,10 +60,10 @@ public final class FieldReader {
         }
         let int = Int(number)
         guard range.contains(int) else {
-            if range.upperBound == Int.max {
-                report(key, range.lowerBound == 1 ? "must be > 0" : "must be >= \(range.lowerBound)")
+            if int > range.upperBound {
+                report(key, "must be <= \(range.upperBound)")
             } else {
-                report(key, "must be between \(range.lowerBound) and \(range.upperBound)")
+                report(key, range.lowerBound == 1 ? "must be > 0" : "must be >= \(range.lowerBound)")
             }
             return nil
         }

@@ -6,18 +6,23 @@ extension JobSpec {
     /// - Throws: `EngineError` with code `.invalidSpec` listing every problem by field path
     ///   (malformed JSON with its line and column, wrong types, unknown keys, duplicate names…).
     public init(json data: Data) throws {
-        let value: JSONValue
-        do {
-            value = try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch {
-            throw EngineError(.invalidSpec, "The job spec is not valid JSON",
-                              problems: [SpecProblem(field: "(root)", message: Self.describeSyntaxError(error, in: data))])
-        }
-        let (spec, problems) = Self.read(value)
-        guard let spec, problems.isEmpty else {
-            throw EngineError(.invalidSpec, "The job spec has \(problems.count) problem(s)", problems: problems)
-        }
+        let (spec, problems) = Self.parse(json: data)
+        guard let spec, problems.isEmpty else { throw Self.invalid(problems) }
         self = spec
+    }
+
+    /// The spec, if it could be read at all, and every problem found.
+    static func parse(json data: Data) -> (JobSpec?, [SpecProblem]) {
+        do {
+            return read(try JSONDecoder().decode(JSONValue.self, from: data))
+        } catch {
+            return (nil, [SpecProblem(field: "(root)", message: describeSyntaxError(in: data))])
+        }
+    }
+
+    static func invalid(_ problems: [SpecProblem]) -> EngineError {
+        EngineError(.invalidSpec, "The job spec has \(problems.count) problem\(problems.count == 1 ? "" : "s"):",
+                    problems: problems)
     }
 
     /// The spec as JSON: the same shape ``init(json:)`` reads.
@@ -123,7 +128,7 @@ extension JobSpec {
         var problems: [SpecProblem] = []
         if name.isEmpty { problems.append(SpecProblem(field: "name", message: "must not be empty")) }
         if !(1...1024).contains(concurrency) {
-            problems.append(SpecProblem(field: "concurrency", message: "must be between 1 and 1024"))
+            problems.append(SpecProblem(field: "concurrency", message: concurrency < 1 ? "must be > 0" : "must be <= 1024"))
         }
         if items.isEmpty, !problems.contains(where: { $0.field == "items" }) {
             problems.append(SpecProblem(field: "items", message: "must list at least one item"))
@@ -145,16 +150,26 @@ extension JobSpec {
         return problems
     }
 
-    /// "line L, column C: …" for a JSON syntax error, located from the decoder's byte offset.
-    static func describeSyntaxError(_ error: any Error, in data: Data) -> String {
-        let underlying: String
-        if case DecodingError.dataCorrupted(let context) = error {
-            underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-                ?? context.debugDescription
-        } else {
-            underlying = "\(error)"
+    /// "malformed JSON at line L, column C: …", located from the parser's character offset.
+    static func describeSyntaxError(in data: Data) -> String {
+        guard data.contains(where: { !" \n\r\t".utf8.contains($0) }) else {
+            return "the file is empty; expected a JSON object"
         }
-        if data.isEmpty { return "the file is empty; expected a JSON object" }
-        return "malformed JSON: \(underlying)"
+        let detail: String
+        do {
+            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+            detail = "not a JSON value"
+        } catch {
+            detail = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String) ?? "\(error)"
+        }
+        // Foundation says "… around character N." (a 0-based offset into the text).
+        guard let range = detail.range(of: #"around (line \d+, column \d+|character \d+)"#, options: .regularExpression),
+              let offset = Int(detail[range].split(separator: " ").last ?? "")
+        else { return "malformed JSON: \(detail)" }
+        let prefix = data.prefix(min(offset, data.count))
+        let line = prefix.filter { $0 == UInt8(ascii: "\n") }.count + 1
+        let column = prefix.count - (prefix.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0) + 1
+        let reason = detail[..<range.lowerBound].trimmingCharacters(in: .whitespaces)
+        return "malformed JSON at line \(line), column \(column): \(reason.isEmpty ? "unexpected input" : reason)"
     }
 }
