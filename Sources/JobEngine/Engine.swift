@@ -82,19 +82,8 @@ public final class Engine: Sendable {
 
     /// Reads, validates and records the JSON spec at `url`; its relative paths resolve against its folder.
     public func submit(specAt url: URL) async throws -> SubmitResult {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw EngineError(.invalidSpec, "Cannot read the job spec \(url.path): \((error as NSError).localizedDescription)")
-        }
-        let base = url.deletingLastPathComponent()
-        let (spec, problems) = JobSpec.parse(json: data)
-        guard let spec else { throw JobSpec.invalid(problems) }
-        // Report the components' problems together with the structure's, not one round after the other.
-        let componentProblems = registry.withLock { $0 }.problems(in: spec, baseDirectory: base.standardizedFileURL)
-        guard problems.isEmpty && componentProblems.isEmpty else { throw JobSpec.invalid(problems + componentProblems) }
-        return try await submit(spec, baseDirectory: base)
+        let spec = try registry.withLock { $0 }.loadSpec(at: url)
+        return try await submit(spec, baseDirectory: url.deletingLastPathComponent())
     }
 
     /// Runs the job's runnable items to completion (including automatic retries) and returns how
@@ -189,6 +178,12 @@ public final class Engine: Sendable {
         close()
     }
 
+    /// Starts a graceful stop without waiting: no new item starts, running items stop at their next
+    /// checkpoint, and runs in progress return. For signal handlers; follow with ``shutdown()``.
+    public func requestShutdown() {
+        scheduler.stop {}
+    }
+
     /// Closes the store at once without waiting for running items: what a process exit does. Items
     /// still running stay `running`; the next engine to open the store marks them interrupted.
     public func close() {
@@ -209,7 +204,7 @@ public final class Engine: Sendable {
     }
 
     /// Marks dead workers' items interrupted and tells observers.
-    private func sweep() throws -> [UUID] {
+    func sweep() throws -> [UUID] {
         let interrupted = try store.sweepDeadOwners(except: owner)
         if !interrupted.isEmpty {
             logger.warning("marked \(interrupted.count) work item(s) of dead workers as interrupted")
@@ -219,7 +214,7 @@ public final class Engine: Sendable {
     }
 
     /// Runs blocking store work on a Dispatch thread, never on a Swift-concurrency thread.
-    private func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result(catching: body)) }
         }

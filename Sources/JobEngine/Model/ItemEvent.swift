@@ -1,7 +1,7 @@
 import Foundation
 
 /// One row of an item's append-only history: a status transition.
-public struct ItemEvent: Sendable, Equatable, Codable {
+public struct ItemEvent: Sendable, Equatable {
     public let id: Int64
     public let itemID: UUID
     public let attempt: Int

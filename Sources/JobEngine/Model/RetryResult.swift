@@ -1,9 +1,9 @@
 import Foundation
 
 /// What `retry(_:mode:)` did: how many retries started, and why the others did not.
-public struct RetryResult: Sendable, Equatable, Codable {
+public struct RetryResult: Sendable, Equatable {
     /// Why an id was skipped.
-    public enum SkipReason: Sendable, Equatable, Codable, CustomStringConvertible {
+    public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
         /// No work item has this id.
         case unknown
         /// The item is not `failed` or `cancelled`; carries its status.
@@ -20,7 +20,7 @@ public struct RetryResult: Sendable, Equatable, Codable {
         }
     }
 
-    public struct Skipped: Sendable, Equatable, Codable {
+    public struct Skipped: Sendable, Equatable {
         public let id: UUID
         public let reason: SkipReason
     }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A snapshot of one work item as the store holds it.
-public struct WorkItem: Sendable, Equatable, Codable {
+public struct WorkItem: Sendable, Equatable {
     public let id: UUID
     public let jobID: UUID
     public let jobName: String

@@ -47,6 +47,25 @@ public struct ComponentRegistry: Sendable {
         ingesters[type] = Entry(validate: validate, make: make)
     }
 
+    /// Reads and validates the JSON spec at `url` against this registry's types, writing nothing.
+    /// Relative paths in it resolve against its folder.
+    ///
+    /// - Throws: `EngineError` `.invalidSpec` listing every problem by field path.
+    public func loadSpec(at url: URL) throws -> JobSpec {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw EngineError(.invalidSpec, "Cannot read the job spec \(url.path): \((error as NSError).localizedDescription)")
+        }
+        let (spec, problems) = JobSpec.parse(json: data)
+        guard let spec else { throw JobSpec.invalid(problems) }
+        // Report the components' problems together with the structure's, not one round after the other.
+        let all = problems + self.problems(in: spec, baseDirectory: url.deletingLastPathComponent().standardizedFileURL)
+        guard all.isEmpty else { throw JobSpec.invalid(all) }
+        return spec
+    }
+
     /// Every problem with the spec's collector and ingester: unknown types and bad options.
     func problems(in spec: JobSpec, baseDirectory: URL) -> [SpecProblem] {
         let context = ValidationContext(baseDirectory: baseDirectory, jobName: spec.name, itemNames: spec.items.map(\.name))

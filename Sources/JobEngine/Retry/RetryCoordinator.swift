@@ -24,6 +24,18 @@ public struct RetryCoordinator: Sendable {
         try store.retry(ids, mode: mode)
     }
 
+    /// Retries `ids` in `mode`, and restarts instead the items whose parameters changed (where
+    /// recover is refused): what re-running a spec and resuming after a crash do, since an
+    /// operator asking to continue wants the item done, and restart is the only safe way for those.
+    public func retryOrRestart(_ ids: [UUID], mode: RetryMode, origin: Store.RetryOrigin = .manual) throws
+        -> (retried: RetryResult, restarted: RetryResult)
+    {
+        let retried = try store.retry(ids, mode: mode, origin: origin)
+        let changed = retried.skipped.filter { $0.reason == .parametersChanged }.map(\.id)
+        let restarted = try store.retry(changed, mode: .restart, origin: origin)
+        return (retried, restarted)
+    }
+
     /// What `retry` would do now, changing nothing.
     public func preview(_ ids: [UUID], mode: RetryMode) throws -> RetryResult {
         try store.retryPreview(ids, mode: mode)

@@ -8,6 +8,11 @@ public struct RunSummary: Sendable {
     public let job: Job
     public let items: [WorkItem]
 
+    public init(job: Job, items: [WorkItem]) {
+        self.job = job
+        self.items = items
+    }
+
     public var succeeded: [WorkItem] { items.filter { $0.status == .succeeded } }
     public var failed: [WorkItem] { items.filter { $0.status == .failed } }
     public var cancelled: [WorkItem] { items.filter { $0.status == .cancelled } }

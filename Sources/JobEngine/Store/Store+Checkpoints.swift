@@ -96,7 +96,7 @@ extension Store {
     ) throws -> WorkItem {
         try transition(itemID: itemID, owner: owner, to: status, error: error, kind: kind) { db in
             if let retry {
-                _ = try Self.startRetry(db, id: itemID, mode: retry.mode, automatic: true, notBefore: retry.notBefore)
+                _ = try Self.startRetry(db, id: itemID, mode: retry.mode, origin: .automatic, notBefore: retry.notBefore)
             }
         }
     }

@@ -9,12 +9,12 @@ extension Store {
     /// since their checkpoints were made are skipped with a reason.
     ///
     /// - Throws: `SQLiteError` when the store cannot be written; then nothing changed.
-    public func retry(_ ids: [UUID], mode: RetryMode) throws -> RetryResult {
+    public func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin = .manual) throws -> RetryResult {
         try writer.write { db in
             var started: [UUID] = []
             var skipped: [RetryResult.Skipped] = []
             for id in ids {
-                switch try Self.startRetry(db, id: id.uuidString.lowercased(), mode: mode, automatic: false, notBefore: nil) {
+                switch try Self.startRetry(db, id: id.uuidString.lowercased(), mode: mode, origin: origin, notBefore: nil) {
                 case .started: started.append(id)
                 case .skipped(let reason): skipped.append(.init(id: id, reason: reason))
                 }
@@ -41,14 +41,25 @@ extension Store {
         }
     }
 
+    /// Who asked for a retry, which decides how it counts against `retry.max_attempts`.
+    public enum RetryOrigin: String, Sendable {
+        /// An operator or embedder: the item gets a fresh automatic-retry budget.
+        case manual
+        /// The retry policy after a transient failure: counts one attempt.
+        case automatic
+        /// Continuing after the worker died or shut down: counts nothing.
+        case interruption
+    }
+
     enum RetryStart {
         case started
         case skipped(RetryResult.SkipReason)
     }
 
     /// One item's retry inside the caller's transaction. An automatic retry counts against
-    /// `retry.max_attempts`; a manual one gives the item a fresh budget.
-    static func startRetry(_ db: Connection, id: String, mode: RetryMode, automatic: Bool, notBefore: Double?) throws -> RetryStart {
+    /// `retry.max_attempts`; a manual one gives the item a fresh budget; continuing after an
+    /// interruption leaves the count as it was (the item was not at fault).
+    static func startRetry(_ db: Connection, id: String, mode: RetryMode, origin: RetryOrigin, notBefore: Double?) throws -> RetryStart {
         if let reason = try retryRefusal(db, id: id, mode: mode) { return .skipped(reason) }
         let before = try db.execute("SELECT status FROM work_items WHERE id = ?", [.text(id)])[0]
         let from = WorkItemStatus(rawValue: before.string("status") ?? "") ?? .failed
@@ -59,7 +70,8 @@ extension Store {
         }
         try db.execute("""
             UPDATE work_items SET status = 'pending', attempt = attempt + 1, retry_mode = ?, not_before = ?,
-            automatic_attempts = CASE WHEN ? THEN automatic_attempts + 1 ELSE 1 END,
+            automatic_attempts = CASE ? WHEN 'automatic' THEN automatic_attempts + 1 WHEN 'manual' THEN 1
+                ELSE automatic_attempts END,
             last_error = NULL, error_kind = NULL, updated_at = ?,
             phase = CASE WHEN ? THEN 'collect' ELSE phase END,
             collected = CASE WHEN ? THEN 0 ELSE collected END,
@@ -67,7 +79,7 @@ extension Store {
             needs_sink_reset = CASE WHEN ? THEN 1 ELSE needs_sink_reset END,
             checkpoint_fingerprint = CASE WHEN ? THEN NULL ELSE checkpoint_fingerprint END
             WHERE id = ? AND status IN ('failed', 'cancelled')
-            """, [.text(mode.rawValue), SQLValue(notBefore), .integer(automatic ? 1 : 0), .real(now)]
+            """, [.text(mode.rawValue), SQLValue(notBefore), .text(origin.rawValue), .real(now)]
                 + Array(repeating: .integer(mode == .restart ? 1 : 0), count: 5) + [.text(id)])
         guard db.changes == 1 else { return .skipped(.unknown) }
         let row = try db.execute("SELECT job_id, attempt FROM work_items WHERE id = ?", [.text(id)])[0]

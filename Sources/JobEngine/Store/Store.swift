@@ -30,8 +30,10 @@ public final class Store: Sendable {
                 try Connection(path: path)
             }
             try writer.sync { db in
+                // Refuse a database that is not ours before anything (even WAL mode) changes it.
+                let version = try Self.checkCompatible(db)
                 try Self.configure(db)
-                try Self.migrate(db)
+                try Self.migrate(db, from: version)
             }
             if writer.sync({ $0.isInMemory }) {
                 reader = writer
@@ -64,20 +66,26 @@ public final class Store: Sendable {
         try db.setSynchronous(.normal)
     }
 
-    /// Applies the missing migrations, each in one transaction with its version row.
-    private static func migrate(_ db: Connection) throws {
-        try db.execute("CREATE TABLE IF NOT EXISTS schema_versions (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+    /// The store's schema version (0 for an empty database), read without writing anything.
+    ///
+    /// - Throws: `EngineError` when the database belongs to another application or to a newer engine.
+    private static func checkCompatible(_ db: Connection) throws -> Int {
+        let tables = Set(try db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0.string("name") })
+        guard tables.contains("schema_versions") else {
+            if tables.isEmpty { return 0 }
+            throw EngineError(.storeUnusable, "\(db.path) is an SQLite database but not a JobEngine store (it has other tables)")
+        }
         let current = try db.execute("SELECT MAX(version) AS version FROM schema_versions").first?.int("version") ?? 0
         if current > Migrations.latestVersion {
             throw EngineError(.storeNewerThanEngine,
                               "\(db.path) has schema version \(current), newer than this engine's \(Migrations.latestVersion); upgrade the engine")
         }
-        if current == 0 {
-            let tables = try db.execute("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name NOT IN ('schema_versions')")
-            if tables.first?.int("n") ?? 0 > 0 {
-                throw EngineError(.storeUnusable, "\(db.path) is an SQLite database but not a JobEngine store (it has other tables)")
-            }
-        }
+        return current
+    }
+
+    /// Applies the missing migrations, each in one transaction with its version row.
+    private static func migrate(_ db: Connection, from current: Int) throws {
+        try db.execute("CREATE TABLE IF NOT EXISTS schema_versions (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
         for migration in Migrations.all where migration.version > current {
             try db.inTransaction {
                 try db.executeScript(migration.sql, context: "applying migration \(migration.fileName)")

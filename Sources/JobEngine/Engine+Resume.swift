@@ -1,0 +1,56 @@
+import Foundation
+
+/// What ``Engine/resume()`` did.
+public struct ResumeReport: Sendable {
+    /// Items found `running` under a dead worker and marked interrupted by this call.
+    public let interrupted: [UUID]
+    /// Interrupted items continued with `recover`.
+    public let recovered: [UUID]
+    /// Interrupted items restarted because their job's parameters changed since their checkpoints.
+    public let restarted: [UUID]
+    /// The runs of every job that had pending items, as they ended.
+    public let runs: [RunSummary]
+
+    /// True when every item of every job that ran succeeded.
+    public var allSucceeded: Bool { runs.allSatisfy(\.allSucceeded) }
+}
+
+/// What ``Engine/continueUnfinished(jobID:)`` did.
+public struct ContinueReport: Sendable {
+    /// Failed or cancelled items continued in the spec's `retry.mode`.
+    public let continued: [UUID]
+    /// Items restarted because their parameters changed (never recovered).
+    public let restarted: [UUID]
+}
+
+extension Engine {
+    /// After a crash: marks the items of dead workers interrupted, recovers every interrupted item
+    /// (restarting those whose parameters changed; an interruption does not count against
+    /// `retry.max_attempts`), then runs every job with pending items (including retries queued
+    /// for a worker) to completion.
+    public func resume() async throws -> ResumeReport {
+        let (interrupted, recovered, restarted, jobIDs) = try await offload { [self] in
+            let swept = try sweep()
+            let ids = try store.interruptedItems()
+            let (recovered, restarted) = try RetryCoordinator(store: store).retryOrRestart(ids, mode: .recover, origin: .interruption)
+            return (swept, recovered.started, restarted.started, try store.jobsWithPendingItems())
+        }
+        var handles: [RunHandle] = []
+        for jobID in jobIDs { handles.append(try await start(jobID: jobID)) }
+        var runs: [RunSummary] = []
+        for handle in handles { runs.append(try await handle.wait()) }
+        return ResumeReport(interrupted: interrupted, recovered: recovered, restarted: restarted, runs: runs)
+    }
+
+    /// For a job submitted again: its failed and cancelled items continue in the spec's
+    /// `retry.mode`, except those whose parameters changed, which restart.
+    public func continueUnfinished(jobID: UUID) async throws -> ContinueReport {
+        guard let job = try await job(jobID.uuidString) else { throw EngineError(.unknownJob, "No job has the id \(jobID)") }
+        return try await offload { [store] in
+            let unfinished = try store.items(jobID: jobID).filter { $0.status.isRetryable }.map(\.id)
+            let (retried, restarted) = try RetryCoordinator(store: store)
+                .retryOrRestart(unfinished, mode: job.spec.retry.mode, origin: .manual)
+            return ContinueReport(continued: retried.started, restarted: restarted.started)
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import JobEngine
+import Logging
+
+/// Options every command takes: where the store is and how much to log.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The store file.", discussion: "Default: $ENGINE_DB, else ./engine.sqlite.",
+                                            valueName: "path"))
+    var db: String?
+
+    @Flag(name: .long, help: "Log the engine's progress and errors to stderr.")
+    var verbose = false
+
+    var storePath: String { db ?? ProcessInfo.processInfo.environment["ENGINE_DB"] ?? "engine.sqlite" }
+
+    /// `--db PATH` when the store is not the default one, so printed commands work when copied.
+    var storeArgument: String {
+        storePath == "engine.sqlite" ? "" : " --db \(shellQuoted(storePath))"
+    }
+
+    /// Opens the engine on the store, turning the ways a store can be unusable into exit code 2.
+    func openEngine() throws -> Engine {
+        var logger = Logger(label: "engine-run")
+        logger.logLevel = verbose ? .info : .critical
+        let path = storePath
+        if FileManager.default.fileExists(atPath: path) {
+            let mode = (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? 0o600
+            // Checked by mode, not access(2): root may write anyway, but an operator who made the store
+            // read-only meant it.
+            if mode & 0o222 == 0 || (access(path, W_OK) != 0) {
+                throw CommandFailure.usage("the store \(path) is read-only (mode \(String(mode, radix: 8))); engine-run needs to write to it")
+            }
+        } else {
+            let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw CommandFailure.usage("cannot create the store \(path): the folder \(folder) does not exist")
+            }
+        }
+        do {
+            return try Engine(storePath: path, logger: logger)
+        } catch let error as EngineError {
+            throw CommandFailure.usage("cannot use the store \(path): \(error.message)")
+        } catch let error as SQLiteError {
+            throw CommandFailure.usage("cannot use the store \(path): \(CommandFailure.describe(error))")
+        }
+    }
+}
+
+/// `text` quoted for a POSIX shell when it needs it.
+func shellQuoted(_ text: String) -> String {
+    let safe = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_./=:@%+,"))
+    if !text.isEmpty && text.unicodeScalars.allSatisfy(safe.contains) { return text }
+    return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}

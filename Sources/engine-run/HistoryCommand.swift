@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import JobEngine
+
+struct History: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a work item's history: attempts, retry modes, errors, timestamps.")
+
+    @OptionGroup var options: GlobalOptions
+
+    @Argument(help: ArgumentHelp("The work item id (UUID).", valueName: "id"))
+    var id: String
+
+    @Flag(name: .long, help: "Print a JSON array, one object per event.")
+    var json = false
+
+    func validate() throws {
+        if UUID(uuidString: id) == nil {
+            throw ValidationError("'\(id)' is not a work item id: expected a UUID like 3f2b6c1e-8a4d-4e7f-9b0a-1c2d3e4f5a6b")
+        }
+    }
+
+    func run() async throws {
+        let engine = try options.openEngine()
+        defer { engine.close() }
+        let itemID = UUID(uuidString: id)!
+        guard let item = try await engine.item(itemID) else {
+            throw CommandFailure.usage("no work item has the id \(id) (see engine-run items)")
+        }
+        let events = try await engine.history(itemID: itemID)
+        if json {
+            print(try encodeJSON(events))
+            return
+        }
+        print("\(item.jobName)/\(item.name) \(item.id.uuidString.lowercased()): \(item.status.rawValue), attempt \(item.attempt), collected_total \(item.collectedTotal)")
+        let formatter = ISO8601DateFormatter()
+        for event in events {
+            var line = "\(formatter.string(from: event.at))  attempt \(event.attempt)  \(event.from?.rawValue ?? "(created)") -> \(event.to.rawValue)"
+            if let mode = event.mode { line += "  [\(mode.rawValue)]" }
+            if let error = event.error { line += "  \(event.errorKind?.rawValue ?? "error"): \(error)" }
+            print(line)
+        }
+    }
+}

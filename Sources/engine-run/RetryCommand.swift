@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import JobEngine
+
+extension RetryMode: ExpressibleByArgument {}
+
+struct Retry: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Retry failed or cancelled work items, then run them to completion.",
+        discussion: """
+            Prints {"total": N} first: the number of items whose retry started. Ids that are unknown or not
+            failed/cancelled are skipped, each with its reason on stderr.
+              restart  clears the item's checkpoints and sink output and runs it from the beginning with the
+                       job's current parameters.
+              recover  resumes from the last checkpoint; after an ingest failure nothing is collected again.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(name: .long, help: ArgumentHelp("restart or recover.", valueName: "mode"))
+    var type: RetryMode
+
+    @Argument(help: ArgumentHelp("Work item ids (UUIDs).", valueName: "id"))
+    var ids: [String] = []
+
+    @Flag(name: .long, help: "Retry every failed item (of --job, if given) in addition to the listed ids.")
+    var failed = false
+
+    @Option(name: .long, help: ArgumentHelp("With --failed: only this job's items.", valueName: "name-or-id"))
+    var job: String?
+
+    @Flag(name: .long, help: "Only mark the items for retry; a serving worker or `engine-run resume` runs them.")
+    var enqueue = false
+
+    @Flag(name: .long, help: "Change nothing; say for each item whether a retry would start and what it would redo.")
+    var dryRun = false
+
+    @Flag(name: .long, help: "Print no progress lines.")
+    var quiet = false
+
+    func validate() throws {
+        for id in ids where UUID(uuidString: id) == nil {
+            throw ValidationError("'\(id)' is not a work item id: expected a UUID like 3f2b6c1e-8a4d-4e7f-9b0a-1c2d3e4f5a6b")
+        }
+        if ids.isEmpty && !failed { throw ValidationError("give work item ids, or --failed (with --job to narrow it)") }
+        if job != nil && !failed { throw ValidationError("--job goes with --failed") }
+        if enqueue && dryRun { throw ValidationError("--enqueue and --dry-run exclude each other") }
+    }
+
+    func run() async throws {
+        let engine = try options.openEngine()
+        var targets = ids.compactMap { UUID(uuidString: $0) }
+        if failed {
+            let failedItems: [WorkItem]
+            if let job {
+                failedItems = try await engine.items(jobID: try await resolveJob(job, in: engine).id, status: .failed)
+            } else {
+                failedItems = try engine.store.allItems(status: .failed)
+            }
+            targets += failedItems.map(\.id).filter { !targets.contains($0) }
+        }
+        if dryRun {
+            defer { engine.close() }
+            try await preview(targets, engine: engine)
+            return
+        }
+        let result = try await engine.retry(targets, mode: type)
+        // Written straight to the descriptor so it is the first line even when stdout is a pipe.
+        FileHandle.standardOutput.write(Data(#"{"total": \#(result.total)}"#.utf8 + [UInt8(ascii: "\n")]))
+        for skipped in result.skipped {
+            printError("skipped \(skipped.id.uuidString.lowercased()): \(skipped.reason)")
+        }
+        if enqueue || result.total == 0 {
+            await engine.shutdown()
+            return
+        }
+        var jobIDs: [UUID] = []
+        for id in result.started {
+            if let item = try await engine.item(id), !jobIDs.contains(item.jobID) { jobIDs.append(item.jobID) }
+        }
+        let execution = Execution(engine: engine, options: options, quiet: quiet)
+        let summaries = try await execution.run(items: result.total) {
+            var handles: [RunHandle] = []
+            for jobID in jobIDs { handles.append(try await engine.start(jobID: jobID)) }
+            var summaries: [RunSummary] = []
+            for handle in handles { summaries.append(try await handle.wait()) }
+            return summaries
+        }
+        let retried = summaries.flatMap(\.items).filter { result.started.contains($0.id) }
+        _ = execution.report(summaries.map { RunSummary(job: $0.job, items: $0.items.filter { result.started.contains($0.id) }) })
+        if !retried.allSatisfy({ $0.status == .succeeded }) { throw CommandFailure.itemsFailed }
+    }
+
+    private func preview(_ targets: [UUID], engine: Engine) async throws {
+        let result = try await engine.retryPreview(targets, mode: type)
+        print(#"{"total": \#(result.total), "dry_run": true}"#)
+        for id in result.started {
+            guard let item = try await engine.item(id) else { continue }
+            let name = "\(id.uuidString.lowercased()) (\(item.jobName)/\(item.name))"
+            switch type {
+            case .recover:
+                let resumesIn = item.phase == .collect
+                    ? "collect after \(item.collected) staged documents"
+                    : "ingest after \(item.ingested) of \(item.collected) documents delivered (nothing is collected again)"
+                print("would recover \(name): resumes in \(resumesIn)")
+            case .restart:
+                print("would restart \(name): clears \(item.collected) staged and \(item.ingested) delivered documents and collects everything again")
+            }
+        }
+        for skipped in result.skipped {
+            print("would skip \(skipped.id.uuidString.lowercased()): \(skipped.reason)")
+        }
+    }
+}

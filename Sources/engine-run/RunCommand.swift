@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import JobEngine
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate a job spec, record it, and run its items to completion.",
+        discussion: """
+            Running a spec whose name is already known records it as the job's next version and runs the
+            items not yet succeeded: failed ones continue per retry.mode, except those whose parameters
+            changed, which restart.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Argument(help: ArgumentHelp("The job spec (JSON).", valueName: "spec.json"))
+    var spec: String
+
+    @Flag(name: .long, help: "Print no progress lines.")
+    var quiet = false
+
+    func run() async throws {
+        let url = URL(fileURLWithPath: spec)
+        // Validate before the store is opened, so a bad spec leaves no trace, not even a new store file.
+        _ = try ComponentRegistry.builtIn.loadSpec(at: url)
+        let engine = try options.openEngine()
+        let submitted = try await engine.submit(specAt: url)
+        let job = submitted.job
+        if !submitted.created {
+            print("job \(job.name): recorded spec version \(job.specVersion)")
+            for name in submitted.addedItems { print("  \(name): new item") }
+            let report = try await engine.continueUnfinished(jobID: job.id)
+            let items = try await engine.items(jobID: job.id)
+            let names = Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0.name) })
+            for id in report.continued { print("  \(names[id] ?? "?"): continuing with \(job.spec.retry.mode.rawValue)") }
+            for id in report.restarted { print("  \(names[id] ?? "?"): parameters changed; restarting from scratch") }
+        }
+        let pending = try await engine.items(jobID: job.id, status: .pending).count
+        let execution = Execution(engine: engine, options: options, quiet: quiet)
+        let summary = try await execution.run(items: pending) { try await engine.run(jobID: job.id) }
+        if !execution.report([summary]) { throw CommandFailure.itemsFailed }
+    }
+}
