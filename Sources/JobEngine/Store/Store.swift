@@ -51,8 +51,11 @@ public final class Store: Sendable {
     /// Closes both connections at once, without touching any item: what a process exit does.
     /// Later calls on this store throw.
     public func close() {
-        writer.close()
+        // The writer closes last: "When the last connection to a database closes, that connection
+        // does a checkpoint and then deletes the WAL" (sqlite.org/wal.html). A read-only reader
+        // closing last could not, and would leave the WAL behind.
         if reader !== writer { reader.close() }
+        writer.close()
     }
 
     /// The folder where live engines hold their owner locks, beside the database file.
