@@ -35,10 +35,7 @@ extension Engine {
             let (recovered, restarted) = try RetryCoordinator(store: store).retryOrRestart(ids, mode: .recover, origin: .interruption)
             return (swept, recovered.started, restarted.started, try store.jobsWithPendingItems())
         }
-        var handles: [RunHandle] = []
-        for jobID in jobIDs { handles.append(try await start(jobID: jobID)) }
-        var runs: [RunSummary] = []
-        for handle in handles { runs.append(try await handle.wait()) }
+        let runs = try await run(jobIDs: jobIDs)
         return ResumeReport(interrupted: interrupted, recovered: recovered, restarted: restarted, runs: runs)
     }
 

@@ -87,9 +87,28 @@ public final class Engine: Sendable {
     }
 
     /// Runs the job's runnable items to completion (including automatic retries) and returns how
-    /// its items stand afterwards.
+    /// its items stand afterwards. Items another live worker is running are waited for, so the
+    /// summary shows every item finished (unless the engine is shutting down).
     public func run(jobID: UUID) async throws -> RunSummary {
-        try await start(jobID: jobID).wait()
+        while true {
+            let summary = try await start(jobID: jobID).wait()
+            let unfinished = summary.items.contains { $0.status == .running || $0.status == .pending }
+            if !unfinished || scheduler.isStopping { return summary }
+            // Another worker holds some items; a dead one is swept by the next `start`.
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// Runs several jobs at once, each as ``run(jobID:)`` does; summaries in the order of `jobIDs`.
+    public func run(jobIDs: [UUID]) async throws -> [RunSummary] {
+        try await withThrowingTaskGroup(of: (Int, RunSummary).self) { group in
+            for (index, jobID) in jobIDs.enumerated() {
+                group.addTask { (index, try await self.run(jobID: jobID)) }
+            }
+            var summaries: [(Int, RunSummary)] = []
+            for try await summary in group { summaries.append(summary) }
+            return summaries.sorted { $0.0 < $1.0 }.map(\.1)
+        }
     }
 
     /// Starts running the job's runnable items in the background.

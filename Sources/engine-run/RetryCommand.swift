@@ -79,13 +79,7 @@ struct Retry: AsyncParsableCommand {
             if let item = try await engine.item(id), !jobIDs.contains(item.jobID) { jobIDs.append(item.jobID) }
         }
         let execution = Execution(engine: engine, options: options, quiet: quiet)
-        let summaries = try await execution.run(items: result.total) {
-            var handles: [RunHandle] = []
-            for jobID in jobIDs { handles.append(try await engine.start(jobID: jobID)) }
-            var summaries: [RunSummary] = []
-            for handle in handles { summaries.append(try await handle.wait()) }
-            return summaries
-        }
+        let summaries = try await execution.run(items: result.total) { try await engine.run(jobIDs: jobIDs) }
         let retried = summaries.flatMap(\.items).filter { result.started.contains($0.id) }
         _ = execution.report(summaries.map { RunSummary(job: $0.job, items: $0.items.filter { result.started.contains($0.id) }) })
         if !retried.allSatisfy({ $0.status == .succeeded }) { throw CommandFailure.itemsFailed }

@@ -75,6 +75,7 @@ final class Connection {
     /// Runs `body` in one transaction: commits if it returns, rolls back and rethrows if it throws.
     /// Writers begin IMMEDIATE so a lock conflict surfaces at BEGIN (where the busy timeout waits)
     /// rather than as a deadlock at the first write.
+    @discardableResult
     func inTransaction<T>(immediate: Bool = true, _ body: () throws -> T) throws -> T {
         try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
         do {

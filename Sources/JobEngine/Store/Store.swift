@@ -86,11 +86,18 @@ public final class Store: Sendable {
         return current
     }
 
-    /// Applies the missing migrations, each in one transaction with its version row.
+    /// Applies the missing migrations, each in one transaction with its version row. The version is
+    /// read again inside each transaction (which holds the write lock), so two processes opening a
+    /// new store at once apply each migration once.
     private static func migrate(_ db: Connection, from current: Int) throws {
-        try db.execute("CREATE TABLE IF NOT EXISTS schema_versions (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+        guard current < Migrations.latestVersion else { return }
+        try db.inTransaction {
+            try db.execute("CREATE TABLE IF NOT EXISTS schema_versions (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+        }
         for migration in Migrations.all where migration.version > current {
             try db.inTransaction {
+                let applied = try db.execute("SELECT MAX(version) AS version FROM schema_versions").first?.int("version") ?? 0
+                guard applied < migration.version else { return }
                 try db.executeScript(migration.sql, context: "applying migration \(migration.fileName)")
                 try db.execute("INSERT INTO schema_versions (version, applied_at) VALUES (?, ?)",
                                [.integer(Int64(migration.version)), .real(Date().timeIntervalSince1970)])
