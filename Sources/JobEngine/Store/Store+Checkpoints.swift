@@ -19,8 +19,7 @@ extension Store {
     func commitPage(
         itemID: String, owner: String, firstSeq: Int, documents: [Document], nextCursor: String?, sync: SyncMode
     ) throws -> CheckpointOutcome {
-        try writer.sync { db in try db.setSynchronous(sync) }
-        return try writer.write { db in
+        try checkpoints.write(sync: sync) { db in
             let now = Self.now
             for (offset, document) in documents.enumerated() {
                 try db.execute("INSERT INTO staged_documents (item_id, seq, key, body) VALUES (?, ?, ?, ?)",
@@ -55,8 +54,7 @@ extension Store {
     /// Invariant 1: records a delivered batch. Called only after the sink write returned, so the
     /// checkpoint never runs ahead of the sink.
     func commitBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> CheckpointOutcome {
-        try writer.sync { db in try db.setSynchronous(sync) }
-        return try writer.write { db in
+        try checkpoints.write(sync: sync) { db in
             let now = Self.now
             try db.execute("""
                 INSERT INTO checkpoints (item_id, phase, documents, sink_offset, updated_at) VALUES (?, 'ingest', ?, ?, ?)

@@ -20,6 +20,8 @@ public final class Store: Sendable {
     public let path: String
     let writer: SerializedDatabase
     let reader: SerializedDatabase
+    /// Checkpoint writes go through here, so concurrent items share transactions.
+    let checkpoints: GroupCommit
     let logger: Logger
 
     public init(path: String, logger: Logger = Logger(label: "JobEngine.store")) throws {
@@ -35,6 +37,7 @@ public final class Store: Sendable {
                 try Self.configure(db)
                 try Self.migrate(db, from: version)
             }
+            checkpoints = GroupCommit(writer: writer)
             if writer.sync({ $0.isInMemory }) {
                 reader = writer
             } else {
@@ -115,6 +118,12 @@ public final class Store: Sendable {
         try writer.sync { db in
             try db.execute("PRAGMA integrity_check").map { $0.string("integrity_check") ?? "" }.joined(separator: "\n")
         }
+    }
+
+    /// Checkpoint transactions committed since the store opened, and the checkpoints they carried.
+    public var checkpointStatistics: (transactions: Int, checkpoints: Int) {
+        let statistics = checkpoints.statistics
+        return (statistics.transactions, statistics.writes)
     }
 
     static var now: Double { Date().timeIntervalSince1970 }
