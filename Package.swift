@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         .systemLibrary(
@@ -34,6 +35,25 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .target(
+            name: "BenchmarkWorkloads",
+            dependencies: ["JobEngine", "CSQLite", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/Workloads"
+        ),
+        .executableTarget(
+            name: "EngineBenchmarks",
+            dependencies: ["BenchmarkWorkloads", "JobEngine", .product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/EngineBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "engine-bench",
+            dependencies: [
+                "BenchmarkWorkloads", "JobEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/engine-bench"
         ),
         .testTarget(
             name: "EngineRunTests",

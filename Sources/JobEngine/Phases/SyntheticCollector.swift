@@ -38,14 +38,17 @@ struct SyntheticCollector: Collector {
         let end = min(documents, start + pageSize)
         let page = (start..<max(start, end)).map { seq in
             let key = "\(item.itemName)-\(seq)"
-            return Document(key: key, body: Self.body(key: key, bytes: documentBytes))
+            return Document(key: key, body: SyntheticDocument.body(key: key, bytes: documentBytes))
         }
         return Page(documents: page, next: end < documents ? String(end) : nil)
     }
+}
 
+/// The synthetic collector's documents, public so benchmarks and tests can produce the same bytes.
+public enum SyntheticDocument {
     /// `{"key":"<key>","text":"<filler>"}` padded to `bytes`, the filler drawn from a generator
     /// seeded by the key (FNV-1a), so the same key always gives the same body.
-    static func body(key: String, bytes: Int) -> Data {
+    public static func body(key: String, bytes: Int) -> Data {
         let prefix = Array("{\"key\":\"\(key)\",\"text\":\"".utf8)
         let suffix = Array("\"}".utf8)
         let fillerCount = max(0, bytes - prefix.count - suffix.count)

@@ -1,0 +1,138 @@
+import ArgumentParser
+import BenchmarkWorkloads
+import Foundation
+import JobEngine
+
+/// One command that runs every comparison in one process run and prints the ratios side by side:
+/// `swift run -c release engine-bench` (add `--smoke` for a quick, small run).
+@main
+struct EngineBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine-bench",
+        abstract: "Measure what checkpointing and recovery cost, as ratios measured in one run.",
+        subcommands: [Compare.self, MemoryProbe.self],
+        defaultSubcommand: Compare.self)
+}
+
+struct Compare: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run every comparison and print a Markdown table.")
+
+    @Flag(name: .long, help: "Small sizes: a smoke run that checks the benchmarks still work.")
+    var smoke = false
+
+    func run() async throws {
+        let workload = smoke ? ReferenceWorkload.smoke : ReferenceWorkload()
+        var rows: [[String]] = []
+        func row(_ cells: String...) { rows.append(cells) }
+        print("engine-bench, \(ISO8601DateFormatter().string(from: Date())), \(ProcessInfo.processInfo.activeProcessorCount) cores\(smoke ? ", smoke sizes" : "")")
+        print("reference workload: \(workload.items) items × \(workload.pagesPerItem) pages × \(workload.pageSize) documents of \(workload.documentBytes) B, concurrency \(workload.concurrency), batches of \(workload.batchSize)")
+        print("")
+
+        // 1. Engine vs the physical limit, and 2. fault-free overhead, and the knobs.
+        let bareFolder = ScratchDirectory("bare")
+        let bare = BareSQLite.runReference(workload, storePath: bareFolder.path("bare.sqlite"), sinkPath: bareFolder.path("sink.sqlite"))
+        let engine = try await EngineWorkloads.runReference(workload, in: ScratchDirectory("engine"))
+        let memory = try await EngineWorkloads.runReference(workload, in: ScratchDirectory("memory"), inMemory: true)
+        let full = try await EngineWorkloads.runReference(workload, in: ScratchDirectory("full"), sync: .full)
+        var bigPages = workload
+        bigPages.pageSize *= 4
+        bigPages.pagesPerItem /= 4
+        bigPages.batchSize *= 4
+        let fewer = try await EngineWorkloads.runReference(bigPages, in: ScratchDirectory("pages"))
+        let documents = Double(workload.documents)
+        row("engine vs bare SQLite loop (documents/s)", rate(documents / engine.seconds), rate(documents / bare),
+            ratio(bare / engine.seconds), "≥ 0.70")
+        row("checkpoints per transaction (group commit)", String(format: "%.2f", Double(engine.checkpoints) / Double(max(1, engine.transactions))),
+            "1.00", "", "> 1 helps")
+        row("checkpointing vs in-memory store (wall time)", seconds(engine.seconds), seconds(memory.seconds),
+            ratio(engine.seconds / memory.seconds), "≤ 1.5")
+        row("knob: synchronous=FULL vs NORMAL (wall time)", seconds(full.seconds), seconds(engine.seconds),
+            ratio(full.seconds / engine.seconds), "")
+        row("knob: pages and batches of \(bigPages.pageSize) vs \(workload.pageSize) (wall time)", seconds(fewer.seconds),
+            seconds(engine.seconds), ratio(fewer.seconds / engine.seconds), "")
+
+        // 3. Recover vs restart.
+        let retryDocuments = smoke ? 2_000 : 20_000
+        for point in [EngineWorkloads.FailurePoint(fraction: 0.1, phase: .collect),
+                      EngineWorkloads.FailurePoint(fraction: 0.5, phase: .collect),
+                      EngineWorkloads.FailurePoint(fraction: 0.5, phase: .ingest),
+                      EngineWorkloads.FailurePoint(fraction: 0.9, phase: .ingest)] {
+            let comparison = try await EngineWorkloads.recoverVersusRestart(documents: retryDocuments, at: point)
+            row("recover vs restart, \(retryDocuments) documents, failure at \(point)", seconds(comparison.recoverSeconds),
+                seconds(comparison.restartSeconds), ratio(comparison.ratio),
+                point.fraction == 0.9 ? "≤ 0.15" : "ideal \(String(format: "%.2f", 1 - point.fraction))")
+            row("  documents collected again: recover / restart", String(comparison.recollectedByRecover),
+                String(comparison.recollectedByRestart), "", point.phase == .ingest ? "recover: 0" : "")
+        }
+
+        // 4. Resume latency.
+        for items in smoke ? [1_000, 10_000] : [10_000, 100_000] {
+            let latency = try await SchedulerWorkloads.resumeLatency(items: items, interrupted: 100, in: ScratchDirectory("resume"))
+            row("resume latency, \(items) items (100 interrupted): open → first progress", milliseconds(latency.firstProgress),
+                "", "", "≤ 100 ms at 100,000")
+        }
+
+        // 5. Scheduler throughput.
+        let throughputItems = smoke ? 1_000 : 100_000
+        let engineItems = try await SchedulerWorkloads.engineItemsPerSecond(items: throughputItems, in: ScratchDirectory("items"))
+        let bareItems = SchedulerWorkloads.bareItemsPerSecond(items: throughputItems, in: ScratchDirectory("bare-items"))
+        row("scheduler, \(throughputItems) one-document items (items/s)", rate(engineItems), rate(bareItems),
+            ratio(engineItems / bareItems), "")
+
+        // 6. Memory, each size in a process of its own (peak RSS only grows within a process).
+        let sizes = smoke ? (10_000, 100_000) : (10_000, 1_000_000)
+        let small = try MemoryProbe.measure(documents: sizes.0)
+        let large = try MemoryProbe.measure(documents: sizes.1)
+        row("peak RSS, \(sizes.1) vs \(sizes.0) documents", megabytes(large), megabytes(small),
+            ratio(Double(large) / Double(small)), "≤ 1.10")
+
+        print("| measure | engine / this | baseline / that | ratio | target |")
+        print("|---|---:|---:|---:|---|")
+        for cells in rows { print("| " + cells.joined(separator: " | ") + " |") }
+    }
+
+    private func rate(_ value: Double) -> String { String(format: "%.0f", value) }
+    private func seconds(_ value: Double) -> String { String(format: "%.3f s", value) }
+    private func milliseconds(_ value: Double) -> String { String(format: "%.1f ms", value * 1000) }
+    private func ratio(_ value: Double) -> String { String(format: "%.2f", value) }
+    private func megabytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+}
+
+/// Runs `documents` documents through the engine in this process and prints its peak RSS in bytes.
+struct MemoryProbe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "memory-probe", abstract: "Internal: peak RSS of one run.",
+                                                    shouldDisplay: false)
+
+    @Option(help: "Documents in all (10 items).")
+    var documents: Int
+
+    func run() async throws {
+        let folder = ScratchDirectory("rss")
+        var workload = ReferenceWorkload()
+        workload.items = 10
+        workload.pageSize = 100
+        workload.batchSize = 100
+        workload.pagesPerItem = max(1, documents / 10 / 100)
+        workload.documentBytes = 256
+        _ = try await EngineWorkloads.runReference(workload, in: folder)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        print(usage.ru_maxrss * 1024)  // Linux reports kilobytes
+    }
+
+    /// Runs the probe in a child process of this executable and returns its peak RSS.
+    static func measure(documents: Int) throws -> Int {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["memory-probe", "--documents", String(documents)]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+              let bytes = Int(String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        else { throw ValidationError("memory probe for \(documents) documents failed (exit \(process.terminationStatus))") }
+        return bytes
+    }
+}
