@@ -4,6 +4,7 @@ CREATE TABLE jobs (
     id              TEXT PRIMARY KEY,          -- UUID
     name            TEXT NOT NULL UNIQUE,
     spec_json       TEXT NOT NULL,             -- canonical JSON of the current spec
+    settings_json   TEXT NOT NULL,             -- the same without its item list: what a run reads
     spec_version    INTEGER NOT NULL,          -- 1, bumped each time the spec is submitted again
     base_directory  TEXT NOT NULL,             -- relative paths in the spec resolve against it
     cancelled       INTEGER NOT NULL DEFAULT 0,

@@ -115,7 +115,7 @@ public final class Engine: Sendable {
     public func start(jobID: UUID) async throws -> RunHandle {
         try checkOpen()
         _ = try await offload { [self] in try sweep() }
-        guard let job = try await offload({ [store] in try store.job(jobID.uuidString) }) else {
+        guard let job = try await offload({ [store] in try store.runtimeJob(jobID) }) else {
             throw EngineError(.unknownJob, "No job has the id \(jobID)")
         }
         let handle = RunHandle()

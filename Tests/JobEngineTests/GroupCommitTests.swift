@@ -15,7 +15,9 @@ import Testing
         // Hold the writer so eight writers queue up behind it, as busy items do.
         let holding = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
+        // Serial queues get threads of their own; the width-limited global queue could not hold
+        // nine blocked writers at once on a 2-core machine.
+        DispatchQueue(label: "holder").async {
             store.writer.sync { _ in
                 holding.signal()
                 release.wait()
@@ -25,7 +27,7 @@ import Testing
         let outcomes = Mutex<[Int: Bool]>([:])
         let group = DispatchGroup()
         for writer in 0..<8 {
-            DispatchQueue.global().async(group: group) {
+            DispatchQueue(label: "writer-\(writer)").async(group: group) {
                 let succeeded: Bool
                 do {
                     try store.checkpoints.write(sync: .normal) { db in

@@ -14,7 +14,7 @@ extension JobSpec {
     /// The spec, if it could be read at all, and every problem found.
     static func parse(json data: Data) -> (JobSpec?, [SpecProblem]) {
         do {
-            return read(try JSONDecoder().decode(JSONValue.self, from: data))
+            return read(try JSONValue.parse(data))
         } catch {
             return (nil, [SpecProblem(field: "(root)", message: describeSyntaxError(in: data))])
         }
@@ -54,8 +54,9 @@ extension JobSpec {
         ])
     }
 
-    /// Reads a parsed JSON value into a spec, collecting every problem.
-    static func read(_ value: JSONValue) -> (JobSpec?, [SpecProblem]) {
+    /// Reads a parsed JSON value into a spec, collecting every problem. `withoutItems` reads a
+    /// stored job's settings, whose item list is kept apart on purpose.
+    static func read(_ value: JSONValue, withoutItems: Bool = false) -> (JobSpec?, [SpecProblem]) {
         guard case .object(let object) = value else {
             return (nil, [SpecProblem(field: "(root)", message: "must be a JSON object, got \(value.typeName)")])
         }
@@ -80,7 +81,7 @@ extension JobSpec {
 
         var items: [ItemSpec] = []
         if let array = root.array("items") {
-            if array.isEmpty { root.report("items", "must list at least one item") }
+            if array.isEmpty && !withoutItems { root.report("items", "must list at least one item") }
             for (index, element) in array.enumerated() {
                 guard let reader = root.element(element, of: "items", at: index) else { continue }
                 let itemName = reader.string("name")
@@ -108,7 +109,7 @@ extension JobSpec {
         guard let name, let concurrency, let collector, let ingester else { return (nil, root.allProblems) }
         let spec = JobSpec(name: name, concurrency: concurrency, retry: retry, checkpoint: checkpoint,
                            collector: collector, ingester: ingester, items: items, faults: faults)
-        return (spec, root.allProblems + spec.semanticProblems())
+        return (spec, root.allProblems + (withoutItems ? [] : spec.semanticProblems()))
     }
 
     private static func readComponent(_ key: String, of root: FieldReader) -> ComponentSpec? {

@@ -114,7 +114,7 @@ extension Store {
 
     static func decodeItem(_ row: Row) throws -> WorkItem {
         let params: [String: JSONValue]
-        if case .object(let object) = try JSONDecoder().decode(JSONValue.self, from: row.data("params_json") ?? Data("{}".utf8)) {
+        if case .object(let object) = try JSONValue.parse(row.data("params_json") ?? Data("{}".utf8)) {
             params = object
         } else {
             params = [:]

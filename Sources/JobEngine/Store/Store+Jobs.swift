@@ -18,6 +18,9 @@ extension Store {
     /// One transaction: on any error nothing is written.
     public func submit(_ spec: JobSpec, baseDirectory: String) throws -> SubmitResult {
         let specJSON = String(decoding: spec.jsonValue.canonicalJSON(), as: UTF8.self)
+        var settings = spec
+        settings.items = []
+        let settingsJSON = String(decoding: settings.jsonValue.canonicalJSON(), as: UTF8.self)
         return try writer.write { db in
             let now = Self.now
             let existing = try db.execute("SELECT id, spec_version FROM jobs WHERE name = ?", [.text(spec.name)]).first
@@ -25,15 +28,16 @@ extension Store {
             if let existing {
                 jobID = existing.string("id")!
                 try db.execute("""
-                    UPDATE jobs SET spec_json = ?, spec_version = spec_version + 1, base_directory = ?, cancelled = 0,
-                    updated_at = ? WHERE id = ?
-                    """, [.text(specJSON), .text(baseDirectory), .real(now), .text(jobID)])
+                    UPDATE jobs SET spec_json = ?, settings_json = ?, spec_version = spec_version + 1, base_directory = ?,
+                    cancelled = 0, updated_at = ? WHERE id = ?
+                    """, [.text(specJSON), .text(settingsJSON), .text(baseDirectory), .real(now), .text(jobID)])
             } else {
                 jobID = UUID().uuidString.lowercased()
                 try db.execute("""
-                    INSERT INTO jobs (id, name, spec_json, spec_version, base_directory, created_at, updated_at)
-                    VALUES (?, ?, ?, 1, ?, ?, ?)
-                    """, [.text(jobID), .text(spec.name), .text(specJSON), .text(baseDirectory), .real(now), .real(now)])
+                    INSERT INTO jobs (id, name, spec_json, settings_json, spec_version, base_directory, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, 1, ?, ?, ?)
+                    """, [.text(jobID), .text(spec.name), .text(specJSON), .text(settingsJSON), .text(baseDirectory),
+                          .real(now), .real(now)])
             }
             var added: [String] = []
             var changed: [String] = []
@@ -74,10 +78,19 @@ extension Store {
         }
     }
 
+    /// The job as a run needs it: its spec without the item list (`spec.items` is empty), which a
+    /// job of 100,000 items would otherwise parse at every start. Items come from `work_items`.
+    func runtimeJob(_ id: UUID) throws -> Job? {
+        try reader.sync { db in
+            try db.execute("SELECT * FROM jobs WHERE id = ?", [.text(id.uuidString.lowercased())]).first
+                .map { try Self.decodeJob($0, column: "settings_json") }
+        }
+    }
+
     /// Every job, oldest first.
     public func jobs() throws -> [Job] {
         try reader.sync { db in
-            try db.execute("SELECT * FROM jobs ORDER BY created_at, name").map(Self.decodeJob)
+            try db.execute("SELECT * FROM jobs ORDER BY created_at, name").map { try Self.decodeJob($0) }
         }
     }
 
@@ -101,12 +114,12 @@ extension Store {
     }
 
     static func job(_ db: Connection, where condition: String, _ argument: SQLValue) throws -> Job? {
-        try db.execute("SELECT * FROM jobs WHERE \(condition)", [argument]).first.map(decodeJob)
+        try db.execute("SELECT * FROM jobs WHERE \(condition)", [argument]).first.map { try decodeJob($0) }
     }
 
-    static func decodeJob(_ row: Row) throws -> Job {
-        let specData = row.data("spec_json") ?? Data()
-        let (spec, problems) = JobSpec.read(try JSONDecoder().decode(JSONValue.self, from: specData))
+    static func decodeJob(_ row: Row, column: String = "spec_json") throws -> Job {
+        let (spec, problems) = JobSpec.read(try JSONValue.parse(row.data(column) ?? Data()),
+                                            withoutItems: column == "settings_json")
         guard let spec, problems.isEmpty else {
             throw EngineError(.storeUnusable, "the stored spec of job \(row.string("name") ?? "?") does not parse: \(problems)")
         }
