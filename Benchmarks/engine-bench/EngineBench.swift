@@ -115,9 +115,7 @@ struct MemoryProbe: AsyncParsableCommand {
         workload.pagesPerItem = max(1, documents / 10 / 100)
         workload.documentBytes = 256
         _ = try await EngineWorkloads.runReference(workload, in: folder)
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        print(usage.ru_maxrss * 1024)  // Linux reports kilobytes
+        print(PeakMemory.bytes())
     }
 
     /// Runs the probe in a child process of this executable and returns its peak RSS.

@@ -31,9 +31,12 @@ struct Execution {
         return result
     }
 
-    /// Prints how the runs ended and the command that retries what failed. Returns true when every
-    /// item succeeded.
-    func report(_ summaries: [RunSummary]) -> Bool {
+    /// Prints how the runs ended and the command that retries what failed (on stderr when stdout
+    /// is reserved for machine-readable output). Returns true when every item succeeded.
+    func report(_ summaries: [RunSummary], toStandardError: Bool = false) -> Bool {
+        func print(_ line: String) {
+            if toStandardError { printError(line) } else { Swift.print(line) }
+        }
         var failedIDs: [String] = []
         for summary in summaries {
             let counts = Dictionary(grouping: summary.items, by: \.status).mapValues(\.count)

@@ -19,6 +19,9 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .long, help: "Print no progress lines.")
     var quiet = false
 
+    @Flag(name: .long, help: "Print one JSON line of run statistics on stdout (the summary goes to stderr).")
+    var statsJSON = false
+
     func run() async throws {
         let url = URL(fileURLWithPath: spec)
         // Validate before the store is opened, so a bad spec leaves no trace, not even a new store file.
@@ -37,7 +40,11 @@ struct Run: AsyncParsableCommand {
         }
         let pending = try await engine.items(jobID: job.id, status: .pending).count
         let execution = Execution(engine: engine, options: options, quiet: quiet)
+        let statistics = RunStatistics(before: try await engine.items(jobID: job.id))
         let summary = try await execution.run(items: pending) { try await engine.run(jobID: job.id) }
-        if !execution.report([summary]) { throw CommandFailure.itemsFailed }
+        if statsJSON {
+            print(try statistics.json(after: summary, checkpoints: engine.store.checkpointStatistics))
+        }
+        if !execution.report([summary], toStandardError: statsJSON) { throw CommandFailure.itemsFailed }
     }
 }

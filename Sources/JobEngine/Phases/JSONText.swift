@@ -29,11 +29,19 @@ enum JSONText {
            first == UInt8(ascii: "{") || first == UInt8(ascii: "["),
            let object = try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed])
         {
-            if !body.contains(UInt8(ascii: "\n")) && !body.contains(UInt8(ascii: "\r")) { return body }
+            if !containsLineBreak(body) { return body }
             if let compact = try? JSONSerialization.data(withJSONObject: object, options: [.fragmentsAllowed]) {
                 return compact
             }
         }
         return Data(quoted(String(decoding: body, as: UTF8.self)).utf8)
+    }
+
+    /// memchr over the bytes: iterating `Data` element by element costs more than the JSON parse.
+    static func containsLineBreak(_ body: Data) -> Bool {
+        body.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress, buffer.count > 0 else { return false }
+            return memchr(base, 0x0A, buffer.count) != nil || memchr(base, 0x0D, buffer.count) != nil
+        }
     }
 }

@@ -2,13 +2,15 @@ import Foundation
 
 /// `{"type": "sqlite", "path": "out/sink.sqlite", "table": "documents", "batch_size": 100}`
 ///
-/// Writes rows `(item, seq, key, data)` into a table of a SQLite file, each batch in one
-/// transaction, upserting on (item, seq): a batch delivered again after a crash overwrites itself,
+/// Writes rows `(item, seq, key, data)` into a table of a SQLite file (`data` is the document body
+/// as text), each batch in one transaction, upserting on (item, seq): a batch delivered again after a crash overwrites itself,
 /// so each document is stored once. Restart deletes the item's rows.
 final class SQLiteIngester: Ingester {
-    private let connection: Connection
+    private let database: SerializedDatabase
+    private let path: String
     private let table: String
     private let itemName: String
+    private var released = false
 
     init(context: ComponentContext, item: ItemContext) throws {
         let reader = FieldReader(options: context.options, path: "ingester")
@@ -18,17 +20,30 @@ final class SQLiteIngester: Ingester {
         guard Self.isIdentifier(table) else { throw PhaseError.permanent("ingester.table: not a valid table name") }
         let url = context.path(path, item: item.itemName)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        connection = try Connection(path: url.path)
-        try connection.enableWAL()
-        try connection.setSynchronous(context.sync)
-        // The table name is validated as an identifier above; it cannot be bound as a parameter.
-        try connection.execute("""
-            CREATE TABLE IF NOT EXISTS "\(table)" (item TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL,
-            data TEXT NOT NULL, PRIMARY KEY (item, seq)) WITHOUT ROWID
-            """)
+        self.path = url.standardizedFileURL.path
+        database = try SinkConnections.acquire(path: self.path) { connection in
+            try connection.enableWAL()
+            try connection.setSynchronous(.normal)
+        }
         self.table = table
         itemName = item.itemName
+        do {
+            try database.sync { connection in
+                // The strictest durability any of its items asks for.
+                if context.sync == .full { try connection.setSynchronous(.full) }
+                // The table name is validated as an identifier above; it cannot be bound as a parameter.
+                try connection.execute("""
+                    CREATE TABLE IF NOT EXISTS "\(table)" (item TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL,
+                    data TEXT NOT NULL, PRIMARY KEY (item, seq)) WITHOUT ROWID
+                    """)
+            }
+        } catch {
+            SinkConnections.release(path: self.path)
+            throw error
+        }
     }
+
+    deinit { finish() }
 
     static let validate: ComponentRegistry.Validator = { reader, context in
         if let path = reader.string("path"), let folder = context.paths(path).first?.deletingLastPathComponent(),
@@ -43,24 +58,32 @@ final class SQLiteIngester: Ingester {
     }
 
     func ingest(_ batch: Batch) throws -> Int64? {
-        try connection.inTransaction {
+        try database.write { connection in
             for entry in batch.documents {
                 try connection.execute("""
                     INSERT INTO "\(table)" (item, seq, key, data) VALUES (?, ?, ?, ?)
                     ON CONFLICT (item, seq) DO UPDATE SET key = excluded.key, data = excluded.data
                     """, [.text(itemName), .integer(Int64(entry.seq)), .text(entry.document.key),
-                          .text(String(decoding: JSONText.value(of: entry.document.body), as: UTF8.self))])
+                          .text(String(decoding: entry.document.body, as: UTF8.self))])
             }
         }
         return nil
     }
 
     func reset(for item: ItemContext) throws {
-        try connection.execute("DELETE FROM \"\(table)\" WHERE item = ?", [.text(itemName)])
+        try database.sync { connection in
+            try connection.execute("DELETE FROM \"\(table)\" WHERE item = ?", [.text(itemName)])
+        }
     }
 
     func finish(for item: ItemContext) {
-        connection.close()
+        finish()
+    }
+
+    private func finish() {
+        guard !released else { return }
+        released = true
+        SinkConnections.release(path: path)
     }
 
     static func isIdentifier(_ name: String) -> Bool {

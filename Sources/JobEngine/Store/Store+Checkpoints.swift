@@ -52,7 +52,10 @@ extension Store {
     }
 
     /// Invariant 1: records a delivered batch. Called only after the sink write returned, so the
-    /// checkpoint never runs ahead of the sink.
+    /// checkpoint never runs ahead of the sink. The staged copies of the delivered documents go in
+    /// the same transaction: no retry can need them again (recover resumes after them, restart
+    /// collects anew), and deleting them batch by batch keeps the staging table as small as the
+    /// work still to do, instead of paying for one large delete when the item finishes.
     func commitBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> CheckpointOutcome {
         try checkpoints.write(sync: sync) { db in
             let now = Self.now
@@ -66,6 +69,7 @@ extension Store {
                 WHERE id = ? AND status = 'running' AND lease_owner = ?
                 """, [.integer(Int64(ingested)), .real(now), .real(now), .text(itemID), .text(owner)])
             guard db.changes == 1 else { throw LeaseLost(itemID: itemID) }
+            try db.execute("DELETE FROM staged_documents WHERE item_id = ? AND seq < ?", [.text(itemID), .integer(Int64(ingested))])
             return CheckpointOutcome(jobCancelled: try Self.isJobCancelled(db, itemID: itemID))
         }
     }
@@ -78,8 +82,8 @@ extension Store {
         }
     }
 
-    /// The item finished both phases: `succeeded`, lease released, staged documents dropped (a
-    /// succeeded item cannot be recovered, so they would only take space).
+    /// The item finished both phases: `succeeded`, lease released, any staged documents left dropped
+    /// (normally none: each batch's checkpoint removed its own).
     func finish(itemID: String, owner: String) throws -> WorkItem {
         try transition(itemID: itemID, owner: owner, to: .succeeded, phase: .done) { db in
             try db.execute("DELETE FROM staged_documents WHERE item_id = ?", [.text(itemID)])
