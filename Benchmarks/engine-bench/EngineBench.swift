@@ -20,6 +20,12 @@ struct Compare: AsyncParsableCommand {
     @Flag(name: .long, help: "Small sizes: a smoke run that checks the benchmarks still work.")
     var smoke = false
 
+    @Option(name: .long, parsing: .upToNextOption,
+            help: "Only these sections: reference, retry, resume, scheduler, memory (default: all).")
+    var only: [String] = []
+
+    private func runs(_ section: String) -> Bool { only.isEmpty || only.contains(section) }
+
     func run() async throws {
         let workload = smoke ? ReferenceWorkload.smoke : ReferenceWorkload()
         var rows: [[String]] = []
@@ -29,6 +35,7 @@ struct Compare: AsyncParsableCommand {
         print("")
 
         // 1. Engine vs the physical limit, and 2. fault-free overhead, and the knobs.
+        if runs("reference") {
         let bareFolder = ScratchDirectory("bare")
         let bare = BareSQLite.runReference(workload, storePath: bareFolder.path("bare.sqlite"), sinkPath: bareFolder.path("sink.sqlite"))
         let engine = try await EngineWorkloads.runReference(workload, in: ScratchDirectory("engine"))
@@ -51,7 +58,10 @@ struct Compare: AsyncParsableCommand {
         row("knob: pages and batches of \(bigPages.pageSize) vs \(workload.pageSize) (wall time)", seconds(fewer.seconds),
             seconds(engine.seconds), ratio(fewer.seconds / engine.seconds), "")
 
+        }
+
         // 3. Recover vs restart.
+        if runs("retry") {
         let retryDocuments = smoke ? 2_000 : 20_000
         for point in [EngineWorkloads.FailurePoint(fraction: 0.1, phase: .collect),
                       EngineWorkloads.FailurePoint(fraction: 0.5, phase: .collect),
@@ -65,26 +75,36 @@ struct Compare: AsyncParsableCommand {
                 String(comparison.recollectedByRestart), "", point.phase == .ingest ? "recover: 0" : "")
         }
 
+        }
+
         // 4. Resume latency.
+        if runs("resume") {
         for items in smoke ? [1_000, 10_000] : [10_000, 100_000] {
             let latency = try await SchedulerWorkloads.resumeLatency(items: items, interrupted: 100, in: ScratchDirectory("resume"))
             row("resume latency, \(items) items (100 interrupted): open → first progress", milliseconds(latency.firstProgress),
                 "", "", "≤ 100 ms at 100,000")
         }
 
+        }
+
         // 5. Scheduler throughput.
+        if runs("scheduler") {
         let throughputItems = smoke ? 1_000 : 100_000
         let engineItems = try await SchedulerWorkloads.engineItemsPerSecond(items: throughputItems, in: ScratchDirectory("items"))
         let bareItems = SchedulerWorkloads.bareItemsPerSecond(items: throughputItems, in: ScratchDirectory("bare-items"))
         row("scheduler, \(throughputItems) one-document items (items/s)", rate(engineItems), rate(bareItems),
             ratio(engineItems / bareItems), "")
 
+        }
+
         // 6. Memory, each size in a process of its own (peak RSS only grows within a process).
+        if runs("memory") {
         let sizes = smoke ? (10_000, 100_000) : (10_000, 1_000_000)
         let small = try MemoryProbe.measure(documents: sizes.0)
         let large = try MemoryProbe.measure(documents: sizes.1)
         row("peak RSS, \(sizes.1) vs \(sizes.0) documents", megabytes(large), megabytes(small),
             ratio(Double(large) / Double(small)), "≤ 1.10")
+        }
 
         print("| measure | engine / this | baseline / that | ratio | target |")
         print("|---|---:|---:|---:|---|")
