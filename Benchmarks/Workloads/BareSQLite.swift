@@ -5,8 +5,10 @@ import JobEngine
 /// The physical limit: a bare loop over the SQLite C API doing exactly the writes the design needs
 /// for the reference workload, with no engine around it. Each page: its documents staged and the
 /// collect checkpoint upserted in one transaction. Each batch: its rows upserted into the sink
-/// file in one transaction, then the ingest checkpoint in the store. Documents stay in memory
-/// between the phases (the engine reads them back from the store), so this is a ceiling.
+/// file in one transaction, then the ingest checkpoint in the store, in one transaction with the
+/// deletion of the batch's staged copies (the design keeps staging as small as the work left).
+/// Documents stay in memory between the phases (the engine reads them back from the store), so
+/// this is a ceiling.
 public enum BareSQLite {
     /// Runs the workload single-threaded and returns its wall time in seconds.
     public static func runReference(_ workload: ReferenceWorkload, storePath: String, sinkPath: String) -> Double {
@@ -27,6 +29,7 @@ public enum BareSQLite {
             INSERT INTO checkpoints (item, phase, cursor, documents, sink_offset) VALUES (?, ?, ?, ?, NULL)
             ON CONFLICT (item, phase) DO UPDATE SET cursor = excluded.cursor, documents = excluded.documents
             """)
+        let unstage = store.prepare("DELETE FROM staged WHERE item = ? AND seq < ?")
         let deliver = sink.prepare("""
             INSERT INTO documents (item, seq, key, data) VALUES (?, ?, ?, ?)
             ON CONFLICT (item, seq) DO UPDATE SET key = excluded.key, data = excluded.data
@@ -61,6 +64,7 @@ public enum BareSQLite {
                 sink.exec("COMMIT")
                 store.exec("BEGIN IMMEDIATE")
                 checkpoint.run([.text(item), .text("ingest"), .null, .integer(Int64(end))])
+                unstage.run([.text(item), .integer(Int64(end))])
                 store.exec("COMMIT")
                 seq = end
             }

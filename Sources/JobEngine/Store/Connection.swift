@@ -57,6 +57,11 @@ final class Connection {
         try cachedStatement(sql).run(arguments)
     }
 
+    /// Runs `sql` with bound `arguments` and maps each row by column index (see `Statement.map`).
+    func map<T>(_ sql: String, _ arguments: [SQLValue], _ transform: (ColumnReader) -> T) throws -> [T] {
+        try cachedStatement(sql).map(arguments, transform)
+    }
+
     /// Runs a script of several statements without arguments (migrations, pragmas).
     func executeScript(_ sql: String, context: String) throws {
         let handle = try openHandle()

@@ -43,11 +43,16 @@ extension Store {
     }
 
     /// The staged documents of an item from `seq` on, at most `limit` of them, in order.
+    ///
+    /// Read through the writer connection, not the reader: the pages were written moments ago by
+    /// the writer and sit in its cache, while the reader would have to fetch them again from the WAL
+    /// with a read(2) per page (measured with engine-bench: 7.5 s → 7.1 s on the reference workload).
     func stagedDocuments(itemID: String, from seq: Int, limit: Int) throws -> [SequencedDocument] {
-        try reader.sync { db in
-            try db.execute("SELECT seq, key, body FROM staged_documents WHERE item_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
-                           [.text(itemID), .integer(Int64(seq)), .integer(Int64(limit))])
-                .map { SequencedDocument(seq: $0.int("seq"), document: Document(key: $0.string("key") ?? "", body: $0.data("body") ?? Data())) }
+        try writer.sync { db in
+            try db.map("SELECT seq, key, body FROM staged_documents WHERE item_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
+                       [.text(itemID), .integer(Int64(seq)), .integer(Int64(limit))]) { row in
+                SequencedDocument(seq: row.int(0), document: Document(key: row.text(1), body: row.data(2)))
+            }
         }
     }
 

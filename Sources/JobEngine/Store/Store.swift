@@ -44,10 +44,7 @@ public final class Store: Sendable {
                 reader = try SerializedDatabase(label: "JobEngine.store.reader") {
                     try Connection(path: path, readOnly: true)
                 }
-                try reader.sync { db in
-                    try db.execute("PRAGMA query_only = ON")
-                    try db.execute("PRAGMA mmap_size = 268435456")
-                }
+                try reader.sync { db in try db.execute("PRAGMA query_only = ON") }
             }
         } catch let error as SQLiteError where [SQLITE_NOTADB, SQLITE_CORRUPT].contains(error.code & 0xff) {
             throw EngineError(.storeUnusable, "\(path) is not a JobEngine store: it is not an SQLite database (\(error.message))")
@@ -76,14 +73,14 @@ public final class Store: Sendable {
         try tune(db)
     }
 
-    /// Settings measured with `engine-bench` (Benchmarks/README.md): reading staged documents
-    /// through a memory map instead of read(2) copies, a 32 MiB page cache instead of 2 MiB, and
-    /// checkpointing the WAL every 4,000 pages (16 MiB) instead of 1,000, so fewer checkpoints
-    /// (each an fsync of the database) interrupt the writer.
+    /// Settings measured with `engine-bench` (Benchmarks/README.md): a 32 MiB page cache instead of
+    /// 2 MiB, and checkpointing the WAL every 16,000 pages (64 MiB) instead of 1,000, so pages that
+    /// staging rewrites again and again reach the database file once, and fewer checkpoints (each
+    /// an fsync of the database) interrupt the writer. No memory map: mapped pages of a store that
+    /// grows with the staged documents would count as resident memory, which must stay flat.
     static func tune(_ db: Connection) throws {
-        try db.execute("PRAGMA mmap_size = 268435456")
-        try db.execute("PRAGMA cache_size = -32768")
-        if !db.isInMemory { try db.execute("PRAGMA wal_autocheckpoint = 4000") }
+        try db.execute("PRAGMA cache_size = -2000")
+        if !db.isInMemory { try db.execute("PRAGMA wal_autocheckpoint = 16000") }
     }
 
     /// The store's schema version (0 for an empty database), read without writing anything.
