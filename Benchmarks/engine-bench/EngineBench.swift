@@ -24,13 +24,21 @@ struct Compare: AsyncParsableCommand {
             help: "Only these sections: reference, retry, resume, scheduler, memory (default: all).")
     var only: [String] = []
 
+    @Option(name: .long, help: "Samples per configuration; the median is reported (default: 3, or 1 with --smoke).")
+    var rounds: Int?
+
     private func runs(_ section: String) -> Bool { only.isEmpty || only.contains(section) }
+
+    private var sampleCount: Int { rounds ?? (smoke ? 1 : 3) }
+
+    private func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
     func run() async throws {
         let workload = smoke ? ReferenceWorkload.smoke : ReferenceWorkload()
         var rows: [[String]] = []
         func row(_ cells: String...) { rows.append(cells) }
         print("engine-bench, \(ISO8601DateFormatter().string(from: Date())), \(ProcessInfo.processInfo.activeProcessorCount) cores\(smoke ? ", smoke sizes" : "")")
+        print("\(sampleCount) sample(s) per configuration, median reported")
         print("reference workload: \(workload.items) items × \(workload.pagesPerItem) pages × \(workload.pageSize) documents of \(workload.documentBytes) B, concurrency \(workload.concurrency), batches of \(workload.batchSize)")
         print("")
 
@@ -47,27 +55,38 @@ struct Compare: AsyncParsableCommand {
 
         // 1. Engine vs the physical limit, and 2. fault-free overhead, and the knobs.
         if runs("reference") {
-        let bareFolder = ScratchDirectory("bare")
-        let bare = BareSQLite.runReference(workload, storePath: bareFolder.path("bare.sqlite"), sinkPath: bareFolder.path("sink.sqlite"))
-        let engine = try await EngineWorkloads.runReference(workload, in: ScratchDirectory("engine"))
-        let memory = try await EngineWorkloads.runReference(workload, in: ScratchDirectory("memory"), inMemory: true)
-        let full = try await EngineWorkloads.runReference(workload, in: ScratchDirectory("full"), sync: .full)
+        // Each configuration runs `rounds` times, interleaved, and the median counts: on a shared
+        // 2-core machine a single sample of any of them can be off by 20%.
+        var bares: [Double] = [], engines: [(seconds: Double, transactions: Int, checkpoints: Int)] = []
+        var memories: [Double] = [], fulls: [Double] = [], fewers: [Double] = []
         var bigPages = workload
         bigPages.pageSize *= 4
         bigPages.pagesPerItem /= 4
         bigPages.batchSize *= 4
-        let fewer = try await EngineWorkloads.runReference(bigPages, in: ScratchDirectory("pages"))
+        for _ in 0..<sampleCount {
+            let bareFolder = ScratchDirectory("bare")
+            bares.append(BareSQLite.runReference(workload, storePath: bareFolder.path("bare.sqlite"), sinkPath: bareFolder.path("sink.sqlite")))
+            engines.append(try await EngineWorkloads.runReference(workload, in: ScratchDirectory("engine")))
+            memories.append(try await EngineWorkloads.runReference(workload, in: ScratchDirectory("memory"), inMemory: true).seconds)
+            fulls.append(try await EngineWorkloads.runReference(workload, in: ScratchDirectory("full"), sync: .full).seconds)
+            fewers.append(try await EngineWorkloads.runReference(bigPages, in: ScratchDirectory("pages")).seconds)
+        }
+        let bare = median(bares)
+        let engine = engines.sorted { $0.seconds < $1.seconds }[engines.count / 2]
+        let memory = median(memories)
+        let full = median(fulls)
+        let fewer = median(fewers)
         let documents = Double(workload.documents)
         row("engine vs bare SQLite loop (documents/s)", rate(documents / engine.seconds), rate(documents / bare),
             ratio(bare / engine.seconds), "≥ 0.70")
         row("checkpoints per transaction (group commit)", String(format: "%.2f", Double(engine.checkpoints) / Double(max(1, engine.transactions))),
             "1.00", "", "> 1 helps")
-        row("checkpointing vs in-memory store (wall time)", seconds(engine.seconds), seconds(memory.seconds),
-            ratio(engine.seconds / memory.seconds), "≤ 1.5")
-        row("knob: synchronous=FULL vs NORMAL (wall time)", seconds(full.seconds), seconds(engine.seconds),
-            ratio(full.seconds / engine.seconds), "")
-        row("knob: pages and batches of \(bigPages.pageSize) vs \(workload.pageSize) (wall time)", seconds(fewer.seconds),
-            seconds(engine.seconds), ratio(fewer.seconds / engine.seconds), "")
+        row("checkpointing vs in-memory store (wall time)", seconds(engine.seconds), seconds(memory),
+            ratio(engine.seconds / memory), "≤ 1.5")
+        row("knob: synchronous=FULL vs NORMAL (wall time)", seconds(full), seconds(engine.seconds),
+            ratio(full / engine.seconds), "")
+        row("knob: pages and batches of \(bigPages.pageSize) vs \(workload.pageSize) (wall time)", seconds(fewer),
+            seconds(engine.seconds), ratio(fewer / engine.seconds), "")
 
         }
 
@@ -78,7 +97,11 @@ struct Compare: AsyncParsableCommand {
                       EngineWorkloads.FailurePoint(fraction: 0.5, phase: .collect),
                       EngineWorkloads.FailurePoint(fraction: 0.5, phase: .ingest),
                       EngineWorkloads.FailurePoint(fraction: 0.9, phase: .ingest)] {
-            let comparison = try await EngineWorkloads.recoverVersusRestart(documents: retryDocuments, at: point)
+            var samples: [EngineWorkloads.RetryComparison] = []
+            for _ in 0..<sampleCount {
+                samples.append(try await EngineWorkloads.recoverVersusRestart(documents: retryDocuments, at: point))
+            }
+            let comparison = samples.sorted { $0.ratio < $1.ratio }[samples.count / 2]
             row("recover vs restart, \(retryDocuments) documents, failure at \(point)", seconds(comparison.recoverSeconds),
                 seconds(comparison.restartSeconds), ratio(comparison.ratio),
                 point.fraction == 0.9 ? "≤ 0.15" : "ideal \(String(format: "%.2f", 1 - point.fraction))")
