@@ -53,7 +53,7 @@ let package = Package(
                 "BenchmarkWorkloads", "JobEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Benchmarks/engine-bench"
+            path: "Sources/engine-bench"
         ),
         .testTarget(
             name: "EngineRunTests",

@@ -164,6 +164,26 @@ import Testing
         #expect(try itemsJSON(folder).allSatisfy { $0["collected_total"] as? Int == 5000 })
     }
 
+    @Test func statsJSONIsOneLineOnStdout() throws {
+        let folder = try Folder()
+        try FileManager.default.copyItem(at: Self.example, to: folder.url.appendingPathComponent("news.json"))
+        let output = try CLI.run(["run", "news.json", "--quiet", "--stats-json"], in: folder.url)
+        #expect(output.code == 1)  // the example's fault still fails q2
+        let lines = output.stdout.split(separator: "\n")
+        #expect(lines.count == 1, "\(output.stdout)")
+        let stats = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(stats["job"] as? String == "news-2026-11")
+        #expect(stats["documents_collected"] as? Int == 2000)
+        #expect(stats["documents_ingested"] as? Int == 1600)
+        #expect(stats["succeeded"] as? Int == 1 && stats["failed"] as? Int == 1)
+        #expect((stats["checkpoint_commits"] as? Int ?? 0) > 0)
+        #expect((stats["checkpoints"] as? Int ?? 0) >= (stats["checkpoint_commits"] as? Int ?? 0))
+        #expect((stats["bytes_written"] as? Int ?? 0) > 1_600 * 512)
+        #expect((stats["peak_memory_bytes"] as? Int ?? 0) > 1_000_000)
+        #expect(stats["wall_seconds"] is Double || stats["wall_seconds"] is Int)
+        #expect(output.stderr.contains("1 succeeded, 1 failed"))
+    }
+
     @Test func progressLinesArePrintedWhenStdoutIsNotATerminal() throws {
         let folder = try Folder()
         try folder.write("spec.json", """
