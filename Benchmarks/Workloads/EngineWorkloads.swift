@@ -1,7 +1,6 @@
 import Foundation
 import JobEngine
 import Logging
-import Synchronization
 
 /// The engine's side of each comparison. Every function builds its own store in a scratch folder
 /// and returns measured seconds (wall clock), so a caller can put two figures of one run side by side.

@@ -1,7 +1,6 @@
 import CSQLite
 import Foundation
 import JobEngine
-import Synchronization
 
 /// Per-item costs: how many items a second the scheduler runs, how fast a big store resumes.
 public enum SchedulerWorkloads {
@@ -101,7 +100,7 @@ public enum SchedulerWorkloads {
             """)
         raw.exec("PRAGMA wal_checkpoint(TRUNCATE)")
 
-        let firstProgress = Mutex<Date?>(nil)
+        let firstProgress = Locked<Date?>(nil)
         let start = Date()
         let engine = try Engine(storePath: path, logger: EngineWorkloads.logger)
         engine.observe { event in

@@ -1,7 +1,6 @@
 import Dispatch
 import Foundation
 import Logging
-import Synchronization
 
 /// The engine an embedder uses: open a store, register collectors and ingesters, submit jobs, run
 /// them, observe progress, retry items, shut down.
@@ -29,9 +28,9 @@ public final class Engine: Sendable {
     private let lock: OwnerLock?
     private let heartbeat: Heartbeat
     private let scheduler: Scheduler
-    private let registry = Mutex(ComponentRegistry.builtIn)
+    private let registry = Locked(ComponentRegistry.builtIn)
     private let hub: EventHub
-    private let closed = Mutex(false)
+    private let closed = Locked(false)
 
     /// Opens (creating if needed) the store at `storePath` (`":memory:"` for a private in-memory store).
     ///

@@ -1,7 +1,6 @@
 import Dispatch
 import Foundation
 import JobEngine
-import Synchronization
 
 /// Progress of a run on stderr: a live line on a terminal, a plain line every few seconds
 /// otherwise, nothing with --quiet.

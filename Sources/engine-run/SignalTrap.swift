@@ -1,12 +1,11 @@
 import Dispatch
 import Foundation
 import JobEngine
-import Synchronization
 
 /// SIGINT and SIGTERM: the first asks the engine to stop gracefully (running items checkpoint and
 /// are left recoverable); a second forces the process out at once.
 final class SignalTrap: @unchecked Sendable {
-    // @unchecked: `received` is a Mutex; the sources are thread-safe DispatchSources that are only
+    // @unchecked: `received` is Locked; the sources are thread-safe DispatchSources that are only
     // not annotated Sendable.
     private let sources: [any DispatchSourceSignal]
     private let received = Locked<Int32?>(nil)

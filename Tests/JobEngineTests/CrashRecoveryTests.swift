@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 
 @testable import JobEngine
@@ -62,13 +61,7 @@ import Testing
     @Test func aLiveEnginesItemsAreNotTakenOverButADeadOnesAreAtOnce() async throws {
         let folder = try TemporaryDirectory()
         let gate = Gate()
-        let first = try Engine(storePath: folder.storePath, leaseSeconds: 3600, logger: quietLogger)
-        registerGated(on: first, collectGate: gate, ingestGate: Gate(opened: true), stallItem: ["a": 50])
-        var spec = makeSpec(items: ["a"], documents: 100)
-        spec.collector.type = "gated"
-        let job = try await first.submit(spec, baseDirectory: folder.url).job
-        _ = try await first.start(jobID: job.id)
-        try await gate.waitUntilReached()
+        let (first, job, _) = try await startStalled(in: folder, at: gate, leaseSeconds: 3600)
 
         let observer = try Engine(storePath: folder.storePath, logger: quietLogger)
         #expect(try await observer.items(jobID: job.id).first?.status == .running)
@@ -88,13 +81,7 @@ import Testing
     @Test func gracefulShutdownCheckpointsRunningItemsAndLeavesThemRecoverable() async throws {
         let folder = try TemporaryDirectory()
         let gate = Gate()
-        let engine = try Engine(storePath: folder.storePath, logger: quietLogger)
-        registerGated(on: engine, collectGate: gate, ingestGate: Gate(opened: true), stallItem: ["a": 100])
-        var spec = makeSpec(items: ["a"], documents: 200, pageSize: 50)
-        spec.collector.type = "gated"
-        let job = try await engine.submit(spec, baseDirectory: folder.url).job
-        let handle = try await engine.start(jobID: job.id)
-        try await gate.waitUntilReached()
+        let (engine, job, handle) = try await startStalled(in: folder, at: gate, stallAt: 100, documents: 200)
         async let stopped: Void = engine.shutdown()
         // Shutdown waits for the page in flight, which is staged and checkpointed before the item stops.
         try await Task.sleep(for: .milliseconds(50))
@@ -113,6 +100,21 @@ import Testing
         #expect(done.status == .succeeded && done.collectedTotal == 200)
         await next.shutdown()
     }
+}
+
+/// Starts item "a" (of `documents`, pages of 50) in the background on a new engine and returns once
+/// its collector is stalled at `gate` on the page starting at `stallAt`.
+func startStalled(
+    in folder: TemporaryDirectory, at gate: Gate, stallAt: Int = 50, documents: Int = 100, leaseSeconds: Double = 30
+) async throws -> (Engine, Job, RunHandle) {
+    let engine = try Engine(storePath: folder.storePath, leaseSeconds: leaseSeconds, logger: quietLogger)
+    registerGated(on: engine, collectGate: gate, ingestGate: Gate(opened: true), stallItem: ["a": stallAt])
+    var spec = makeSpec(items: ["a"], documents: documents, pageSize: 50)
+    spec.collector.type = "gated"
+    let job = try await engine.submit(spec, baseDirectory: folder.url).job
+    let handle = try await engine.start(jobID: job.id)
+    try await gate.waitUntilReached()
+    return (engine, job, handle)
 }
 
 /// Registers collector "gated" and ingesters "gated-jsonl" / "gated-sqlite": the built-in ones,

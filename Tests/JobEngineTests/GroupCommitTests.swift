@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 
 @testable import JobEngine
@@ -24,7 +23,7 @@ import Testing
             }
         }
         holding.wait()
-        let outcomes = Mutex<[Int: Bool]>([:])
+        let outcomes = Locked<[Int: Bool]>([:])
         let group = DispatchGroup()
         for writer in 0..<8 {
             DispatchQueue(label: "writer-\(writer)").async(group: group) {

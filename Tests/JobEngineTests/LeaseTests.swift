@@ -8,13 +8,7 @@ import Testing
     @Test func theHeartbeatRenewsTheLeaseOfARunningItem() async throws {
         let folder = try TemporaryDirectory()
         let gate = Gate()
-        let engine = try Engine(storePath: folder.storePath, leaseSeconds: 0.3, logger: quietLogger)
-        registerGated(on: engine, collectGate: gate, ingestGate: Gate(opened: true), stallItem: ["a": 50])
-        var spec = makeSpec(items: ["a"], documents: 100)
-        spec.collector.type = "gated"
-        let job = try await engine.submit(spec, baseDirectory: folder.url).job
-        let handle = try await engine.start(jobID: job.id)
-        try await gate.waitUntilReached()
+        let (engine, _, handle) = try await startStalled(in: folder, at: gate, leaseSeconds: 0.3)
         let first = try #require(try query(folder.storePath, "SELECT lease_expires_at AS e FROM work_items").first?.double("e"))
         // Well past the first lease: only a heartbeat keeps it in the future.
         try await Task.sleep(for: .milliseconds(700))

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 
 @testable import JobEngine
@@ -60,7 +59,7 @@ import Testing
         // connection, so only SQLite's transaction decides who wins.
         let engines = try (0..<4).map { _ in try Engine(storePath: folder.storePath) }
         for round in 0..<10 {
-            let totals = Mutex<[Int]>([])
+            let totals = Locked<[Int]>([])
             let start = DispatchSemaphore(value: 0)
             let group = DispatchGroup()
             for (index, other) in (engines + [engine]).enumerated() {

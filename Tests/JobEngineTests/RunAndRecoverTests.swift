@@ -188,7 +188,7 @@ struct BrokenCollector: Collector {
 /// Counts collectors in flight; each first page waits (up to 5 s) until `expected` are in flight,
 /// so the test sees real overlap without depending on timing.
 final class ConcurrencyProbe: Sendable {
-    private let state = Mutex((current: 0, maximum: 0))
+    private let state = Locked((current: 0, maximum: 0))
     let expected: Int
     init(expected: Int) { self.expected = expected }
     var maximum: Int { state.withLock { $0.maximum } }
@@ -213,9 +213,8 @@ struct ProbeCollector: Collector {
 }
 
 final class Recorder<Value: Sendable>: Sendable {
-    private let storage = Mutex<[Value]>([])
+    private let storage = Locked<[Value]>([])
     func append(_ value: Value) { storage.withLock { $0.append(value) } }
     var values: [Value] { storage.withLock { $0 } }
 }
 
-import Synchronization

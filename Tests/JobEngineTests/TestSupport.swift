@@ -1,7 +1,6 @@
 import CSQLite
 import Foundation
 import Logging
-import Synchronization
 import Testing
 
 @testable import JobEngine
@@ -74,10 +73,10 @@ func query(_ path: String, _ sql: String, _ arguments: [SQLValue] = []) throws -
 final class Gate: Sendable {
     private let semaphore = DispatchSemaphore(value: 0)
     private let reached = DispatchSemaphore(value: 0)
-    private let isOpen: Mutex<Bool>
+    private let isOpen: Locked<Bool>
 
     init(opened: Bool = false) {
-        isOpen = Mutex(opened)
+        isOpen = Locked(opened)
     }
 
     /// Called by the component: signals arrival, then waits until `open()`.

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// One serialized connection per SQLite sink file, shared by every item of this process that
 /// writes to it. Items writing one file through their own connections would contend for its write
@@ -11,7 +10,7 @@ enum SinkConnections {
         var users: Int
     }
 
-    private static let open = Mutex<[String: Entry]>([:])
+    private static let open = Locked<[String: Entry]>([:])
 
     /// The connection for `path`, opened (and configured by `configure`) for its first user.
     static func acquire(path: String, configure: (Connection) throws -> Void) throws -> SerializedDatabase {

@@ -1,9 +1,8 @@
 import Foundation
-import Synchronization
 
 /// The observers of an engine's events, called on the thread that emits.
 final class EventHub: Sendable {
-    private let observers = Mutex<[UUID: @Sendable (EngineEvent) -> Void]>([:])
+    private let observers = Locked<[UUID: @Sendable (EngineEvent) -> Void]>([:])
 
     func add(_ handler: @escaping @Sendable (EngineEvent) -> Void) -> UUID {
         let token = UUID()

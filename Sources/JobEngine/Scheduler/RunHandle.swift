@@ -1,4 +1,3 @@
-import Synchronization
 
 /// A job run going on in the background; `wait()` returns its summary.
 public final class RunHandle: Sendable {
@@ -7,7 +6,7 @@ public final class RunHandle: Sendable {
         case done(Result<RunSummary, any Error>)
     }
 
-    private let state = Mutex<State>(.running([]))
+    private let state = Locked<State>(.running([]))
 
     init() {}
 

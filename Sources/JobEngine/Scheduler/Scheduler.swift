@@ -1,7 +1,6 @@
 import Dispatch
 import Foundation
 import Logging
-import Synchronization
 
 /// How a run of a job ended: the job's items as they stand afterwards.
 public struct RunSummary: Sendable {
@@ -33,7 +32,7 @@ final class Scheduler: Sendable {
     let leaseSeconds: Double
     let logger: Logger
     let emit: @Sendable (EngineEvent) -> Void
-    private let stopping = Mutex<Bool>(false)
+    private let stopping = Locked<Bool>(false)
     private let active = DispatchGroup()
 
     init(store: Store, owner: String, leaseSeconds: Double, logger: Logger, emit: @escaping @Sendable (EngineEvent) -> Void) {
@@ -51,7 +50,7 @@ final class Scheduler: Sendable {
     func run(job: Job, registry: ComponentRegistry, completion: @escaping @Sendable (Result<RunSummary, any Error>) -> Void) {
         active.enter()
         let group = DispatchGroup()
-        let failure = Mutex<(any Error)?>(nil)
+        let failure = Locked<(any Error)?>(nil)
         let jobID = job.id
         let runner = ItemRunner(store: store, registry: registry, job: job, owner: owner, logger: logger, emit: emit) {
             [weak self] in (self?.isStopping ?? true) ? .shutdown : nil

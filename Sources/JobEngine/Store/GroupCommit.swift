@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Merges checkpoint writes that arrive together into one transaction.
 ///
@@ -15,7 +14,7 @@ final class GroupCommit: Sendable {
     private final class Request: Sendable {
         let sync: SyncMode
         let body: @Sendable (Connection) throws -> any Sendable
-        let outcome = Mutex<Result<any Sendable, any Error>?>(nil)
+        let outcome = Locked<Result<any Sendable, any Error>?>(nil)
 
         init(sync: SyncMode, body: @escaping @Sendable (Connection) throws -> any Sendable) {
             self.sync = sync
@@ -24,8 +23,8 @@ final class GroupCommit: Sendable {
     }
 
     private let writer: SerializedDatabase
-    private let queued = Mutex<[Request]>([])
-    private let counters = Mutex((transactions: 0, writes: 0))
+    private let queued = Locked<[Request]>([])
+    private let counters = Locked((transactions: 0, writes: 0))
 
     init(writer: SerializedDatabase) {
         self.writer = writer
