@@ -41,4 +41,21 @@ import Testing
         #expect(items[1].leaseOwner == "elsewhere:2:bbbb")
         next.close()
     }
+
+    @Test func lockFilesOfDeadEnginesAreClearedAndLiveOnesKept() async throws {
+        let folder = try TemporaryDirectory()
+        let live = try Engine(storePath: folder.storePath, logger: quietLogger)
+        let owners = URL(fileURLWithPath: folder.storePath + ".owners")
+        // What a process killed while idle leaves: a lock file nobody holds.
+        try Data().write(to: owners.appendingPathComponent("gone_1_deadbeef.lock"))
+        let next = try Engine(storePath: folder.storePath, logger: quietLogger)
+        let files = try FileManager.default.contentsOfDirectory(atPath: owners.path).sorted()
+        #expect(files.count == 2)  // the two live engines' locks
+        #expect(!files.contains("gone_1_deadbeef.lock"))
+        // The live engines are still seen as alive.
+        #expect(OwnerLock.isDead(owner: live.owner, directory: owners) == false)
+        next.close()
+        live.close()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: owners.path).isEmpty)
+    }
 }

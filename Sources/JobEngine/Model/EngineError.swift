@@ -5,7 +5,6 @@ public struct EngineError: Error, Sendable, CustomStringConvertible, Equatable {
         fileprivate enum Value: String, Sendable {
             case invalidSpec
             case unknownJob
-            case unknownComponent
             case storeUnusable
             case storeNewerThanEngine
             case shutDown
@@ -17,8 +16,6 @@ public struct EngineError: Error, Sendable, CustomStringConvertible, Equatable {
         public static let invalidSpec = Code(value: .invalidSpec)
         /// No job has the given id or name.
         public static let unknownJob = Code(value: .unknownJob)
-        /// A spec names a collector or ingester type nobody registered.
-        public static let unknownComponent = Code(value: .unknownComponent)
         /// The store file is not a JobEngine store, or SQLite refused it.
         public static let storeUnusable = Code(value: .storeUnusable)
         /// The store was written by a newer engine (a higher schema version).

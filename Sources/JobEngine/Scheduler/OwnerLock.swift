@@ -21,13 +21,18 @@ final class OwnerLock: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.owner = owner
         url = directory.appendingPathComponent(Self.fileName(owner))
-        descriptor = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        // Lock a file under a temporary name, then rename it into place: the lock file never exists
+        // unlocked, so `removeStale` can never take a starting engine's file for a dead one's.
+        let staging = directory.appendingPathComponent(".\(UUID().uuidString).starting")
+        descriptor = open(staging.path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw EngineError(.storeUnusable, "cannot create the owner lock \(url.path): \(String(cString: strerror(errno)))")
         }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0, rename(staging.path, url.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(staging.path)
             close(descriptor)
-            throw EngineError(.storeUnusable, "cannot lock \(url.path): \(String(cString: strerror(errno)))")
+            throw EngineError(.storeUnusable, "cannot lock \(url.path): \(reason)")
         }
     }
 
@@ -62,6 +67,25 @@ final class OwnerLock: @unchecked Sendable {
         unlink(path)
         flock(probe, LOCK_UN)
         return true
+    }
+
+    /// Removes the lock files nobody holds: engines that died without running items leave them, and
+    /// nothing else would ever look at them again. Returns how many were removed.
+    @discardableResult
+    static func removeStale(in directory: URL) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        var removed = 0
+        for name in names where name.hasSuffix(".lock") {
+            let path = directory.appendingPathComponent(name).path
+            let probe = open(path, O_RDWR | O_CLOEXEC)
+            guard probe >= 0 else { continue }
+            if flock(probe, LOCK_EX | LOCK_NB) == 0 {
+                unlink(path)
+                removed += 1
+            }
+            close(probe)
+        }
+        return removed
     }
 
     private static func fileName(_ owner: String) -> String {

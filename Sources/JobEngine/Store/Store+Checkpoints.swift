@@ -125,9 +125,10 @@ extension Store {
             try Self.recordEvent(db, itemID: itemID, jobID: row?.string("job_id") ?? "", attempt: row?.int("attempt") ?? 0,
                                  from: .running, to: status, error: error, errorKind: kind)
             try then(db)
-            return try Self.decodeItem(try db.execute(
-                "SELECT \(Self.itemColumns) FROM work_items w JOIN jobs j ON j.id = w.job_id WHERE w.id = ?",
-                [.text(itemID)])[0])
+            guard let row = try Self.itemRow(db, id: itemID) else {
+                preconditionFailure("work item \(itemID) vanished inside its own transaction")
+            }
+            return try Self.decodeItem(row)
         }
     }
 

@@ -20,10 +20,12 @@ extension Store {
 
     /// One work item, or nil for an unknown id.
     public func item(_ id: UUID) throws -> WorkItem? {
-        try reader.sync { db in
-            try db.execute("SELECT \(Self.itemColumns) FROM work_items w JOIN jobs j ON j.id = w.job_id WHERE w.id = ?",
-                           [.text(id.uuidString.lowercased())]).first.map(Self.decodeItem)
-        }
+        try reader.sync { db in try Self.itemRow(db, id: id.uuidString.lowercased()).map(Self.decodeItem) }
+    }
+
+    /// The row of one item with its job's name, as `decodeItem` reads it.
+    static func itemRow(_ db: Connection, id: String) throws -> Row? {
+        try db.execute("SELECT \(itemColumns) FROM work_items w JOIN jobs j ON j.id = w.job_id WHERE w.id = ?", [.text(id)]).first
     }
 
     /// The items of a job in spec order, optionally only those with `status`.
@@ -73,9 +75,9 @@ extension Store {
                 checkpoint_fingerprint = COALESCE(checkpoint_fingerprint, params_fingerprint), updated_at = ?
                 WHERE id = ?
                 """, [.text(owner), .real(now + leaseSeconds), .real(now), .text(id)])
-            guard let itemRow = try db.execute(
-                "SELECT \(Self.itemColumns) FROM work_items w JOIN jobs j ON j.id = w.job_id WHERE w.id = ?", [.text(id)]
-            ).first else { preconditionFailure("claimed item \(id) vanished inside its own transaction") }
+            guard let itemRow = try Self.itemRow(db, id: id) else {
+                preconditionFailure("claimed item \(id) vanished inside its own transaction")
+            }
             let item = try Self.decodeItem(itemRow)
             try Self.recordEvent(db, itemID: id, jobID: item.jobID.uuidString.lowercased(), attempt: item.attempt,
                                  from: .pending, to: .running)

@@ -16,6 +16,9 @@ extension Store {
                 interrupted += try markInterrupted(owner: owner, reason: "interrupted: worker \(owner) stopped without finishing")
             }
         }
+        // After the owners above were judged (each by its own file), clear what dead engines without
+        // running items left behind.
+        if let directory = ownerLockDirectory { OwnerLock.removeStale(in: directory) }
         return interrupted
     }
 }
