@@ -1,9 +1,10 @@
 import Foundation
 
 /// One serialized connection per SQLite sink file, shared by every item of this process that
-/// writes to it. Items writing one file through their own connections would contend for its write
-/// lock, and SQLite's busy handler waits by sleeping (1, 2, 5, 10… ms): on a busy sink most of a
-/// batch's time went to those sleeps. Through one connection the writes simply queue.
+/// writes to it. Items writing one file through their own connections contend for its write lock,
+/// and SQLite's busy handler waits by sleeping (1, 2, 5, 10… ms) rather than being woken when the
+/// lock frees. Through one connection the writes simply queue. (Landed together with other changes
+/// that took the reference workload from 0.55 to 0.79 of the bare loop; not measured alone.)
 enum SinkConnections {
     private struct Entry {
         let database: SerializedDatabase
