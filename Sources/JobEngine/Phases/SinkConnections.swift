@@ -3,8 +3,8 @@ import Foundation
 /// One serialized connection per SQLite sink file, shared by every item of this process that
 /// writes to it. Items writing one file through their own connections contend for its write lock,
 /// and SQLite's busy handler waits by sleeping (1, 2, 5, 10… ms) rather than being woken when the
-/// lock frees. Through one connection the writes simply queue. (Landed together with other changes
-/// that took the reference workload from 0.55 to 0.79 of the bare loop; not measured alone.)
+/// lock frees. Through one connection the writes simply queue. (Landed together with other store
+/// changes; its own effect was not measured alone.)
 enum SinkConnections {
     private struct Entry {
         let database: SerializedDatabase
