@@ -82,7 +82,9 @@ final class RawDatabase {
         var db: OpaquePointer?
         precondition(sqlite3_open(path, &db) == SQLITE_OK, "cannot open \(path)")
         handle = db!
-        exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        // The same page size and WAL settings as the engine's store: the baseline is the physical
+        // limit, not a default configuration.
+        exec("PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000;")
     }
 
     deinit { sqlite3_close_v2(handle) }
