@@ -31,11 +31,14 @@ public final class Store: Sendable {
             writer = try SerializedDatabase(label: "JobEngine.store.writer") {
                 try Connection(path: path)
             }
-            try writer.sync { db in
-                // Refuse a database that is not ours before anything (even WAL mode) changes it.
-                let version = try Self.checkCompatible(db)
-                try Self.configure(db)
-                try Self.migrate(db, from: version)
+            let opened = writer
+            try Self.retryingWhileBusy {
+                try opened.sync { db in
+                    // Refuse a database that is not ours before anything (even WAL mode) changes it.
+                    let version = try Self.checkCompatible(db)
+                    try Self.configure(db)
+                    try Self.migrate(db, from: version)
+                }
             }
             checkpoints = GroupCommit(writer: writer)
             if writer.sync({ $0.isInMemory }) {
@@ -121,6 +124,20 @@ public final class Store: Sendable {
                 try db.executeScript(migration.sql, context: "applying migration \(migration.fileName)")
                 try db.execute("INSERT INTO schema_versions (version, applied_at) VALUES (?, ?)",
                                [.integer(Int64(migration.version)), .real(Date().timeIntervalSince1970)])
+            }
+        }
+    }
+
+    /// Runs `body` again while SQLite answers SQLITE_BUSY, for up to `seconds`. Two processes opening
+    /// a new store at once can get BUSY without the busy handler being consulted (one of them is
+    /// switching the file to WAL mode); every step of opening is idempotent, so trying again is safe.
+    private static func retryingWhileBusy(seconds: Double = 5, _ body: () throws -> Void) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            do {
+                return try body()
+            } catch let error as SQLiteError where error.isBusy && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.02)
             }
         }
     }
