@@ -22,12 +22,7 @@ struct Items: AsyncParsableCommand {
     func run() async throws {
         let engine = try options.openEngine()
         defer { engine.close() }
-        let items: [WorkItem]
-        if let job {
-            items = try await engine.items(jobID: try await resolveJob(job, in: engine).id, status: status)
-        } else {
-            items = try engine.store.allItems(status: status)
-        }
+        let items = try await items(inJob: job, status: status, of: engine)
         if json {
             print(try encodeJSON(items))
             return
@@ -39,6 +34,13 @@ struct Items: AsyncParsableCommand {
                                 item.lastError.map { "\(item.errorKind?.rawValue ?? "error"): \($0)" } ?? ""]
                            }))
     }
+}
+
+/// The items of the job named or identified by `job` (of every job when nil), optionally only those
+/// with `status`.
+func items(inJob job: String?, status: WorkItemStatus?, of engine: Engine) async throws -> [WorkItem] {
+    guard let job else { return try engine.store.allItems(status: status) }
+    return try await engine.items(jobID: try await resolveJob(job, in: engine).id, status: status)
 }
 
 /// The job named or identified by `nameOrID`, or a usage error that says so.

@@ -51,12 +51,7 @@ struct Retry: AsyncParsableCommand {
         let engine = try options.openEngine()
         var targets = ids.compactMap { UUID(uuidString: $0) }
         if failed {
-            let failedItems: [WorkItem]
-            if let job {
-                failedItems = try await engine.items(jobID: try await resolveJob(job, in: engine).id, status: .failed)
-            } else {
-                failedItems = try engine.store.allItems(status: .failed)
-            }
+            let failedItems = try await items(inJob: job, status: .failed, of: engine)
             targets += failedItems.map(\.id).filter { !targets.contains($0) }
         }
         if dryRun {

@@ -29,18 +29,19 @@ struct Run: AsyncParsableCommand {
         let engine = try options.openEngine()
         let submitted = try await engine.submit(specAt: url)
         let job = submitted.job
-        if !submitted.created {
+        let report = submitted.created ? nil : try await engine.continueUnfinished(jobID: job.id)
+        // The items as this run starts: for the messages below, the progress total and the statistics.
+        let items = try await engine.items(jobID: job.id)
+        if let report {
             print("job \(job.name): recorded spec version \(job.specVersion)")
             for name in submitted.addedItems { print("  \(name): new item") }
-            let report = try await engine.continueUnfinished(jobID: job.id)
-            let items = try await engine.items(jobID: job.id)
             let names = Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0.name) })
             for id in report.continued { print("  \(names[id] ?? "?"): continuing with \(job.spec.retry.mode.rawValue)") }
             for id in report.restarted { print("  \(names[id] ?? "?"): parameters changed; restarting from scratch") }
         }
-        let pending = try await engine.items(jobID: job.id, status: .pending).count
+        let pending = items.filter { $0.status == .pending }.count
         let execution = Execution(engine: engine, options: options, quiet: quiet)
-        let statistics = RunStatistics(before: try await engine.items(jobID: job.id))
+        let statistics = RunStatistics(before: items)
         let summary = try await execution.run(items: pending) { try await engine.run(jobID: job.id) }
         if statsJSON {
             print(try statistics.json(after: summary, checkpoints: engine.store.checkpointStatistics))
