@@ -76,13 +76,18 @@ public final class Engine: Sendable {
         let base = (baseDirectory ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL
         let problems = spec.semanticProblems() + registry.withLock { $0 }.problems(in: spec, baseDirectory: base)
         guard problems.isEmpty else { throw JobSpec.invalid(problems) }
-        return try await offload { [store] in try store.submit(spec, baseDirectory: base.path) }
+        return try await record(spec, baseDirectory: base)
     }
 
     /// Reads, validates and records the JSON spec at `url`; its relative paths resolve against its folder.
     public func submit(specAt url: URL) async throws -> SubmitResult {
+        // `loadSpec` already ran every check `submit(_:baseDirectory:)` would run again.
         let spec = try registry.withLock { $0 }.loadSpec(at: url)
-        return try await submit(spec, baseDirectory: url.deletingLastPathComponent())
+        return try await record(spec, baseDirectory: url.deletingLastPathComponent().standardizedFileURL)
+    }
+
+    private func record(_ spec: JobSpec, baseDirectory: URL) async throws -> SubmitResult {
+        try await offload { [store] in try store.submit(spec, baseDirectory: baseDirectory.path) }
     }
 
     /// Runs the job's runnable items to completion (including automatic retries) and returns how
