@@ -29,14 +29,22 @@ extension Engine {
     /// `retry.max_attempts`), then runs every job with pending items (including retries queued
     /// for a worker) to completion.
     public func resume() async throws -> ResumeReport {
-        let (interrupted, recovered, restarted, jobIDs) = try await offload { [self] in
+        let recovery = try await recoverInterrupted()
+        let runs = try await run(jobIDs: try await jobsWithPendingItems())
+        return ResumeReport(interrupted: recovery.interrupted, recovered: recovery.recovered,
+                            restarted: recovery.restarted, runs: runs)
+    }
+
+    /// The first half of ``resume()``: marks the items of dead workers interrupted and queues every
+    /// interrupted item for `recover` (or `restart`, where parameters changed), without running
+    /// them. A serving ``Worker`` then picks them up.
+    public func recoverInterrupted() async throws -> (interrupted: [UUID], recovered: [UUID], restarted: [UUID]) {
+        try await offload { [self] in
             let swept = try sweep()
             let ids = try store.interruptedItems()
             let (recovered, restarted) = try RetryCoordinator(store: store).retryOrRestart(ids, mode: .recover, origin: .interruption)
-            return (swept, recovered.started, restarted.started, try store.jobsWithPendingItems())
+            return (swept, recovered.started, restarted.started)
         }
-        let runs = try await run(jobIDs: jobIDs)
-        return ResumeReport(interrupted: interrupted, recovered: recovered, restarted: restarted, runs: runs)
     }
 
     /// For a job submitted again: its failed and cancelled items continue in the spec's

@@ -207,6 +207,9 @@ public final class Engine: Sendable {
         scheduler.stop {}
     }
 
+    /// True once a shutdown was requested: no new item starts.
+    public var isStopping: Bool { scheduler.isStopping }
+
     /// Closes the store at once without waiting for running items: what a process exit does. Items
     /// still running stay `running`; the next engine to open the store marks them interrupted.
     public func close() {

@@ -22,6 +22,13 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .long, help: "Print one JSON line of run statistics on stdout (the summary goes to stderr).")
     var statsJSON = false
 
+    @Flag(name: .long, help: "Only record the spec and queue its items; a serving worker (engine-run serve) or engine-run resume runs them.")
+    var enqueue = false
+
+    func validate() throws {
+        if enqueue && statsJSON { throw ValidationError("--enqueue runs nothing, so it has no --stats-json") }
+    }
+
     func run() async throws {
         let url = URL(fileURLWithPath: spec)
         // Validate before the store is opened, so a bad spec leaves no trace, not even a new store file.
@@ -40,6 +47,11 @@ struct Run: AsyncParsableCommand {
             for id in report.restarted { print("  \(names[id] ?? "?"): parameters changed; restarting from scratch") }
         }
         let pending = items.filter { $0.status == .pending }.count
+        if enqueue {
+            engine.close()
+            print("job \(job.name) (\(job.id.uuidString.lowercased())): \(pending) work item(s) queued for a worker")
+            return
+        }
         let execution = Execution(engine: engine, options: options, quiet: quiet)
         let statistics = RunStatistics(before: items)
         let summary = try await execution.run(items: pending) { try await engine.run(jobID: job.id) }

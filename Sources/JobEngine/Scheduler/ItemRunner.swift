@@ -22,6 +22,7 @@ struct ItemRunner {
     let owner: String
     let logger: Logger
     let emit: @Sendable (EngineEvent) -> Void
+    let metrics: EngineMetrics
     /// Checked before each page and batch.
     let stopReason: @Sendable () -> StopReason?
 
@@ -54,6 +55,7 @@ struct ItemRunner {
             // An item still collecting has delivered nothing, so this is (0, nil) for it.
             try ingest(into: sink, from: item.ingested, sinkOffset: claim.sinkOffset, context: context)
             let finished = try store.finish(itemID: itemID, owner: owner)
+            EngineMetrics.itemStopped(.succeeded)
             logger.info("work item succeeded", metadata: ["collected_total": "\(finished.collectedTotal)"])
             emit(.itemStopped(finished))
         } catch let lost as LeaseLost {
@@ -75,12 +77,15 @@ struct ItemRunner {
             record(itemID: itemID, logger: logger) {
                 try store.stop(itemID: itemID, owner: owner, as: .failed, error: "\(error)", kind: kind, retry: retry)
             }
+            if let retry { EngineMetrics.retriesStarted(1, mode: retry.mode, origin: .automatic) }
         }
     }
 
     private func record(itemID: String, logger: Logger, _ write: () throws -> WorkItem) {
         do {
-            emit(.itemStopped(try write()))
+            let stopped = try write()
+            EngineMetrics.itemStopped(stopped.status)
+            emit(.itemStopped(stopped))
         } catch {
             // The store is gone (closed, or the lease taken over): the next engine's sweep marks the
             // item interrupted, so nothing is lost by not recording it here.
@@ -95,8 +100,12 @@ struct ItemRunner {
             if let reason = stopReason() { throw StopRequested(reason: reason) }
             let page = try collector.page(after: cursor, for: context)
             try injectFaults(.collect, documents: seq..<(seq + page.documents.count), item: context.itemName)
+            let started = ContinuousClock.now
             let outcome = try store.commitPage(itemID: context.itemID.uuidString.lowercased(), owner: owner, firstSeq: seq,
                                                documents: page.documents, nextCursor: page.next, sync: job.spec.checkpoint.sync)
+            metrics.pageCommitLatency.record(duration: ContinuousClock.now - started)
+            metrics.pageCommits.increment()
+            metrics.documentsCollected.increment(by: page.documents.count)
             seq += page.documents.count
             cursor = page.next
             emit(.pageCollected(itemID: context.itemID, collected: seq))
@@ -119,8 +128,12 @@ struct ItemRunner {
             try injectFaults(.ingest, documents: seq..<(seq + documents.count), item: context.itemName)
             let offset = try sink.ingest(Batch(item: context, documents: documents))
             seq += documents.count
+            let started = ContinuousClock.now
             cancelled = try store.commitBatch(itemID: itemID, owner: owner, ingested: seq, sinkOffset: offset,
                                               sync: job.spec.checkpoint.sync).jobCancelled
+            metrics.batchCommitLatency.record(duration: ContinuousClock.now - started)
+            metrics.batchCommits.increment()
+            metrics.documentsIngested.increment(by: documents.count)
             emit(.batchIngested(itemID: context.itemID, ingested: seq))
         }
     }

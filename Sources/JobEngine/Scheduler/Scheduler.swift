@@ -32,6 +32,7 @@ final class Scheduler: Sendable {
     let leaseSeconds: Double
     let logger: Logger
     let emit: @Sendable (EngineEvent) -> Void
+    private let metrics = EngineMetrics()
     private let stopping = Locked<Bool>(false)
     private let active = DispatchGroup()
 
@@ -52,7 +53,8 @@ final class Scheduler: Sendable {
         let group = DispatchGroup()
         let failure = Locked<(any Error)?>(nil)
         let jobID = job.id
-        let runner = ItemRunner(store: store, registry: registry, job: job, owner: owner, logger: logger, emit: emit) {
+        let runner = ItemRunner(store: store, registry: registry, job: job, owner: owner, logger: logger, emit: emit,
+                                metrics: metrics) {
             [weak self] in (self?.isStopping ?? true) ? .shutdown : nil
         }
         for slot in 0..<job.spec.concurrency {

@@ -10,7 +10,7 @@ extension Store {
     ///
     /// - Throws: `SQLiteError` when the store cannot be written; then nothing changed.
     public func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin = .manual) throws -> RetryResult {
-        try writer.write { db in
+        let result = try writer.write { db in
             var started: [UUID] = []
             var skipped: [RetryResult.Skipped] = []
             for id in ids {
@@ -21,6 +21,8 @@ extension Store {
             }
             return RetryResult(total: started.count, started: started, skipped: skipped)
         }
+        EngineMetrics.retriesStarted(result.total, mode: mode, origin: origin)
+        return result
     }
 
     /// What `retry(_:mode:dryRun:)` would do, changing nothing.

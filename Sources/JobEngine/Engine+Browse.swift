@@ -1,0 +1,29 @@
+import Foundation
+
+/// Reads for dashboards and APIs; each runs on a Dispatch thread, never blocking Swift concurrency.
+extension Engine {
+    /// Every job's standing (item counts per status, documents, last progress), oldest job first.
+    public func jobStatuses() async throws -> [JobStatus] {
+        try await offload { [store] in try store.jobStatuses() }
+    }
+
+    /// Up to `limit` of a job's items after spec position `after`; see ``Store/itemsPage(jobID:status:after:limit:)``.
+    public func itemsPage(jobID: UUID, status: WorkItemStatus? = nil, after: Int? = nil, limit: Int) async throws -> WorkItemPage {
+        try await offload { [store] in try store.itemsPage(jobID: jobID, status: status, after: after, limit: limit) }
+    }
+
+    /// The item's collect and ingest checkpoints.
+    public func checkpoints(itemID: UUID) async throws -> [Checkpoint] {
+        try await offload { [store] in try store.checkpoints(itemID: itemID) }
+    }
+
+    /// Item counts per status over every job.
+    public func itemCounts() async throws -> [WorkItemStatus: Int] {
+        try await offload { [store] in try store.itemCounts() }
+    }
+
+    /// Ids of the jobs (not cancelled) with pending items: new items, queued retries, automatic retries.
+    public func jobsWithPendingItems() async throws -> [UUID] {
+        try await offload { [store] in try store.jobsWithPendingItems() }
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+
+/// A long-running worker: runs whatever becomes runnable in the store (new jobs' items, retries
+/// queued over HTTP or with `engine-run retry --enqueue`, automatic retries) until stopped.
+///
+/// Each job with pending items gets one run (``Engine/run(jobID:)``) at a time, so the job's
+/// `concurrency` holds. The worker looks for work when ``nudge()`` is called (say, right after a
+/// retry was started) and otherwise every `pollInterval`, which is how it notices work queued by
+/// other processes.
+///
+/// ```swift
+/// let worker = Worker(engine: engine)
+/// async let serving: Void = worker.run()
+/// _ = try await engine.retry(ids, mode: .recover)
+/// worker.nudge()
+/// ...
+/// worker.stop()          // running items stop at their next checkpoint
+/// await serving
+/// await engine.shutdown()
+/// ```
+public final class Worker: Sendable {
+    public let engine: Engine
+    private let pollInterval: Duration
+    private let logger: Logger
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+    /// Jobs with a run in progress; guarded by its lock, touched by the loop and finishing runs.
+    private let running = Locked<Set<UUID>>([])
+
+    public init(engine: Engine, pollInterval: Duration = .seconds(1), logger: Logger = Logger(label: "JobEngine.worker")) {
+        self.engine = engine
+        self.pollInterval = pollInterval
+        self.logger = logger
+        // One buffered wake-up is enough: a scan finds everything pending at that moment.
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Look for runnable work now rather than at the next poll.
+    public func nudge() {
+        wake.yield()
+    }
+
+    /// Stops the worker: no new item starts, running items stop at their next checkpoint (left
+    /// `failed`/`interrupted`, recoverable), and ``run()`` returns once their runs have.
+    public func stop() {
+        engine.requestShutdown()
+        wake.finish()
+    }
+
+    /// The jobs whose runs are in progress.
+    public var activeJobs: Set<UUID> { running.withLock { $0 } }
+
+    /// Runs until ``stop()`` or task cancellation (which stops it the same way). Call it once.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [wake, pollInterval] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: pollInterval)
+                    wake.yield()
+                }
+            }
+            await withTaskCancellationHandler {
+                wake.yield()
+                for await _ in wakeups {
+                    guard !engine.isStopping else { break }
+                    await startRuns(in: &group)
+                }
+            } onCancel: { [self] in
+                stop()
+            }
+            // The engine is stopping, so the runs return at their items' next checkpoint; the poll
+            // timer is all that needs cancelling, and the group then waits for the runs.
+            group.cancelAll()
+        }
+    }
+
+    private func startRuns(in group: inout TaskGroup<Void>) async {
+        let pending: [UUID]
+        do {
+            pending = try await engine.jobsWithPendingItems()
+        } catch {
+            logger.error("worker could not read pending work: \(error)")
+            return
+        }
+        for jobID in pending where running.withLock({ $0.insert(jobID).inserted }) {
+            group.addTask { [self] in
+                do {
+                    let summary = try await engine.run(jobID: jobID)
+                    logger.info("run ended", metadata: [
+                        "job": "\(summary.job.name)", "succeeded": "\(summary.succeeded.count)",
+                        "failed": "\(summary.failed.count)",
+                    ])
+                } catch {
+                    logger.error("run of job \(jobID) failed: \(error)")
+                }
+                running.withLock { _ = $0.remove(jobID) }
+                // Something may have become pending for this job while its run was finishing.
+                nudge()
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+
+/// One page of a job's work items, in spec order.
+public struct WorkItemPage: Sendable {
+    public let items: [WorkItem]
+    /// The position (in the spec) of the page's last item, to continue after; nil on the last page.
+    public let nextAfter: Int?
+}
+
+extension Store {
+    /// Up to `limit` items of a job after spec position `after` (from the start when nil), optionally
+    /// only those with `status`. Keyset paging on the (job, status, position) index: no offset scans,
+    /// and items changing status between pages are neither skipped nor repeated by position.
+    public func itemsPage(jobID: UUID, status: WorkItemStatus?, after: Int?, limit: Int) throws -> WorkItemPage {
+        try reader.sync { db in
+            let rows = try db.execute("""
+                SELECT \(Self.itemColumns), w.position FROM work_items w JOIN jobs j ON j.id = w.job_id
+                WHERE w.job_id = ? AND (? IS NULL OR w.status = ?) AND w.position > ? ORDER BY w.position LIMIT ?
+                """, [.text(jobID.uuidString.lowercased()), SQLValue(status?.rawValue), SQLValue(status?.rawValue),
+                      .integer(Int64(after ?? -1)), .integer(Int64(limit + 1))])
+            let page = rows.prefix(limit)
+            let items = try page.map(Self.decodeItem)
+            return WorkItemPage(items: items, nextAfter: rows.count > limit ? page.last?.int("position") : nil)
+        }
+    }
+
+    /// The item's checkpoints, collect first; empty before its first page.
+    public func checkpoints(itemID: UUID) throws -> [Checkpoint] {
+        try reader.sync { db in
+            try db.execute("""
+                SELECT phase, cursor, documents, sink_offset, updated_at FROM checkpoints WHERE item_id = ?
+                ORDER BY CASE phase WHEN 'collect' THEN 0 ELSE 1 END
+                """, [.text(itemID.uuidString.lowercased())]).compactMap { row in
+                guard let phase = Phase(rawValue: row.string("phase") ?? "") else { return nil }
+                return Checkpoint(phase: phase, cursor: row.string("cursor"), documents: row.int("documents"),
+                                  sinkOffset: row.int64("sink_offset"),
+                                  updatedAt: Date(timeIntervalSince1970: row.double("updated_at") ?? 0))
+            }
+        }
+    }
+
+    /// Item counts per status over every job: what the `jobengine_work_items` gauge shows.
+    public func itemCounts() throws -> [WorkItemStatus: Int] {
+        try reader.sync { db in
+            var counts: [WorkItemStatus: Int] = [:]
+            for row in try db.execute("SELECT status, COUNT(*) AS n FROM work_items GROUP BY status") {
+                if let status = WorkItemStatus(rawValue: row.string("status") ?? "") { counts[status] = row.int("n") }
+            }
+            return counts
+        }
+    }
+}

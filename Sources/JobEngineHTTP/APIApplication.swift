@@ -1,0 +1,42 @@
+import Hummingbird
+import JobEngine
+import Logging
+
+/// Builds the HTTP application: the REST API under `/api/pipelines`, the Jobs page, `/healthz` and
+/// `/metrics`. `engine-run serve` and the tests both build it here.
+///
+/// With a `worker`, the application runs it as a service: retried and queued items run in this
+/// process, and graceful shutdown (SIGINT/SIGTERM under `runService()`) lets in-flight requests
+/// finish, then stops the worker with its items checkpointed.
+///
+/// ```swift
+/// let engine = try Engine(storePath: "engine.sqlite")
+/// let app = buildApplication(engine: engine, worker: Worker(engine: engine),
+///                            configuration: APIConfiguration(apiKey: key), host: "127.0.0.1", port: 8080)
+/// try await app.runService()
+/// ```
+public func buildApplication(
+    engine: Engine, worker: Worker?, configuration: APIConfiguration, host: String = "127.0.0.1", port: Int = 8080,
+    logger: Logger = Logger(label: "JobEngineHTTP"), onServerRunning: @escaping @Sendable (_ port: Int) -> Void = { _ in }
+) -> some ApplicationProtocol {
+    _ = PrometheusMetrics.registry
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: ErrorMiddleware())
+
+    var api = router.group("api/pipelines")
+    if let key = configuration.apiKey {
+        api = api.add(middleware: APIKeyMiddleware(key: key))
+    }
+    JobRoutes(engine: engine, configuration: configuration).register(on: api)
+    WorkItemRoutes(engine: engine, worker: worker, configuration: configuration).register(on: api)
+    ServiceRoutes(engine: engine, worker: worker).register(on: router)
+    PageRoutes<BasicRequestContext>(authenticated: configuration.apiKey != nil).register(on: router)
+
+    var app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "JobEngine"),
+                          onServerRunning: { channel in onServerRunning(channel.localAddress?.port ?? port) }, logger: logger)
+    if let worker {
+        app.addServices(WorkerService(worker: worker, logger: logger))
+    }
+    return app
+}

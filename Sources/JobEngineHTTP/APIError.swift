@@ -1,0 +1,43 @@
+import Foundation
+import Hummingbird
+
+/// An API error: an HTTP status and the JSON body `{"error": {"code": "...", "message": "..."}}`.
+///
+/// `code` is stable for clients to branch on; `message` tells a person what was wrong and what
+/// would be right.
+public struct APIError: Error, HTTPResponseError, Sendable {
+    public let status: HTTPResponse.Status
+    public let code: String
+    public let message: String
+    public var headers: HTTPFields = [:]
+
+    public init(_ status: HTTPResponse.Status, code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = JSONBody.response(Body(error: .init(code: code, message: message)), status: status)
+        response.headers.append(contentsOf: headers)
+        return response
+    }
+
+    private struct Body: Encodable {
+        struct Detail: Encodable {
+            let code: String
+            let message: String
+        }
+        let error: Detail
+    }
+
+    static func badRequest(_ code: String, _ message: String) -> APIError { APIError(.badRequest, code: code, message) }
+    static func notFound(_ message: String) -> APIError { APIError(.notFound, code: "not_found", message) }
+
+    static func methodNotAllowed(_ method: HTTPRequest.Method, allowed: [HTTPRequest.Method]) -> APIError {
+        var error = APIError(.methodNotAllowed, code: "method_not_allowed",
+                             "\(method) is not allowed here; use \(allowed.map(\.rawValue).joined(separator: " or "))")
+        error.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+        return error
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import JobEngine
+import Metrics
+import Prometheus
+
+/// The process's Prometheus registry, bootstrapped into swift-metrics once, so the engine's metrics
+/// (checkpoints, documents, retries) and Hummingbird's request metrics all land in it.
+public enum PrometheusMetrics {
+    /// Bootstraps swift-metrics on first use; touch it before opening an ``Engine``, whose metric
+    /// handles are made when it opens.
+    public static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Checkpoint commits take well under the default buckets' first 5 ms.
+        factory.durationHistogramBuckets["jobengine_checkpoint_commit_duration_seconds"] = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .seconds(1),
+        ]
+        factory.nameAndLabelSanitizer = { name, labels in
+            (prometheusName(renames[name] ?? name), labels.map { (prometheusName(renames[$0.0] ?? $0.0), $0.1) })
+        }
+        MetricsSystem.bootstrap(factory)
+        return registry
+    }()
+
+    /// Hummingbird's metric and label names, in Prometheus's conventions.
+    private static let renames = [
+        "hb.requests": "http_requests_total",
+        "hb.request.errors": "http_request_errors_total",
+        "http.server.request.duration": "http_request_duration_seconds",
+        "http.server.active_requests": "http_active_requests",
+        "http.route": "route",
+        "http.request.method": "method",
+        "http.response.status_code": "status",
+        "error.type": "status",
+    ]
+
+    /// Prometheus allows `[a-zA-Z_:][a-zA-Z0-9_:]*`; anything else becomes `_`.
+    static func prometheusName(_ name: String) -> String {
+        String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ":") ? $0 : "_" })
+    }
+
+    /// Sets the `jobengine_work_items{status}` gauges from the store, then renders the registry.
+    static func render(engine: Engine) async throws -> String {
+        let counts = try await engine.itemCounts()
+        for status in WorkItemStatus.allCases {
+            Gauge(label: "jobengine_work_items", dimensions: [("status", status.rawValue)]).record(counts[status] ?? 0)
+        }
+        return registry.emitToString()
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Hummingbird
+import JobEngine
+
+/// `/api/pipelines/jobs`: list jobs, read one, page through its items, cancel it.
+struct JobRoutes<Context: RequestContext>: Sendable {
+    let engine: Engine
+    let configuration: APIConfiguration
+
+    func register(on api: RouterGroup<Context>) {
+        api.endpoint("jobs", [.get: list])
+        api.endpoint("jobs/:id", [.get: job])
+        api.endpoint("jobs/:id/work-items", [.get: items])
+        api.endpoint("jobs/:id/state/cancelled", [.patch: cancel])
+    }
+
+    /// `GET jobs` → `{"jobs": [...]}`, each as `engine-run status --json` prints it.
+    @Sendable func list(_ request: Request, context: Context) async throws -> Response {
+        JSONBody.response(["jobs": try await engine.jobStatuses()])
+    }
+
+    /// `GET jobs/{id}`: the job's standing plus its spec's settings (without the item list).
+    @Sendable func job(_ request: Request, context: Context) async throws -> Response {
+        let status = try await status(of: try context.uuidParameter("id", describing: "job"))
+        return JSONBody.response(JobDetail(status: status))
+    }
+
+    /// `GET jobs/{id}/work-items?status=&limit=&cursor=` → `{"work_items": [...], "next_cursor": ...}`.
+    @Sendable func items(_ request: Request, context: Context) async throws -> Response {
+        let jobID = try context.uuidParameter("id", describing: "job")
+        let status = try request.enumQuery("status", as: WorkItemStatus.self)
+        let limit = try request.intQuery("limit", default: configuration.defaultPageLimit, range: 1...configuration.maxPageLimit)
+        let after = try PageCursor.decode(request.query("cursor"))
+        guard try await engine.job(jobID.uuidString) != nil else { throw Self.unknownJob(jobID) }
+        let page = try await engine.itemsPage(jobID: jobID, status: status, after: after, limit: limit)
+        return JSONBody.response(ItemListing(workItems: page.items, nextCursor: page.nextAfter.map(PageCursor.encode)))
+    }
+
+    /// `PATCH jobs/{id}/state/cancelled`: pending items are cancelled now, running ones at their
+    /// next checkpoint, as `engine-run cancel` does.
+    @Sendable func cancel(_ request: Request, context: Context) async throws -> Response {
+        let jobID = try context.uuidParameter("id", describing: "job")
+        guard try await engine.job(jobID.uuidString) != nil else { throw Self.unknownJob(jobID) }
+        let cancelled = try await engine.cancel(jobID: jobID)
+        context.logger.info("job cancelled", metadata: ["job": "\(jobID)", "pending_cancelled": "\(cancelled)"])
+        return JSONBody.response(JobDetail(status: try await status(of: jobID), cancelledPending: cancelled))
+    }
+
+    private func status(of jobID: UUID) async throws -> JobStatus {
+        guard let status = try await engine.jobStatuses().first(where: { $0.job.id == jobID }) else { throw Self.unknownJob(jobID) }
+        return status
+    }
+
+    private static func unknownJob(_ id: UUID) -> APIError {
+        APIError.notFound("no job has the id \(id.uuidString.lowercased())")
+    }
+}
+
+struct ItemListing: Encodable {
+    let workItems: [WorkItem]
+    let nextCursor: String?
+
+    enum CodingKeys: String, CodingKey {
+        case workItems = "work_items", nextCursor = "next_cursor"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(workItems, forKey: .workItems)
+        try container.encode(nextCursor, forKey: .nextCursor)
+    }
+}
+
+/// A job's standing with its spec settings; after a cancel, also how many pending items it cancelled.
+struct JobDetail: Encodable {
+    let status: JobStatus
+    var cancelledPending: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case spec, cancelledPending = "cancelled_pending"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try status.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        var spec = status.job.spec
+        spec.items = []
+        if case .object(var object) = spec.jsonValue {
+            object["items"] = nil
+            object["item_count"] = .number(Double(status.job.spec.items.count))
+            try container.encode(JSONValue.object(object), forKey: .spec)
+        }
+        try container.encodeIfPresent(cancelledPending, forKey: .cancelledPending)
+    }
+}

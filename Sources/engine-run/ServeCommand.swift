@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import JobEngine
+import JobEngineHTTP
+import Logging
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the REST API and the Jobs page, and run a worker for queued and retried items.",
+        discussion: """
+            The API key comes from --api-key or $ENGINE_API_KEY; clients send it in the apikey header. Without a
+            key, serve refuses to start unless --insecure-no-auth is given. Binds 127.0.0.1 unless --host says
+            otherwise. SIGINT/SIGTERM stop gracefully: requests in flight finish, running items stop at their
+            next checkpoint (recoverable), and the next serve continues them.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(name: .long, help: ArgumentHelp("The address to listen on.", valueName: "address"))
+    var host = "127.0.0.1"
+
+    @Option(name: .long, help: ArgumentHelp("The port to listen on (0: any free port, printed at start).", valueName: "port"))
+    var port = 8080
+
+    @Option(name: .long, help: ArgumentHelp("The API key clients must send (default: $ENGINE_API_KEY).", valueName: "key"))
+    var apiKey: String?
+
+    @Flag(name: .long, help: "Serve without an API key: anyone who can reach the port may retry and cancel.")
+    var insecureNoAuth = false
+
+    @Option(name: .long, help: ArgumentHelp("How often the worker looks for work queued by other processes.", valueName: "seconds"))
+    var pollSeconds = 1.0
+
+    var key: String? { apiKey ?? ProcessInfo.processInfo.environment["ENGINE_API_KEY"] }
+
+    func validate() throws {
+        if let key, key.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("the API key is empty: give --api-key KEY or set ENGINE_API_KEY to a non-empty key")
+        }
+        if key == nil && !insecureNoAuth {
+            throw ValidationError("no API key: give --api-key KEY or set ENGINE_API_KEY (or, on a trusted host only, --insecure-no-auth)")
+        }
+        if key != nil && insecureNoAuth {
+            throw ValidationError("--insecure-no-auth and an API key exclude each other: drop one")
+        }
+        if !(0...65535).contains(port) { throw ValidationError("--port \(port) is not a port: use 0 to 65535") }
+        if !(pollSeconds > 0 && pollSeconds <= 3600) {
+            throw ValidationError("--poll-seconds \(pollSeconds) is not valid: use a number of seconds above 0, at most 3600")
+        }
+    }
+
+    func run() async throws {
+        // Metric handles are made when the engine opens, so the metrics backend comes first.
+        _ = PrometheusMetrics.registry
+        let engine = try options.openEngine()
+        var logger = Logger(label: "engine-run.serve")
+        logger.logLevel = options.verbose ? .info : .notice
+        let worker = Worker(engine: engine, pollInterval: .milliseconds(Int(pollSeconds * 1000)), logger: logger)
+        let configuration = APIConfiguration(apiKey: key)
+        let app = buildApplication(engine: engine, worker: worker, configuration: configuration, host: host, port: port,
+                                   logger: logger) { [host, storePath = options.storePath, insecureNoAuth] boundPort in
+            let authNote = insecureNoAuth ? "no API key (--insecure-no-auth)" : "API key required"
+            // Written straight to the descriptor: scripts wait for this line, and stdout may be a pipe.
+            let line = "serving the API and the Jobs page on http://\(host):\(boundPort)/ (\(authNote); store \(storePath))\n"
+            FileHandle.standardOutput.write(Data(line.utf8))
+        }
+        do {
+            try await app.runService()
+        } catch {
+            await engine.shutdown()
+            throw CommandFailure.usage("cannot serve on \(host):\(port): \(error)")
+        }
+        await engine.shutdown()
+    }
+}
