@@ -19,6 +19,20 @@ public func buildApplication(
     engine: Engine, worker: Worker?, configuration: APIConfiguration, host: String = "127.0.0.1", port: Int = 8080,
     logger: Logger = Logger(label: "JobEngineHTTP"), onServerRunning: @escaping @Sendable (_ port: Int) -> Void = { _ in }
 ) -> some ApplicationProtocol {
+    let router = buildRouter(engine: engine, worker: worker, configuration: configuration, catalog: RouteCatalog())
+    var app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "JobEngine"),
+                          onServerRunning: { channel in onServerRunning(channel.localAddress?.port ?? port) }, logger: logger)
+    if let worker {
+        app.addServices(WorkerService(worker: worker, logger: logger))
+    }
+    return app
+}
+
+/// The router of ``buildApplication(engine:worker:configuration:host:port:logger:onServerRunning:)``;
+/// every route it registers is noted in `catalog`.
+func buildRouter(engine: Engine, worker: Worker?, configuration: APIConfiguration, catalog: RouteCatalog)
+    -> Router<BasicRequestContext>
+{
     _ = PrometheusMetrics.registry
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: MetricsMiddleware())
@@ -28,15 +42,11 @@ public func buildApplication(
     if let key = configuration.apiKey {
         api = api.add(middleware: APIKeyMiddleware(key: key))
     }
-    JobRoutes(engine: engine, configuration: configuration).register(on: api)
-    WorkItemRoutes(engine: engine, worker: worker, configuration: configuration).register(on: api)
-    ServiceRoutes(engine: engine, worker: worker).register(on: router)
-    PageRoutes<BasicRequestContext>(authenticated: configuration.apiKey != nil).register(on: router)
-
-    var app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "JobEngine"),
-                          onServerRunning: { channel in onServerRunning(channel.localAddress?.port ?? port) }, logger: logger)
-    if let worker {
-        app.addServices(WorkerService(worker: worker, logger: logger))
-    }
-    return app
+    let apiEndpoints = Endpoints(routes: api, prefix: "/api/pipelines", catalog: catalog)
+    JobRoutes(engine: engine, configuration: configuration).register(on: apiEndpoints)
+    WorkItemRoutes(engine: engine, worker: worker, configuration: configuration).register(on: apiEndpoints)
+    let rootEndpoints = Endpoints(routes: router, prefix: "", catalog: catalog)
+    ServiceRoutes(engine: engine, worker: worker).register(on: rootEndpoints)
+    PageRoutes<BasicRequestContext>(authenticated: configuration.apiKey != nil).register(on: rootEndpoints)
+    return router
 }

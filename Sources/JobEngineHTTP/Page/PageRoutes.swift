@@ -9,18 +9,18 @@ struct PageRoutes<Context: RequestContext>: Sendable {
     /// Whether the API wants a key: the page asks for one only then.
     let authenticated: Bool
 
-    func register(on router: Router<Context>) {
-        router.endpoint("", [.get: { _, _ in html(JobsPage.jobList(authenticated: authenticated)) }])
-        router.endpoint("jobs", [.get: { _, _ in html(JobsPage.jobList(authenticated: authenticated)) }])
-        router.endpoint("jobs/:id", [.get: { _, context in
+    func register<Methods: RouterMethods<Context>>(on router: Endpoints<Methods>) {
+        router.add("", [.get: { _, _ in html(JobsPage.jobList(authenticated: authenticated)) }])
+        router.add("jobs", [.get: { _, _ in html(JobsPage.jobList(authenticated: authenticated)) }])
+        router.add("jobs/:id", [.get: { _, context in
             let raw = context.parameters.get("id") ?? ""
             guard let id = UUID(uuidString: raw) else {
                 return html(JobsPage.notFound(authenticated: authenticated, what: "'\(raw)' is not a job id"), status: .notFound)
             }
             return html(JobsPage.job(id: id, authenticated: authenticated))
         }])
-        router.endpoint("assets/jobs.js", [.get: { _, _ in asset(PageScript.source, type: "text/javascript; charset=utf-8") }])
-        router.endpoint("assets/jobs.css", [.get: { _, _ in asset(PageStyle.source, type: "text/css; charset=utf-8") }])
+        router.add("assets/jobs.js", [.get: { _, _ in asset(PageScript.source, type: "text/javascript; charset=utf-8") }])
+        router.add("assets/jobs.css", [.get: { _, _ in asset(PageStyle.source, type: "text/css; charset=utf-8") }])
     }
 
     private func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {

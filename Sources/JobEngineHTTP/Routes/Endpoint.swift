@@ -1,22 +1,40 @@
 import Hummingbird
+import JobEngine
 
 /// A route's handler: decode, call the engine, encode.
 typealias Handler<Context: RequestContext> = @Sendable (Request, Context) async throws -> Response
 
-extension RouterMethods {
+/// The routes the application serves, as `METHOD /path/{param}` lines: what the OpenAPI
+/// description must document (a test compares the two).
+final class RouteCatalog: Sendable {
+    private let entries = Locked<[String]>([])
+
+    var routes: [String] { entries.withLock { $0 } }
+
+    func record(_ method: HTTPRequest.Method, _ path: String) {
+        let documented = path.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
+        entries.withLock { $0.append("\(method.rawValue) /" + documented.joined(separator: "/")) }
+    }
+}
+
+/// Registers endpoints on a router or group under `prefix`, noting each in the catalog.
+struct Endpoints<Methods: RouterMethods> {
+    let routes: Methods
+    let prefix: String
+    let catalog: RouteCatalog
+
     /// Registers `handlers` for `path` and answers the other methods with 405 and an `Allow` header
     /// (Hummingbird's router would answer them 404, as if the path did not exist).
-    @discardableResult
-    func endpoint(_ path: RouterPath, _ handlers: KeyValuePairs<HTTPRequest.Method, Handler<Context>>) -> Self {
+    func add(_ path: String, _ handlers: KeyValuePairs<HTTPRequest.Method, Handler<Methods.Context>>) {
         let allowed = handlers.map(\.key)
         for (method, handler) in handlers {
-            on(path, method: method, use: handler)
+            routes.on(RouterPath(path), method: method, use: handler)
+            catalog.record(method, prefix + "/" + path)
         }
         for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete, .options] where !allowed.contains(method) {
-            on(path, method: method) { request, _ -> Response in
+            routes.on(RouterPath(path), method: method) { request, _ -> Response in
                 throw APIError.methodNotAllowed(request.method, allowed: allowed)
             }
         }
-        return self
     }
 }

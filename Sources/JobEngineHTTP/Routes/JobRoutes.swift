@@ -7,11 +7,11 @@ struct JobRoutes<Context: RequestContext>: Sendable {
     let engine: Engine
     let configuration: APIConfiguration
 
-    func register(on api: RouterGroup<Context>) {
-        api.endpoint("jobs", [.get: list])
-        api.endpoint("jobs/:id", [.get: job])
-        api.endpoint("jobs/:id/work-items", [.get: items])
-        api.endpoint("jobs/:id/state/cancelled", [.patch: cancel])
+    func register<Methods: RouterMethods<Context>>(on api: Endpoints<Methods>) {
+        api.add("jobs", [.get: list])
+        api.add("jobs/:id", [.get: job])
+        api.add("jobs/:id/work-items", [.get: items])
+        api.add("jobs/:id/state/cancelled", [.patch: cancel])
     }
 
     /// `GET jobs` → `{"jobs": [...]}`, each as `engine-run status --json` prints it.

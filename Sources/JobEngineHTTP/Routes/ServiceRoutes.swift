@@ -6,9 +6,9 @@ struct ServiceRoutes<Context: RequestContext>: Sendable {
     let engine: Engine
     let worker: Worker?
 
-    func register(on router: Router<Context>) {
-        router.endpoint("healthz", [.get: health])
-        router.endpoint("metrics", [.get: metrics])
+    func register<Methods: RouterMethods<Context>>(on router: Endpoints<Methods>) {
+        router.add("healthz", [.get: health])
+        router.add("metrics", [.get: metrics])
     }
 
     /// 200 while the store answers and the engine is not shutting down, else 503.

@@ -8,9 +8,9 @@ struct WorkItemRoutes<Context: RequestContext>: Sendable {
     let worker: Worker?
     let configuration: APIConfiguration
 
-    func register(on api: RouterGroup<Context>) {
-        api.endpoint("work-items/retry", [.put: retry])
-        api.endpoint("work-items/:id", [.get: item])
+    func register<Methods: RouterMethods<Context>>(on api: Endpoints<Methods>) {
+        api.add("work-items/retry", [.put: retry])
+        api.add("work-items/:id", [.get: item])
     }
 
     /// `PUT work-items/retry?type=restart|recover[&dry_run=true]` → `{"total": N, ...}`.
