@@ -45,6 +45,10 @@ enum CLI {
             self.stderrURL = stderrURL
         }
 
+        /// What the process printed on stdout so far; it may still be running.
+        var stdoutSoFar: String { (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "" }
+
+        /// What the process printed; call it once the process has exited.
         func output() -> Output {
             Output(code: process.terminationStatus,
                    stdout: (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "",

@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+
+/// `engine-run serve` as an operator runs it: a real process on loopback, called with curl.
+@Suite struct ServeTests {
+    /// A running `engine-run serve` on a free port.
+    final class Server {
+        let running: CLI.Running
+        let port: Int
+        let key: String
+
+        init(in folder: Folder, key: String = "serve-test-key", keyFromEnvironment: Bool = false) throws {
+            self.key = key
+            running = try CLI.start(["serve", "--port", "0", "--poll-seconds", "0.2"] + (keyFromEnvironment ? [] : ["--api-key", key]),
+                                    in: folder.url, environment: keyFromEnvironment ? ["ENGINE_API_KEY": key] : [:])
+            let deadline = Date().addingTimeInterval(60)
+            var port: Int?
+            while port == nil && Date() < deadline && running.process.isRunning {
+                Thread.sleep(forTimeInterval: 0.05)
+                let out = running.stdoutSoFar
+                if let range = out.range(of: "http://127.0.0.1:") {
+                    port = Int(out[range.upperBound...].prefix { $0.isNumber })
+                }
+            }
+            guard let port else {
+                running.kill(SIGKILL)
+                running.process.waitUntilExit()
+                throw ServeFailure(message: "serve did not start: \(running.output().stderr)")
+            }
+            self.port = port
+        }
+
+        /// curl against the server: (HTTP status, body).
+        func curl(_ method: String, _ path: String, json: String? = nil, key: String?? = nil) throws -> (status: Int, body: String) {
+            var arguments = ["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "http://127.0.0.1:\(port)\(path)"]
+            if let key = key ?? self.key { arguments += ["-H", "apikey: \(key)"] }
+            if let json { arguments += ["-H", "Content-Type: application/json", "--data", json] }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["curl"] + arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let text = String(decoding: data, as: UTF8.self)
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+        }
+
+        deinit {
+            if running.process.isRunning {
+                running.kill(SIGKILL)
+                running.process.waitUntilExit()
+            }
+        }
+    }
+
+    struct ServeFailure: Error { let message: String }
+
+    /// Waits until every item of the store satisfies `condition` (up to `seconds`).
+    func waitForItems(_ folder: Folder, seconds: Double = 60, _ condition: ([[String: Any]]) -> Bool) throws -> [[String: Any]] {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            let items = try itemsJSON(folder)
+            if condition(items) || Date() > deadline { return items }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+    }
+
+    @Test(arguments: [
+        ([String](), ["ENGINE_API_KEY": ""], "--api-key"),
+        (["--api-key", " "], [:], "empty"),
+        (["--insecure-no-auth", "--api-key", "k"], [:], "exclude each other"),
+        (["--api-key", "k", "--port", "70000"], [:], "--port 70000"),
+        (["--api-key", "k", "--poll-seconds", "0"], [:], "--poll-seconds"),
+    ] as [([String], [String: String], String)])
+    func refusesToStartWithoutAKeyOrWithBadOptions(arguments: [String], environment: [String: String], mention: String) throws {
+        let folder = try Folder()
+        var env = environment
+        if env["ENGINE_API_KEY"] == "" { env["ENGINE_API_KEY"] = nil }
+        let output = try CLI.run(["serve"] + arguments, in: folder.url, environment: env, timeout: 30)
+        #expect(output.code == 2, "\(output.stderr)")
+        #expect(output.stderr.contains(mention), "\(output.stderr)")
+        #expect(output.stderr.split(separator: "\n").count <= 3)
+        #expect(!FileManager.default.fileExists(atPath: folder.path("engine.sqlite")), "a refused serve created a store")
+    }
+
+    @Test func servesQueuedJobsAndRetriesOverHTTPWithTheKeyFromTheEnvironment() throws {
+        let folder = try Folder()
+        try FileManager.default.copyItem(at: EndToEndTests.example, to: folder.url.appendingPathComponent("news.json"))
+        let queued = try CLI.run(["run", "news.json", "--enqueue"], in: folder.url)
+        #expect(queued.code == 0, "\(queued.stderr)")
+        #expect(queued.stdout.contains("2 work item(s) queued"))
+        #expect(try itemsJSON(folder).allSatisfy { $0["status"] as? String == "pending" })
+
+        let server = try Server(in: folder, key: "from-env", keyFromEnvironment: true)
+        // The worker runs the queued job: q1 succeeds, q2's sink times out once (max_attempts 1).
+        let settled = try waitForItems(folder) { items in items.allSatisfy { ["succeeded", "failed"].contains($0["status"] as? String) } }
+        let failed = try #require(settled.first { $0["name"] as? String == "q2" })
+        #expect(failed["status"] as? String == "failed")
+        let id = try #require(failed["id"] as? String)
+
+        #expect(try server.curl("GET", "/healthz", key: .some(nil)).status == 200)
+        #expect(try server.curl("GET", "/api/pipelines/jobs", key: .some(nil)).status == 401)
+        let retry = try server.curl("PUT", "/api/pipelines/work-items/retry?type=recover", json: #"{"work_item_ids": ["\#(id)"]}"#)
+        #expect(retry.status == 200)
+        let answer = try #require(try JSONSerialization.jsonObject(with: Data(retry.body.utf8)) as? [String: Any])
+        #expect(answer["total"] as? Int == 1)
+
+        let done = try waitForItems(folder) { items in items.allSatisfy { $0["status"] as? String == "succeeded" } }
+        let item = try #require(done.first { $0["id"] as? String == id })
+        #expect(item["status"] as? String == "succeeded")
+        #expect(item["collected_total"] as? Int == 1000, "recover collected nothing again")
+        #expect(try jsonlSeqs(folder.path("out/q2.jsonl")) == Array(0..<1000))
+        let page = try server.curl("GET", "/", key: .some(nil))
+        #expect(page.status == 200 && page.body.contains("<html lang=\"en\">"))
+        server.running.kill(SIGTERM)
+        #expect(server.running.wait(seconds: 15))
+        #expect(server.running.process.terminationStatus == 0, "\(server.running.output().stderr)")
+    }
+
+    @Test func sigtermStopsRunningItemsAtACheckpointAndTheNextServeContinuesThem() throws {
+        let folder = try Folder()
+        try folder.write("slow.json", """
+            {"name": "slow", "concurrency": 2,
+             "collector": {"type": "synthetic", "documents": 2000, "page_size": 20, "document_bytes": 64, "latency_ms": 15},
+             "ingester": {"type": "jsonl", "path": "out/{item}.jsonl", "batch_size": 20},
+             "items": [{"name": "a"}, {"name": "b"}]}
+            """)
+        #expect(try CLI.run(["run", "slow.json", "--enqueue"], in: folder.url).code == 0)
+        let first = try Server(in: folder)
+        _ = try waitForItems(folder) { items in items.contains { ($0["collected"] as? Int ?? 0) > 100 } }
+        let started = Date()
+        first.running.kill(SIGTERM)
+        #expect(first.running.wait(seconds: 15), "serve did not stop on SIGTERM")
+        #expect(first.running.process.terminationStatus == 0, "\(first.running.output().stderr)")
+        #expect(Date().timeIntervalSince(started) < 10)
+
+        let stopped = try itemsJSON(folder)
+        #expect(stopped.allSatisfy { $0["status"] as? String != "running" }, "\(stopped)")
+        let interrupted = stopped.filter { $0["error_kind"] as? String == "interrupted" }
+        #expect(!interrupted.isEmpty)
+        #expect(interrupted.allSatisfy { ($0["collected"] as? Int ?? 0) > 0 }, "their checkpoints were kept")
+
+        let second = try Server(in: folder)
+        let done = try waitForItems(folder) { items in items.allSatisfy { $0["status"] as? String == "succeeded" } }
+        #expect(done.allSatisfy { $0["status"] as? String == "succeeded" }, "\(done)")
+        // Continued from the checkpoint: nothing collected twice.
+        #expect(done.allSatisfy { $0["collected_total"] as? Int == 2000 }, "\(done.map { $0["collected_total"] ?? 0 })")
+        for name in ["a", "b"] { #expect(try jsonlSeqs(folder.path("out/\(name).jsonl")) == Array(0..<2000)) }
+        second.running.kill(SIGINT)
+        #expect(second.running.wait(seconds: 15))
+    }
+}
