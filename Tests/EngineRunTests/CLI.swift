@@ -21,8 +21,9 @@ enum CLI {
     }
 
     /// Runs engine-run to completion in `folder` (up to `timeout` seconds) and returns what it printed.
-    static func run(_ arguments: [String], in folder: URL, environment: [String: String] = [:], timeout: Double = 120) throws -> Output {
-        let process = try start(arguments, in: folder, environment: environment)
+    static func run(_ arguments: [String], in folder: URL, environment: [String: String] = [:], executable: URL = binary,
+                    timeout: Double = 120) throws -> Output {
+        let process = try start(arguments, in: folder, environment: environment, executable: executable)
         let deadline = Date().addingTimeInterval(timeout)
         while process.process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         if process.process.isRunning {
@@ -68,9 +69,11 @@ enum CLI {
         }
     }
 
-    static func start(_ arguments: [String], in folder: URL, environment: [String: String] = [:]) throws -> Running {
+    static func start(_ arguments: [String], in folder: URL, environment: [String: String] = [:], executable: URL = binary) throws
+        -> Running
+    {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = folder
         var env = ProcessInfo.processInfo.environment

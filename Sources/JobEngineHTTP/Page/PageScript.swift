@@ -60,6 +60,30 @@ enum PageScript {
     return td;
   }
 
+  function setText(element, text) {
+    if (element.textContent !== text) element.textContent = text;
+  }
+
+  // Rows are updated in place while the same records are shown, so polling neither moves the
+  // keyboard focus nor disturbs a screen reader; the table is rebuilt only when the rows change.
+  function syncRows(tbody, records, emptyText, columns, makeRow, updateRow) {
+    const shown = Array.from(tbody.rows).map((row) => row.dataset.id || "");
+    const same = shown.length === records.length && records.every((record, i) => record.id === shown[i]);
+    if (!same) {
+      tbody.replaceChildren();
+      if (records.length === 0) {
+        const td = cell(tbody.insertRow(), emptyText);
+        td.colSpan = columns;
+      }
+      for (const record of records) {
+        const row = makeRow(record);
+        row.dataset.id = record.id;
+        tbody.appendChild(row);
+      }
+    }
+    records.forEach((record, i) => updateRow(tbody.rows[i], record));
+  }
+
   function ago(seconds) {
     if (seconds === null || seconds === undefined) return "never";
     if (seconds < 60) return Math.round(seconds) + " s ago";
@@ -71,39 +95,41 @@ enum PageScript {
 
   async function refreshJobs() {
     const data = await api("GET", "/api/pipelines/jobs");
-    const tbody = document.querySelector("#jobs tbody");
-    tbody.replaceChildren();
-    if (data.jobs.length === 0) {
-      const row = tbody.insertRow();
-      const td = cell(row, "No jobs yet. Submit one with engine-run run SPEC.");
-      td.colSpan = 10;
-    }
-    for (const job of data.jobs) {
-      const row = tbody.insertRow();
-      row.id = "job-" + job.id;
-      const name = document.createElement("td");
-      const link = document.createElement("a");
-      link.href = "/jobs/" + job.id;
-      link.textContent = job.name;
-      name.appendChild(link);
-      row.appendChild(name);
-      cell(row, job.state, "state state-" + job.state.replace(" ", "-"));
-      for (const status of ["pending", "running", "succeeded", "failed", "cancelled"]) {
-        cell(row, String(job.items[status]), "count count-" + status);
-      }
-      const total = Object.values(job.items).reduce((a, b) => a + b, 0);
-      const done = job.items.succeeded;
-      const progressCell = document.createElement("td");
-      const progress = document.createElement("progress");
-      progress.max = Math.max(total, 1);
-      progress.value = done;
-      progress.setAttribute("aria-label", done + " of " + total + " items succeeded");
-      progressCell.appendChild(progress);
-      progressCell.appendChild(document.createTextNode(" " + done + "/" + total));
-      row.appendChild(progressCell);
-      cell(row, job.collected + " / " + job.ingested);
-      cell(row, ago(job.seconds_since_progress));
-    }
+    syncRows(document.querySelector("#jobs tbody"), data.jobs, "No jobs yet. Submit one with engine-run run SPEC.", 10,
+      (job) => {
+        const row = document.createElement("tr");
+        row.id = "job-" + job.id;
+        const name = document.createElement("td");
+        const link = document.createElement("a");
+        link.href = "/jobs/" + job.id;
+        name.appendChild(link);
+        row.appendChild(name);
+        cell(row, "", "state");
+        for (const status of ["pending", "running", "succeeded", "failed", "cancelled"]) cell(row, "", "count count-" + status);
+        const progressCell = cell(row, "", "progress");
+        progressCell.appendChild(document.createElement("progress"));
+        progressCell.appendChild(document.createElement("span"));
+        cell(row, "", "documents");
+        cell(row, "", "last-progress");
+        return row;
+      },
+      (row, job) => {
+        setText(row.cells[0].firstChild, job.name);
+        setText(row.cells[1], job.state);
+        row.cells[1].className = "state state-" + job.state.replace(" ", "-");
+        ["pending", "running", "succeeded", "failed", "cancelled"].forEach((status, i) => {
+          setText(row.cells[2 + i], String(job.items[status]));
+        });
+        const total = Object.values(job.items).reduce((a, b) => a + b, 0);
+        const done = job.items.succeeded;
+        const progress = row.cells[7].querySelector("progress");
+        progress.max = Math.max(total, 1);
+        progress.value = done;
+        progress.setAttribute("aria-label", done + " of " + total + " items succeeded");
+        setText(row.cells[7].querySelector("span"), " " + done + "/" + total);
+        setText(row.cells[8], job.collected + " / " + job.ingested);
+        setText(row.cells[9], ago(job.seconds_since_progress));
+      });
   }
 
   // ---- One job and its work items ----
@@ -138,45 +164,52 @@ enum PageScript {
   }
 
   function renderItems(items) {
-    const tbody = document.querySelector("#items tbody");
-    tbody.replaceChildren();
-    if (items.length === 0) {
-      const td = cell(tbody.insertRow(), "No work items to show.");
-      td.colSpan = 9;
-    }
-    const shown = new Set();
-    for (const item of items) {
-      const row = tbody.insertRow();
-      row.id = "item-" + item.id;
-      row.dataset.status = item.status;
-      const retryable = item.status === "failed" || item.status === "cancelled";
-      const pick = document.createElement("td");
-      if (retryable) {
-        shown.add(item.id);
-        const box = document.createElement("input");
-        box.type = "checkbox";
-        box.className = "select-item";
-        box.value = item.id;
-        box.checked = selected.has(item.id);
-        box.setAttribute("aria-label", "Select " + item.name);
-        box.addEventListener("change", () => {
-          if (box.checked) selected.add(item.id); else selected.delete(item.id);
-          updateSelection();
-        });
-        pick.appendChild(box);
-      }
-      row.appendChild(pick);
-      cell(row, item.name, "name");
-      cell(row, item.status, "status status-" + item.status);
-      cell(row, item.phase, "phase");
-      cell(row, String(item.attempt), "attempt");
-      cell(row, String(item.collected), "collected");
-      cell(row, String(item.ingested), "ingested");
-      cell(row, String(item.collected_total), "collected-total");
-      cell(row, item.error ? (item.error_kind || "error") + ": " + item.error : "", "error-text");
-    }
+    const retryableIDs = new Set();
+    syncRows(document.querySelector("#items tbody"), items, "No work items to show.", 9,
+      (item) => {
+        const row = document.createElement("tr");
+        row.id = "item-" + item.id;
+        row.appendChild(document.createElement("td"));
+        for (const name of ["name", "status", "phase", "attempt", "collected", "ingested", "collected-total", "error-text"]) {
+          cell(row, "", name);
+        }
+        return row;
+      },
+      (row, item) => {
+        row.dataset.status = item.status;
+        const retryable = item.status === "failed" || item.status === "cancelled";
+        const pick = row.cells[0];
+        let box = pick.querySelector("input");
+        if (retryable) {
+          retryableIDs.add(item.id);
+          if (!box) {
+            box = document.createElement("input");
+            box.type = "checkbox";
+            box.className = "select-item";
+            box.value = item.id;
+            box.setAttribute("aria-label", "Select " + item.name);
+            box.addEventListener("change", () => {
+              if (box.checked) selected.add(item.id); else selected.delete(item.id);
+              updateSelection();
+            });
+            pick.appendChild(box);
+          }
+          box.checked = selected.has(item.id);
+        } else if (box) {
+          box.remove();
+        }
+        setText(row.cells[1], item.name);
+        setText(row.cells[2], item.status);
+        row.cells[2].className = "status status-" + item.status;
+        setText(row.cells[3], item.phase);
+        setText(row.cells[4], String(item.attempt));
+        setText(row.cells[5], String(item.collected));
+        setText(row.cells[6], String(item.ingested));
+        setText(row.cells[7], String(item.collected_total));
+        setText(row.cells[8], item.error ? (item.error_kind || "error") + ": " + item.error : "");
+      });
     // Items that are no longer retryable (their retry started) drop out of the selection.
-    for (const id of Array.from(selected)) if (!shown.has(id)) selected.delete(id);
+    for (const id of Array.from(selected)) if (!retryableIDs.has(id)) selected.delete(id);
     updateSelection();
   }
 

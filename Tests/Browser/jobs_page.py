@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Real-browser test of the Jobs page: headless Chromium drives the page served by `engine-run serve`.
+
+It runs the bundled example (one item fails in ingest), serves the store on loopback, enters the
+API key, opens the job, selects the failed item, presses Retry -> Recover, and waits until the row
+reads succeeded with nothing collected twice. A screenshot is kept in a temporary folder.
+
+usage: jobs_page.py --engine-run PATH --example Examples/news.json
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+KEY = "browser-test-key"
+
+
+def start_server(engine_run, folder):
+    out = open(os.path.join(folder, "serve.out"), "w+")
+    err = open(os.path.join(folder, "serve.err"), "w+")
+    server = subprocess.Popen([engine_run, "serve", "--port", "0", "--api-key", KEY, "--poll-seconds", "0.2"],
+                              cwd=folder, stdout=out, stderr=err)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        out.seek(0)
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", out.read())
+        if match:
+            return server, int(match.group(1))
+        if server.poll() is not None:
+            break
+        time.sleep(0.1)
+    err.seek(0)
+    server.kill()
+    sys.exit("engine-run serve did not start: " + err.read())
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=1400,1000"]:
+        options.add_argument(argument)
+    if os.path.exists("/usr/bin/chromium"):
+        options.binary_location = "/usr/bin/chromium"
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    return webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--engine-run", required=True)
+    parser.add_argument("--example", required=True)
+    args = parser.parse_args()
+
+    folder = tempfile.mkdtemp(prefix="jobengine-browser-")
+    shutil.copy(args.example, os.path.join(folder, "news.json"))
+    first = subprocess.run([args.engine_run, "run", "news.json", "--quiet"], cwd=folder, capture_output=True, text=True)
+    assert first.returncode == 1, "the example should leave q2 failed: " + first.stdout + first.stderr
+
+    server, port = start_server(args.engine_run, folder)
+    driver = browser()
+    screenshot = os.path.join(folder, "jobs-page.png")
+    try:
+        wait = WebDriverWait(driver, 30)
+        driver.get("http://127.0.0.1:%d/" % port)
+
+        # The page asks for the key once and keeps it for the browser session.
+        key_input = wait.until(EC.visibility_of_element_located((By.ID, "api-key")))
+        key_input.send_keys(KEY)
+        driver.find_element(By.ID, "save-key").click()
+
+        job_link = wait.until(EC.element_to_be_clickable((By.LINK_TEXT, "news-2026-11")))
+        row = job_link.find_element(By.XPATH, "./ancestor::tr")
+        assert row.find_element(By.CSS_SELECTOR, ".count-failed").text == "1", row.text
+        job_link.click()
+
+        # The job page: filter to the failed items and select q2.
+        wait.until(EC.text_to_be_present_in_element((By.ID, "job-title"), "news-2026-11"))
+        Select(driver.find_element(By.ID, "status-filter")).select_by_value("failed")
+        wait.until(lambda d: [r.find_element(By.CSS_SELECTOR, ".name").text
+                              for r in d.find_elements(By.CSS_SELECTOR, "#items tbody tr[data-status]")] == ["q2"])
+        row = driver.find_element(By.CSS_SELECTOR, "#items tbody tr[data-status='failed']")
+        assert "sink timed out" in row.text, row.text
+        row.find_element(By.CSS_SELECTOR, "input.select-item").click()
+        retry_button = driver.find_element(By.ID, "retry-selected")
+        wait.until(lambda d: retry_button.is_enabled())
+        retry_button.click()
+
+        # The dialog explains both modes; choose Recover.
+        dialog = wait.until(EC.visibility_of_element_located((By.ID, "retry-dialog")))
+        assert "nothing already collected is collected again" in dialog.text, dialog.text
+        assert "from the beginning" in dialog.text, dialog.text
+        dialog.find_element(By.ID, "mode-recover").click()
+        dialog.find_element(By.ID, "confirm-retry").click()
+
+        wait.until(EC.text_to_be_present_in_element((By.ID, "message"), "started for 1 of 1 item"))
+        # The retried item leaves the failed filter; show everything and watch it run again.
+        Select(driver.find_element(By.ID, "status-filter")).select_by_value("")
+        WebDriverWait(driver, 60).until(lambda d: any(
+            r.find_element(By.CSS_SELECTOR, ".name").text == "q2" and r.get_attribute("data-status") == "succeeded"
+            for r in d.find_elements(By.CSS_SELECTOR, "#items tbody tr[data-status]")))
+        row = [r for r in driver.find_elements(By.CSS_SELECTOR, "#items tbody tr[data-status]")
+               if r.find_element(By.CSS_SELECTOR, ".name").text == "q2"][0]
+        assert row.find_element(By.CSS_SELECTOR, ".attempt").text == "2", row.text
+        assert row.find_element(By.CSS_SELECTOR, ".collected-total").text == "1000", "recover collected again: " + row.text
+        driver.save_screenshot(screenshot)
+        print("ok: q2 recovered in the browser; screenshot " + screenshot)
+    except Exception:
+        driver.save_screenshot(screenshot)
+        print("failed; screenshot " + screenshot, file=sys.stderr)
+        with open(os.path.join(folder, "serve.err")) as err:
+            print(err.read()[-3000:], file=sys.stderr)
+        raise
+    finally:
+        driver.quit()
+        server.send_signal(signal.SIGTERM)
+        try:
+            code = server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            code = "timeout"
+    if code != 0:
+        sys.exit("engine-run serve exited %s after SIGTERM" % code)
+
+
+if __name__ == "__main__":
+    main()
