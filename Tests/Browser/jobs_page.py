@@ -18,6 +18,7 @@ import tempfile
 import time
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -56,7 +57,28 @@ def browser():
     return webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
 
 
+def item_rows(driver):
+    """The work-item rows as the page shows them now, read in one step (rows are re-rendered while polling)."""
+    return driver.execute_script("""
+        return Array.from(document.querySelectorAll('#items tbody tr[data-status]')).map((row) => ({
+            id: row.dataset.id, name: row.querySelector('.name').textContent, status: row.dataset.status,
+            attempt: row.querySelector('.attempt').textContent, text: row.textContent,
+            collected_total: row.querySelector('.collected-total').textContent}));""")
+
+
+def click(wait, css):
+    """Clicks the element once it is there, looking it up again if polling replaced it."""
+    def attempt(driver):
+        try:
+            driver.find_element(By.CSS_SELECTOR, css).click()
+            return True
+        except StaleElementReferenceException:
+            return False
+    wait.until(attempt)
+
+
 def main():
+    print("browser test starting", flush=True)
     parser = argparse.ArgumentParser()
     parser.add_argument("--engine-run", required=True)
     parser.add_argument("--example", required=True)
@@ -87,11 +109,10 @@ def main():
         # The job page: filter to the failed items and select q2.
         wait.until(EC.text_to_be_present_in_element((By.ID, "job-title"), "news-2026-11"))
         Select(driver.find_element(By.ID, "status-filter")).select_by_value("failed")
-        wait.until(lambda d: [r.find_element(By.CSS_SELECTOR, ".name").text
-                              for r in d.find_elements(By.CSS_SELECTOR, "#items tbody tr[data-status]")] == ["q2"])
-        row = driver.find_element(By.CSS_SELECTOR, "#items tbody tr[data-status='failed']")
-        assert "sink timed out" in row.text, row.text
-        row.find_element(By.CSS_SELECTOR, "input.select-item").click()
+        wait.until(lambda d: [row["name"] for row in item_rows(d)] == ["q2"])
+        failed = item_rows(driver)[0]
+        assert failed["status"] == "failed" and "sink timed out" in failed["text"], failed
+        click(wait, "#item-%s input.select-item" % failed["id"])
         retry_button = driver.find_element(By.ID, "retry-selected")
         wait.until(lambda d: retry_button.is_enabled())
         retry_button.click()
@@ -106,13 +127,11 @@ def main():
         wait.until(EC.text_to_be_present_in_element((By.ID, "message"), "started for 1 of 1 item"))
         # The retried item leaves the failed filter; show everything and watch it run again.
         Select(driver.find_element(By.ID, "status-filter")).select_by_value("")
-        WebDriverWait(driver, 60).until(lambda d: any(
-            r.find_element(By.CSS_SELECTOR, ".name").text == "q2" and r.get_attribute("data-status") == "succeeded"
-            for r in d.find_elements(By.CSS_SELECTOR, "#items tbody tr[data-status]")))
-        row = [r for r in driver.find_elements(By.CSS_SELECTOR, "#items tbody tr[data-status]")
-               if r.find_element(By.CSS_SELECTOR, ".name").text == "q2"][0]
-        assert row.find_element(By.CSS_SELECTOR, ".attempt").text == "2", row.text
-        assert row.find_element(By.CSS_SELECTOR, ".collected-total").text == "1000", "recover collected again: " + row.text
+        WebDriverWait(driver, 60).until(
+            lambda d: any(row["name"] == "q2" and row["status"] == "succeeded" for row in item_rows(d)))
+        row = [row for row in item_rows(driver) if row["name"] == "q2"][0]
+        assert row["attempt"] == "2", row
+        assert row["collected_total"] == "1000", "recover collected again: %s" % row
         driver.save_screenshot(screenshot)
         print("ok: q2 recovered in the browser; screenshot " + screenshot)
     except Exception:

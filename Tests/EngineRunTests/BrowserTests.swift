@@ -37,7 +37,7 @@ import Testing
              "--engine-run", CLI.binary.path,
              "--example", Self.repository.appendingPathComponent("Examples/news.json").path],
             in: folder.url, executable: URL(fileURLWithPath: "/usr/bin/env"), timeout: 240)
-        #expect(output.code == 0, "browser test failed:\n\(output.stdout)\n\(output.stderr)")
+        #expect(output.code == 0, "browser test failed (exit \(output.code)):\n\(output.stdout)\n\(output.stderr)")
         #expect(output.stdout.contains("ok: q2 recovered in the browser"))
         print(output.stdout)
     }
