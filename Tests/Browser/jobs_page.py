@@ -88,6 +88,14 @@ def main():
     shutil.copy(args.example, os.path.join(folder, "news.json"))
     first = subprocess.run([args.engine_run, "run", "news.json", "--quiet"], cwd=folder, capture_output=True, text=True)
     assert first.returncode == 1, "the example should leave q2 failed: " + first.stdout + first.stderr
+    # A second job whose two items both fail, for the job menu's "Retry failed items".
+    with open(os.path.join(folder, "outage.json"), "w") as spec:
+        spec.write("""{"name": "outage", "collector": {"type": "synthetic", "documents": 200, "page_size": 20},
+            "ingester": {"type": "jsonl", "path": "out/outage-{item}.jsonl", "batch_size": 20},
+            "items": [{"name": "a"}, {"name": "b"}],
+            "faults": [{"item": "a", "phase": "collect", "at_document": 100}, {"item": "b", "phase": "ingest", "at_document": 50}]}""")
+    second = subprocess.run([args.engine_run, "run", "outage.json", "--quiet"], cwd=folder, capture_output=True, text=True)
+    assert second.returncode == 1, "outage.json should leave a and b failed: " + second.stdout + second.stderr
 
     server, port = start_server(args.engine_run, folder)
     driver = browser()
@@ -134,6 +142,25 @@ def main():
         assert row["collected_total"] == "1000", "recover collected again: %s" % row
         driver.save_screenshot(screenshot)
         print("ok: q2 recovered in the browser; screenshot " + screenshot)
+
+        # The other job: its menu's "Retry failed items", with Restart.
+        driver.find_element(By.LINK_TEXT, "← All jobs").click()
+        wait.until(EC.element_to_be_clickable((By.LINK_TEXT, "outage"))).click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "job-title"), "outage"))
+        wait.until(lambda d: sorted(row["status"] for row in item_rows(d)) == ["failed", "failed"])
+        driver.find_element(By.CSS_SELECTOR, "#job-menu summary").click()
+        wait.until(EC.element_to_be_clickable((By.ID, "retry-all-failed"))).click()
+        dialog = wait.until(EC.visibility_of_element_located((By.ID, "retry-dialog")))
+        assert "Retry 2 failed items." in dialog.text, dialog.text
+        dialog.find_element(By.ID, "mode-restart").click()
+        driver.save_screenshot(os.path.join(folder, "retry-dialog.png"))
+        dialog.find_element(By.ID, "confirm-retry").click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "message"), "Retry (restart) started for 2 of 2 items"))
+        WebDriverWait(driver, 60).until(
+            lambda d: [row["status"] for row in item_rows(d)] == ["succeeded", "succeeded"])
+        for row in item_rows(driver):
+            assert row["attempt"] == "2", row
+        print("ok: the job menu restarted both failed items; screenshots in " + folder)
     except Exception:
         driver.save_screenshot(screenshot)
         print("failed; screenshot " + screenshot, file=sys.stderr)

@@ -39,6 +39,7 @@ import Testing
             in: folder.url, executable: URL(fileURLWithPath: "/usr/bin/env"), timeout: 240)
         #expect(output.code == 0, "browser test failed (exit \(output.code)):\n\(output.stdout)\n\(output.stderr)")
         #expect(output.stdout.contains("ok: q2 recovered in the browser"))
+        #expect(output.stdout.contains("ok: the job menu restarted both failed items"))
         print(output.stdout)
     }
 }
