@@ -35,8 +35,10 @@ func buildRouter(engine: Engine, worker: Worker?, configuration: APIConfiguratio
 {
     _ = PrometheusMetrics.registry
     let router = Router(context: BasicRequestContext.self)
+    // Outermost first: errors are counted by the status the client gets (see ErrorTranslation).
+    router.add(middleware: ErrorResponder())
     router.add(middleware: MetricsMiddleware())
-    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: ErrorTranslation())
 
     var api = router.group("api/pipelines")
     if let key = configuration.apiKey {

@@ -149,10 +149,13 @@ struct JobRouteTests {
                 #"jobengine_checkpoint_commit_duration_seconds_bucket{phase="ingest",le="0.001"}"#,
                 #"jobengine_retries_total{mode="recover",origin="manual"}"#,
                 #"http_requests_total{route="/api/pipelines/work-items/retry",method="PUT",status="200"}"#,
-                #"status="404""#,
+                #"http_requests_total{route="NotFound",method="GET",status="404"}"#,
             ] {
                 #expect(text.contains(expected), "metrics lack \(expected)")
             }
+            // Errors are counted by the status the client got (other tests add their own 404s).
+            let errors = text.split(separator: "\n").first { $0.hasPrefix(#"http_request_errors_total{route="NotFound",method="GET",status="404"}"#) }
+            #expect((errors?.split(separator: " ").last).flatMap { Int($0) } ?? 0 >= 1)
         }
     }
 }

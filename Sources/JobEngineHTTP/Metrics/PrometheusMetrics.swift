@@ -44,9 +44,14 @@ public enum PrometheusMetrics {
     /// Sets the `jobengine_work_items{status}` gauges from the store, then renders the registry.
     static func render(engine: Engine) async throws -> String {
         let counts = try await engine.itemCounts()
-        for status in WorkItemStatus.allCases {
-            Gauge(label: "jobengine_work_items", dimensions: [("status", status.rawValue)]).record(counts[status] ?? 0)
+        // Setting the gauges and emitting is one step, so concurrent scrapes each show their own counts.
+        return scrape.withLock { _ in
+            for status in WorkItemStatus.allCases {
+                Gauge(label: "jobengine_work_items", dimensions: [("status", status.rawValue)]).record(counts[status] ?? 0)
+            }
+            return registry.emitToString()
         }
-        return registry.emitToString()
     }
+
+    private static let scrape = Locked(())
 }
