@@ -19,6 +19,7 @@ final class Connection {
 
     /// Opens (creating if needed) the database at `path`, or an in-memory one for `":memory:"`.
     init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 5_000) throws {
+        _ = Self.configureSQLite
         self.path = path
         var db: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
@@ -39,6 +40,11 @@ final class Connection {
         close()
     }
 
+    /// Process-wide SQLite settings, applied once before the first connection opens.
+    private static let configureSQLite: Void = {
+        _ = jobengine_disable_memory_statistics()
+    }()
+
     /// Finalizes every cached statement, then closes the handle. Later calls throw.
     func close() {
         statements.removeAll()
@@ -55,6 +61,14 @@ final class Connection {
     @discardableResult
     func execute(_ sql: String, _ arguments: [SQLValue] = []) throws -> [Row] {
         try cachedStatement(sql).run(arguments)
+    }
+
+    /// Runs `sql` once per element of `rows`, each with the arguments `arguments(element)` gives:
+    /// for the hot loops that write a page's or a batch's documents (one statement lookup, not one
+    /// per document).
+    func executeEach<S: Sequence>(_ sql: String, _ rows: S, arguments: (S.Element) -> [SQLValue]) throws {
+        let statement = try cachedStatement(sql)
+        for row in rows { _ = try statement.run(arguments(row)) }
     }
 
     /// Runs `sql` with bound `arguments` and maps each row by column index (see `Statement.map`).

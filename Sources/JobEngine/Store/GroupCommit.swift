@@ -61,6 +61,14 @@ final class GroupCommit: Sendable {
             // Durability is per connection, not per transaction: the group gets the strictest asked for.
             try db.setSynchronous(group.contains { $0.sync == .full } ? .full : .normal)
             try db.inTransaction {
+                // Alone in its transaction, a write needs no savepoint: if it throws, the whole
+                // transaction rolls back, which undoes exactly that write. Savepoints cost a
+                // statement journal of every page the write changes.
+                if group.count == 1, let request = group.first {
+                    outcomes.append(Result { try request.body(db) })
+                    if case .failure(let error) = outcomes[0] { throw error }
+                    return
+                }
                 for request in group {
                     try db.execute("SAVEPOINT checkpoint")
                     do {

@@ -82,9 +82,15 @@ final class Statement {
                 code = sqlite3_bind_int64(handle, index, int)
             case .real(let double):
                 code = sqlite3_bind_double(handle, index, double)
-            case .text(let text):
-                code = text.utf8CString.withUnsafeBufferPointer { buffer in
-                    jobengine_bind_text(handle, index, buffer.baseAddress, Int32(buffer.count - 1))
+            case .text(var text):
+                // withUTF8 reads a native string's bytes in place (utf8CString would copy them first);
+                // SQLite copies them itself (SQLITE_TRANSIENT).
+                code = text.withUTF8 { buffer in
+                    buffer.withMemoryRebound(to: CChar.self) { chars in
+                        // An empty string must bind as '' rather than NULL, which needs a non-nil pointer.
+                        guard let base = chars.baseAddress else { return "".withCString { jobengine_bind_text(handle, index, $0, 0) } }
+                        return jobengine_bind_text(handle, index, base, Int32(chars.count))
+                    }
                 }
             case .blob(let data):
                 code = data.withUnsafeBytes { buffer in

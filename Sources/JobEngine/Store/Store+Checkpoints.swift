@@ -21,9 +21,9 @@ extension Store {
     ) throws -> CheckpointOutcome {
         try checkpoints.write(sync: sync) { db in
             let now = Self.now
-            for (offset, document) in documents.enumerated() {
-                try db.execute("INSERT INTO staged_documents (item_id, seq, key, body) VALUES (?, ?, ?, ?)",
-                               [.text(itemID), .integer(Int64(firstSeq + offset)), .text(document.key), .blob(document.body)])
+            try db.executeEach("INSERT INTO staged_documents (item_id, seq, key, body) VALUES (?, ?, ?, ?)",
+                               documents.enumerated()) { offset, document in
+                [.text(itemID), .integer(Int64(firstSeq + offset)), .text(document.key), .blob(document.body)]
             }
             let collected = firstSeq + documents.count
             try db.execute("""
