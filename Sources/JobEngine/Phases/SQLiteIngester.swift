@@ -28,6 +28,8 @@ final class SQLiteIngester: Ingester {
             // 4 KiB, every 1 KiB document took its own 4 KiB overflow page and the reference
             // workload's sink file grew to 467 MB for 100 MB of documents (102 MB at 16 KiB).
             try connection.execute("PRAGMA page_size = 16384")
+            // Statement journals in memory, as in the store (Store.tune says why).
+            try connection.execute("PRAGMA temp_store = MEMORY")
             try connection.enableWAL()
             try connection.setSynchronous(.normal)
         }
