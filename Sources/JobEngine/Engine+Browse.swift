@@ -7,6 +7,11 @@ extension Engine {
         try await offload { [store] in try store.jobStatuses() }
     }
 
+    /// One job's standing, or nil for an unknown id.
+    public func jobStatus(_ jobID: UUID) async throws -> JobStatus? {
+        try await offload { [store] in try store.jobStatus(jobID) }
+    }
+
     /// Up to `limit` of a job's items after spec position `after`; see ``Store/itemsPage(jobID:status:after:limit:)``.
     public func itemsPage(jobID: UUID, status: WorkItemStatus? = nil, after: Int? = nil, limit: Int) async throws -> WorkItemPage {
         try await offload { [store] in try store.itemsPage(jobID: jobID, status: status, after: after, limit: limit) }

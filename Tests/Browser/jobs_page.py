@@ -140,6 +140,14 @@ def main():
         row = [row for row in item_rows(driver) if row["name"] == "q2"][0]
         assert row["attempt"] == "2", row
         assert row["collected_total"] == "1000", "recover collected again: %s" % row
+        # Its history explains why it ran again.
+        click(wait, "#item-%s td.name button" % failed["id"])
+        wait.until(EC.text_to_be_present_in_element((By.ID, "item-detail-title"), "History of q2"))
+        wait.until(lambda d: "recover" in d.execute_script(
+            "return Array.from(document.querySelectorAll('#item-events tbody tr'))"
+            ".map((row) => row.cells.length === 6 ? row.cells[4].textContent : '');"))
+        summary = driver.find_element(By.ID, "item-detail-summary").text
+        assert "Collected over all attempts: 1000" in summary, summary
         driver.save_screenshot(screenshot)
         print("ok: q2 recovered in the browser; screenshot " + screenshot)
 

@@ -16,13 +16,22 @@ public struct JobStatus: Sendable, Equatable {
 extension Store {
     /// Every job's standing, oldest job first.
     public func jobStatuses() throws -> [JobStatus] {
-        let jobs = try jobs()
-        return try reader.sync { db in
+        try statuses(of: try jobs(), where: "1 = 1", [])
+    }
+
+    /// One job's standing, or nil for an unknown id.
+    public func jobStatus(_ jobID: UUID) throws -> JobStatus? {
+        guard let job = try job(jobID.uuidString) else { return nil }
+        return try statuses(of: [job], where: "job_id = ?", [.text(jobID.uuidString.lowercased())]).first
+    }
+
+    private func statuses(of jobs: [Job], where condition: String, _ arguments: [SQLValue]) throws -> [JobStatus] {
+        try reader.sync { db in
             let rows = try db.execute("""
                 SELECT job_id, status, COUNT(*) AS n, SUM(collected) AS collected, SUM(ingested) AS ingested,
                 SUM(collected_total) AS collected_total, MAX(progress_at) AS progress
-                FROM work_items GROUP BY job_id, status
-                """)
+                FROM work_items WHERE \(condition) GROUP BY job_id, status
+                """, arguments)
             return jobs.map { job in
                 let mine = rows.filter { $0.string("job_id") == job.id.uuidString.lowercased() }
                 var counts: [WorkItemStatus: Int] = [:]

@@ -44,7 +44,7 @@ enum JobsPage {
               <button type="button" id="retry-selected" disabled>Retry selected…</button>
             </div>
             <table id="items">
-              <caption>Work items of this job. Select failed or cancelled items to retry them. Updates every second.</caption>
+              <caption>Work items of this job. Select failed or cancelled items to retry them; choose an item's name for its history. Updates every second.</caption>
               <thead><tr>
                 <th scope="col"><input type="checkbox" id="select-all" aria-label="Select every retryable item shown"></th>
                 <th scope="col">Item</th><th scope="col">Status</th><th scope="col">Phase</th><th scope="col">Attempt</th>
@@ -57,6 +57,19 @@ enum JobsPage {
               <button type="button" id="previous-page" disabled>Previous page</button>
               <button type="button" id="next-page" disabled>Next page</button>
             </nav>
+            <section id="item-detail" hidden aria-labelledby="item-detail-title">
+              <h2 id="item-detail-title" tabindex="-1">Work item</h2>
+              <p id="item-detail-summary"></p>
+              <table id="item-events">
+                <caption>History: every status change of this item, oldest first.</caption>
+                <thead><tr>
+                  <th scope="col">Time</th><th scope="col">Attempt</th><th scope="col">From</th><th scope="col">To</th>
+                  <th scope="col">Retry mode</th><th scope="col">Error</th>
+                </tr></thead>
+                <tbody></tbody>
+              </table>
+              <button type="button" id="close-detail">Close history</button>
+            </section>
             <dialog id="retry-dialog" aria-labelledby="retry-title" aria-describedby="retry-count">
               <form method="dialog" id="retry-form">
                 <h2 id="retry-title">Retry work items</h2>

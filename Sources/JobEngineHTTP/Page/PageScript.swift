@@ -173,6 +173,11 @@ enum PageScript {
         for (const name of ["name", "status", "phase", "attempt", "collected", "ingested", "collected-total", "error-text"]) {
           cell(row, "", name);
         }
+        const show = document.createElement("button");
+        show.type = "button";
+        show.className = "link";
+        show.addEventListener("click", () => showItem(item.id));
+        row.cells[1].appendChild(show);
         return row;
       },
       (row, item) => {
@@ -198,7 +203,8 @@ enum PageScript {
         } else if (box) {
           box.remove();
         }
-        setText(row.cells[1], item.name);
+        setText(row.cells[1].firstChild, item.name);
+        row.cells[1].firstChild.setAttribute("aria-label", "History of " + item.name);
         setText(row.cells[2], item.status);
         row.cells[2].className = "status status-" + item.status;
         setText(row.cells[3], item.phase);
@@ -261,7 +267,53 @@ enum PageScript {
     await refreshJob();
   }
 
+  // ---- One work item's history ----
+
+  let shownItem = null;
+
+  function when(iso) { return iso ? iso.replace("T", " ").replace("Z", " UTC") : ""; }
+
+  async function showItem(id) {
+    shownItem = id;
+    await refreshItem();
+    const section = document.getElementById("item-detail");
+    section.hidden = false;
+    document.getElementById("item-detail-title").focus();
+  }
+
+  async function refreshItem() {
+    if (!shownItem) return;
+    const item = await api("GET", "/api/pipelines/work-items/" + shownItem);
+    setText(document.getElementById("item-detail-title"), "History of " + item.name);
+    const checkpoints = item.checkpoints.map((c) => (c.phase === "collect" ? "Collect" : "Ingest") + " checkpoint: " +
+      c.documents + " documents" +
+      (c.sink_offset !== null ? " (sink offset " + c.sink_offset + ")" : "")).join("; ");
+    setText(document.getElementById("item-detail-summary"),
+      item.name + ": " + item.status + " (phase " + item.phase + "), attempt " + item.attempt + ". " +
+      (checkpoints ? checkpoints + ". " : "No checkpoint yet. ") +
+      "Collected over all attempts: " + item.collected_total + ".");
+    syncRows(document.querySelector("#item-events tbody"), item.events.map((e) => Object.assign({}, e, { id: String(e.id) })),
+      "No history.", 6,
+      () => {
+        const row = document.createElement("tr");
+        for (let i = 0; i < 6; i++) cell(row, "");
+        return row;
+      },
+      (row, e) => {
+        setText(row.cells[0], when(e.at));
+        setText(row.cells[1], String(e.attempt));
+        setText(row.cells[2], e.from || "(created)");
+        setText(row.cells[3], e.to);
+        setText(row.cells[4], e.mode || "");
+        setText(row.cells[5], e.error ? (e.error_kind || "error") + ": " + e.error : "");
+      });
+  }
+
   function wireJobPage() {
+    document.getElementById("close-detail").addEventListener("click", () => {
+      shownItem = null;
+      document.getElementById("item-detail").hidden = true;
+    });
     document.getElementById("status-filter").addEventListener("change", () => {
       pageStarts.length = 1;
       refresh();
@@ -310,7 +362,7 @@ enum PageScript {
   async function refresh() {
     try {
       if (body.dataset.page === "jobs") await refreshJobs();
-      if (body.dataset.page === "job") await refreshJob();
+      if (body.dataset.page === "job") { await refreshJob(); await refreshItem(); }
     } catch (error) {
       report(error);
     }

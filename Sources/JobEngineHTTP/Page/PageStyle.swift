@@ -27,6 +27,8 @@ enum PageStyle {
         fieldset { border: 1px solid #ccc; }
         .choice { margin: 0.4rem 0; }
         .choice p { margin: 0.1rem 0 0 1.6rem; color: #444; }
+        button.link { background: none; border: none; padding: 0; color: #1a4fa0; text-decoration: underline; cursor: pointer; }
+        #item-detail { border-top: 1px solid #ccc; margin-top: 1rem; }
         #key-form { border: 1px solid #ccc; padding: 0.8rem; margin-bottom: 1rem; max-width: 30rem; }
         """
 }

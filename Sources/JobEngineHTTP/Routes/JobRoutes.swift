@@ -47,7 +47,7 @@ struct JobRoutes<Context: RequestContext>: Sendable {
     }
 
     private func status(of jobID: UUID) async throws -> JobStatus {
-        guard let status = try await engine.jobStatuses().first(where: { $0.job.id == jobID }) else { throw Self.unknownJob(jobID) }
+        guard let status = try await engine.jobStatus(jobID) else { throw Self.unknownJob(jobID) }
         return status
     }
 
