@@ -69,8 +69,9 @@ public final class Worker: Sendable {
             } onCancel: { [self] in
                 stop()
             }
-            // The engine is stopping, so the runs return at their items' next checkpoint; the poll
-            // timer is all that needs cancelling, and the group then waits for the runs.
+            // The engine is stopping: runs return once their items reach their next checkpoint.
+            // Cancelling ends the poll timer, and a run that was only waiting for another worker's
+            // items returns at once; the group then waits for the rest.
             group.cancelAll()
         }
     }
@@ -91,6 +92,8 @@ public final class Worker: Sendable {
                         "job": "\(summary.job.name)", "succeeded": "\(summary.succeeded.count)",
                         "failed": "\(summary.failed.count)",
                     ])
+                } catch is CancellationError {
+                    // Stopping while waiting for another worker's items: nothing went wrong.
                 } catch {
                     logger.error("run of job \(jobID) failed: \(error)")
                 }

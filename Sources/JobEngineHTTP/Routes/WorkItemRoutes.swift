@@ -15,10 +15,9 @@ struct WorkItemRoutes<Context: RequestContext>: Sendable {
 
     /// `PUT work-items/retry?type=restart|recover[&dry_run=true]` → `{"total": N, ...}`.
     @Sendable func retry(_ request: Request, context: Context) async throws -> Response {
-        guard request.query("type") != nil else {
+        guard let mode = try request.enumQuery("type", as: RetryMode.self) else {
             throw APIError.badRequest("missing_parameter", "query parameter type is required: restart or recover")
         }
-        guard let mode = try request.enumQuery("type", as: RetryMode.self) else { preconditionFailure("checked above") }
         let dryRun = try request.boolQuery("dry_run")
         let body = try RetryRequest(try await JSONBody.read(request, limit: configuration.maxBodyBytes),
                                     maxIDs: configuration.maxRetryIDs)
