@@ -55,7 +55,6 @@ struct ItemRunner {
             // An item still collecting has delivered nothing, so this is (0, nil) for it.
             try ingest(into: sink, from: item.ingested, sinkOffset: claim.sinkOffset, context: context)
             let finished = try store.finish(itemID: itemID, owner: owner)
-            EngineMetrics.itemStopped(.succeeded)
             logger.info("work item succeeded", metadata: ["collected_total": "\(finished.collectedTotal)"])
             emit(.itemStopped(finished))
         } catch let lost as LeaseLost {
@@ -77,15 +76,12 @@ struct ItemRunner {
             record(itemID: itemID, logger: logger) {
                 try store.stop(itemID: itemID, owner: owner, as: .failed, error: "\(error)", kind: kind, retry: retry)
             }
-            if let retry { EngineMetrics.retriesStarted(1, mode: retry.mode, origin: .automatic) }
         }
     }
 
     private func record(itemID: String, logger: Logger, _ write: () throws -> WorkItem) {
         do {
-            let stopped = try write()
-            EngineMetrics.itemStopped(stopped.status)
-            emit(.itemStopped(stopped))
+            emit(.itemStopped(try write()))
         } catch {
             // The store is gone (closed, or the lease taken over): the next engine's sweep marks the
             // item interrupted, so nothing is lost by not recording it here.

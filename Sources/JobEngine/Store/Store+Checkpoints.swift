@@ -101,11 +101,16 @@ extension Store {
         itemID: String, owner: String, as status: WorkItemStatus, error: String?, kind: ErrorKind?,
         retry: (mode: RetryMode, notBefore: Double)? = nil
     ) throws -> WorkItem {
-        try transition(itemID: itemID, owner: owner, to: status, error: error, kind: kind) { db in
-            if let retry {
-                _ = try Self.startRetry(db, id: itemID, mode: retry.mode, origin: .automatic, notBefore: retry.notBefore)
+        var retryStarted = false
+        let item = try transition(itemID: itemID, owner: owner, to: status, error: error, kind: kind) { db in
+            if let retry, case .started = try Self.startRetry(db, id: itemID, mode: retry.mode, origin: .automatic,
+                                                               notBefore: retry.notBefore) {
+                retryStarted = true
             }
         }
+        // Counted once committed, as `retry(_:mode:origin:)` counts the manual ones.
+        if let retry, retryStarted { EngineMetrics.retriesStarted(1, mode: retry.mode, origin: .automatic) }
+        return item
     }
 
     /// Moves a running item of `owner` to a final status, with its event, in one transaction.
@@ -113,7 +118,7 @@ extension Store {
         itemID: String, owner: String, to status: WorkItemStatus, phase: Phase? = nil, error: String? = nil,
         kind: ErrorKind? = nil, then: (Connection) throws -> Void = { _ in }
     ) throws -> WorkItem {
-        try writer.write { db in
+        let item = try writer.write { db in
             try db.execute("""
                 UPDATE work_items SET status = ?, phase = COALESCE(?, phase), last_error = ?, error_kind = ?,
                 lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
@@ -130,6 +135,9 @@ extension Store {
             }
             return try Self.decodeItem(row)
         }
+        // By how it ended (`failed` also when an automatic retry was queued), once committed.
+        EngineMetrics.itemStopped(status)
+        return item
     }
 
     private static func isJobCancelled(_ db: Connection, itemID: String) throws -> Bool {
