@@ -21,18 +21,9 @@ final class SQLiteIngester: Ingester {
         let url = context.path(path, item: item.itemName)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         self.path = url.standardizedFileURL.path
-        database = try SinkConnections.acquire(path: self.path) { connection in
-            // 16 KiB pages, as the store has, for a new sink file (an existing one keeps its own; the
-            // pragma must come before WAL mode writes the header). In a WITHOUT ROWID table a row
-            // larger than about a quarter of a page spills into an overflow page: at SQLite's default
-            // 4 KiB, every 1 KiB document took its own 4 KiB overflow page and the reference
-            // workload's sink file grew to 467 MB for 100 MB of documents (102 MB at 16 KiB).
-            try connection.execute("PRAGMA page_size = 16384")
-            // Statement journals in memory, as in the store (Store.tune says why).
-            try connection.execute("PRAGMA temp_store = MEMORY")
-            try connection.enableWAL()
-            try connection.setSynchronous(.normal)
-        }
+        // The store's file settings: at SQLite's default 4 KiB pages the reference workload's sink
+        // file grew to 467 MB for 100 MB of documents (118 MB at 16 KiB).
+        database = try SinkConnections.acquire(path: self.path) { try $0.applyEngineFileSettings() }
         self.table = table
         itemName = item.itemName
         do {

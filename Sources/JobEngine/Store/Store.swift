@@ -70,14 +70,8 @@ public final class Store: Sendable {
     }
 
     private static func configure(_ db: Connection) throws {
-        // 16 KiB pages for a new store (an existing one keeps its size: SQLite ignores this once the
-        // database is in WAL mode). Staged documents are ~1 KiB rows written and deleted in bulk;
-        // measured with engine-bench back to back, 16 KiB pages took the reference workload's file
-        // store from 10.2 s / 8.4 s to 8.9 s / 5.8 s (4 KiB / 16 KiB, two pairs of runs).
-        try db.execute("PRAGMA page_size = 16384")
-        try db.enableWAL()
+        try db.applyEngineFileSettings()
         try db.execute("PRAGMA foreign_keys = ON")
-        try db.setSynchronous(.normal)
         try tune(db)
     }
 
@@ -87,14 +81,8 @@ public final class Store: Sendable {
     /// database) interrupt the writer. The page cache stays at SQLite's 2 MiB and nothing is memory
     /// mapped: a larger cache or a map of a store that grows with the staged documents showed up as
     /// resident memory growing with the document count (2× from 10,000 to 1,000,000 documents).
-    ///
-    /// Temporary files live in memory (`temp_store = MEMORY`): group commit gives each checkpoint
-    /// a SAVEPOINT, and a savepoint's statement journal spills to a file in /var/tmp past 64 KiB,
-    /// which a page of fifty 1 KiB documents always passes; strace showed one temporary file
-    /// created, written and deleted per checkpoint. In memory it is bounded by one transaction.
     static func tune(_ db: Connection) throws {
         try db.execute("PRAGMA cache_size = -2000")
-        try db.execute("PRAGMA temp_store = MEMORY")
         if !db.isInMemory { try db.execute("PRAGMA wal_autocheckpoint = 4000") }
     }
 
