@@ -26,29 +26,59 @@ public final class Engine: Sendable {
     private let logger: Logger
     private let leaseSeconds: Double
     private let lock: OwnerLock?
-    private let heartbeat: Heartbeat
+    private let heartbeat: Heartbeat?
     private let scheduler: Scheduler
+    private let running = RunningItems()
     private let registry = Locked(ComponentRegistry.builtIn)
     private let hub: EventHub
     private let closed = Locked(false)
 
+    /// How an engine uses its store.
+    public enum Access: Sendable {
+        /// Runs, submits, retries: the engine holds an owner lock and sweeps dead workers' items.
+        case readWrite
+        /// Reads only: nothing is written, not even a lock file; no sweep. For status and listing
+        /// commands, which must work on another OS user's store, a read-only file or a full disk.
+        case readOnly
+    }
+
     /// Opens (creating if needed) the store at `storePath` (`":memory:"` for a private in-memory store).
     ///
-    /// - Parameter leaseSeconds: how long an item's lease lasts without a heartbeat; it matters only
-    ///   for workers on other hosts, since on this host a dead worker is detected by its lock.
+    /// - Parameters:
+    ///   - access: `.readOnly` for an engine that only reads (every write throws).
+    ///   - leaseSeconds: how long an item's lease lasts without a heartbeat. A live engine renews the
+    ///     leases of the items its threads work on every third of it; an item whose lease expired is
+    ///     marked interrupted by the next sweep (on this host, a dead engine's lock says so at once).
+    ///   - stopGraceSeconds: after a stop request, how long a collector or sink call may take to
+    ///     return before its item is abandoned (marked interrupted, recoverable).
     /// - Throws: `EngineError` (`.storeUnusable`, `.storeNewerThanEngine`) or `SQLiteError`.
-    public init(storePath: String, leaseSeconds: Double = 30, logger: Logger = Logger(label: "JobEngine")) throws {
-        let store = try Store(path: storePath, logger: logger)
+    public convenience init(storePath: String, access: Access = .readWrite, leaseSeconds: Double = 30,
+                            stopGraceSeconds: Double = 3, logger: Logger = Logger(label: "JobEngine")) throws {
+        try self.init(storePath: storePath, access: access, leaseSeconds: leaseSeconds, stopGraceSeconds: stopGraceSeconds,
+                      busyTimeoutMilliseconds: 5_000, logger: logger)
+    }
+
+    /// As the public initializer, with SQLite's busy timeout settable (tests of lock contention).
+    init(storePath: String, access: Access, leaseSeconds: Double, stopGraceSeconds: Double,
+         busyTimeoutMilliseconds: Int32, logger: Logger) throws {
+        let store = try Store(path: storePath, readOnly: access == .readOnly, busyTimeoutMilliseconds: busyTimeoutMilliseconds,
+                              logger: logger)
         let owner = OwnerLock.makeOwnerID()
         self.store = store
         self.owner = owner
         self.logger = logger
         self.leaseSeconds = leaseSeconds
-        lock = try store.ownerLockDirectory.map { try OwnerLock(owner: owner, directory: $0) }
-        heartbeat = Heartbeat(store: store, owner: owner, leaseSeconds: leaseSeconds, logger: logger)
         let hub = EventHub()
         self.hub = hub
-        scheduler = Scheduler(store: store, owner: owner, leaseSeconds: leaseSeconds, logger: logger, emit: hub.emit)
+        scheduler = Scheduler(store: store, owner: owner, leaseSeconds: leaseSeconds, stopGrace: stopGraceSeconds,
+                              running: running, logger: logger, emit: hub.emit)
+        guard access == .readWrite else {
+            lock = nil
+            heartbeat = nil
+            return
+        }
+        lock = try store.ownerLockDirectory.map { try OwnerLock(owner: owner, directory: $0) }
+        heartbeat = Heartbeat(store: store, owner: owner, running: running, leaseSeconds: leaseSeconds, logger: logger)
         _ = try sweep()
     }
 
@@ -74,7 +104,8 @@ public final class Engine: Sendable {
     /// - Throws: `EngineError` `.invalidSpec` listing every problem; then nothing is written.
     public func submit(_ spec: JobSpec, baseDirectory: URL? = nil) async throws -> SubmitResult {
         let base = (baseDirectory ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL
-        let problems = spec.semanticProblems() + registry.withLock { $0 }.problems(in: spec, baseDirectory: base)
+        // Exactly the checks a spec file gets (`loadSpec`): one reader, one set of rules.
+        let problems = spec.validationProblems() + registry.withLock { $0 }.problems(in: spec, baseDirectory: base)
         guard problems.isEmpty else { throw JobSpec.invalid(problems) }
         return try await record(spec, baseDirectory: base)
     }
@@ -87,18 +118,22 @@ public final class Engine: Sendable {
     }
 
     private func record(_ spec: JobSpec, baseDirectory: URL) async throws -> SubmitResult {
-        try await offload { [store] in try store.submit(spec, baseDirectory: baseDirectory.path) }
+        try checkWritable()
+        return try await offload { [store] in try store.submit(spec, baseDirectory: baseDirectory.path) }
     }
 
     /// Runs the job's runnable items to completion (including automatic retries) and returns how
-    /// its items stand afterwards. Items another live worker is running are waited for, so the
-    /// summary shows every item finished (unless the engine is shutting down).
+    /// its items stand afterwards. Items another live worker is running are waited for (and taken
+    /// over, from their checkpoints, if that worker dies), so the summary shows every item finished,
+    /// unless the engine is shutting down. An item whose outcome the store would not take (a full
+    /// disk) is reported with that outcome and not waited for.
     public func run(jobID: UUID) async throws -> RunSummary {
         while true {
             let summary = try await start(jobID: jobID).wait()
             let unfinished = summary.items.contains { $0.status == .running || $0.status == .pending }
             if !unfinished || scheduler.isStopping { return summary }
-            // Another worker holds some items; a dead one is swept by the next `start`.
+            // Another worker holds some items (a dead one is swept by the next `start`), or the spec
+            // changed under the run, which then starts again with the new one.
             try await Task.sleep(for: .milliseconds(100))
         }
     }
@@ -117,10 +152,13 @@ public final class Engine: Sendable {
 
     /// Starts running the job's runnable items in the background.
     public func start(jobID: UUID) async throws -> RunHandle {
-        try checkOpen()
-        _ = try await offload { [self] in try sweep() }
+        try checkWritable()
+        _ = try await offload { [self] in try continueSwept(jobID: jobID) }
         guard let job = try await offload({ [store] in try store.runtimeJob(jobID) }) else {
             throw EngineError(.unknownJob, "No job has the id \(jobID)")
+        }
+        if let problem = job.specError {
+            throw EngineError(.storeUnusable, "job \(job.name) cannot run: \(problem); submit its spec again")
         }
         let handle = RunHandle()
         scheduler.run(job: job, registry: registry.withLock { $0 }) { result in handle.complete(result) }
@@ -131,7 +169,8 @@ public final class Engine: Sendable {
     /// Returns how many pending items were cancelled.
     @discardableResult
     public func cancel(jobID: UUID) async throws -> Int {
-        try await offload { [store] in try store.cancelJob(jobID) }
+        try checkWritable()
+        return try await offload { [store] in try store.cancelJob(jobID) }
     }
 
     // MARK: Retry
@@ -141,7 +180,7 @@ public final class Engine: Sendable {
     ///
     /// - Throws: `SQLiteError` when the store cannot be written; then nothing changed.
     public func retry(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult {
-        try checkOpen()
+        try checkWritable()
         return try await offload { [store] in try RetryCoordinator(store: store).retry(ids, mode: mode) }
     }
 
@@ -219,9 +258,9 @@ public final class Engine: Sendable {
         }
         guard !wasClosed else { return }
         scheduler.stop {}
-        heartbeat.stop()
+        heartbeat?.stop()
         store.close()
-        lock?.release()
+        lock?.release(removingFile: !running.leftBehind)
         hub.removeAll()
     }
 
@@ -229,14 +268,36 @@ public final class Engine: Sendable {
         if closed.withLock({ $0 }) { throw EngineError(.shutDown, "The engine is shut down") }
     }
 
+    private func checkWritable() throws {
+        try checkOpen()
+        if store.readOnly {
+            throw EngineError(.storeUnusable, "this engine opened \(store.path) read-only; open it with access .readWrite to change it")
+        }
+    }
+
     /// Marks dead workers' items interrupted and tells observers.
     func sweep() throws -> [UUID] {
-        let interrupted = try store.sweepDeadOwners(except: owner)
+        let interrupted = try DeadOwnerSweep(store: store, owner: owner, running: running).run()
         if !interrupted.isEmpty {
             logger.warning("marked \(interrupted.count) work item(s) of dead workers as interrupted")
             hub.emit(.itemsInterrupted(interrupted))
         }
         return interrupted
+    }
+
+    /// Sweeps, then continues the swept items (of `jobID` only, when given) from their checkpoints:
+    /// `recover`, or `restart` where their parameters changed. What a run waiting for another
+    /// worker's items and a serving worker do when that worker died. Returns the items continued.
+    @discardableResult
+    func continueSwept(jobID: UUID? = nil) throws -> [UUID] {
+        let swept = try sweep()
+        guard !swept.isEmpty else { return [] }
+        let ids = try jobID.map { job in
+            let mine = Set(try store.items(jobID: job, status: .failed).map(\.id))
+            return swept.filter(mine.contains)
+        } ?? swept
+        let (recovered, restarted) = try RetryCoordinator(store: store).retryOrRestart(ids, mode: .recover, origin: .interruption)
+        return recovered.started + restarted.started
     }
 
     /// Runs blocking store work on a Dispatch thread, never on a Swift-concurrency thread.

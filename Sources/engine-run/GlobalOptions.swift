@@ -20,10 +20,24 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Opens the engine on the store, turning the ways a store can be unusable into exit code 2.
-    func openEngine() throws -> Engine {
+    ///
+    /// `readOnly` is for commands that only read (`items`, `status`, `history`): they write nothing,
+    /// take no owner lock and never sweep, so they work on another OS user's store, a read-only file
+    /// or a full disk, and can never judge a live worker dead. A store that does not exist yet is
+    /// created as for any command.
+    func openEngine(readOnly: Bool = false) throws -> Engine {
         var logger = Logger(label: "engine-run")
         logger.logLevel = verbose ? .info : .critical
         let path = storePath
+        if readOnly && FileManager.default.fileExists(atPath: path) {
+            do {
+                return try Engine(storePath: path, access: .readOnly, logger: logger)
+            } catch let error as EngineError {
+                throw CommandFailure.usage("cannot read the store \(path): \(error.message)")
+            } catch let error as SQLiteError {
+                throw CommandFailure.usage("cannot read the store \(path): \(CommandFailure.describe(error))")
+            }
+        }
         if FileManager.default.fileExists(atPath: path) {
             let mode = (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? 0o600
             // Checked by mode, not access(2): root may write anyway, but an operator who made the store

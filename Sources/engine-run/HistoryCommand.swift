@@ -21,7 +21,7 @@ struct History: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try options.openEngine()
+        let engine = try options.openEngine(readOnly: true)
         defer { engine.close() }
         let itemID = UUID(uuidString: id)!
         guard let item = try await engine.item(itemID) else {
@@ -37,7 +37,10 @@ struct History: AsyncParsableCommand {
         for event in events {
             var line = "\(formatter.string(from: event.at))  attempt \(event.attempt)  \(event.from?.rawValue ?? "(created)") -> \(event.to.rawValue)"
             if let mode = event.mode { line += "  [\(mode.rawValue)]" }
-            if let error = event.error { line += "  \(event.errorKind?.rawValue ?? "error"): \(error)" }
+            if let error = event.error {
+                // A failure shows its kind; a note on another transition (why a claim restarted) shows as is.
+                line += event.to == .failed || event.errorKind != nil ? "  \(event.errorKind?.rawValue ?? "error"): \(error)" : "  — \(error)"
+            }
             print(line)
         }
     }

@@ -20,7 +20,7 @@ struct Items: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = try options.openEngine()
+        let engine = try options.openEngine(readOnly: true)
         defer { engine.close() }
         let items = try await items(inJob: job, status: status, of: engine)
         if json {

@@ -45,8 +45,9 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--insecure-no-auth and an API key exclude each other: drop one")
         }
         if !(0...65535).contains(port) { throw ValidationError("--port \(port) is not a port: use 0 to 65535") }
-        if !(pollSeconds > 0 && pollSeconds <= 3600) {
-            throw ValidationError("--poll-seconds \(pollSeconds) is not valid: use a number of seconds above 0, at most 3600")
+        let floor = Double(Worker.minimumPollInterval.components.attoseconds) / 1e18
+        if !(pollSeconds >= floor && pollSeconds <= 3600) {
+            throw ValidationError("--poll-seconds \(pollSeconds) is not valid: use a number of seconds from \(floor) (a shorter interval busy-polls the store) to 3600")
         }
     }
 

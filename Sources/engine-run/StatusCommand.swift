@@ -12,7 +12,7 @@ struct Status: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let engine = try options.openEngine()
+        let engine = try options.openEngine(readOnly: true)
         defer { engine.close() }
         let now = Date()
         let statuses = try engine.store.jobStatuses()

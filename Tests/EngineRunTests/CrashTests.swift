@@ -141,8 +141,10 @@ import Testing
         #expect(process.wait(seconds: 3), "the second Ctrl-C should force the exit")
         #expect(process.output().code == 130)
         #expect(process.output().stderr.contains("forced exit"))
-        // A forced exit is a crash: the item was left running, and the next engine-run to open the
-        // store sees at once that its worker is dead.
+        // A forced exit is a crash: the item was left running. Reading commands never judge workers
+        // (finding 4 of issue 9), but the next command that writes sees at once that it is dead.
+        #expect(try itemsJSON(folder).first?["status"] as? String == "running")
+        #expect(try CLI.run(["cancel", "stuck"], in: folder.url).code == 0)
         let item = try #require(try itemsJSON(folder).first)
         #expect(item["status"] as? String == "failed" && item["error_kind"] as? String == "interrupted")
     }

@@ -53,7 +53,7 @@ import Testing
         #expect(files.count == 2)  // the two live engines' locks
         #expect(!files.contains("gone_1_deadbeef.lock"))
         // The live engines are still seen as alive.
-        #expect(OwnerLock.isDead(owner: live.owner, directory: owners) == false)
+        #expect(OwnerLock.probe(owner: live.owner, directory: owners) == .alive)
         next.close()
         live.close()
         #expect(try FileManager.default.contentsOfDirectory(atPath: owners.path).isEmpty)

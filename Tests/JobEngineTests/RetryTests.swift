@@ -23,7 +23,7 @@ import Testing
         let unknown = UUID()
         // Make "bad" running under a live owner by claiming it through the store directly.
         _ = try await engine.retry([bad.id], mode: .recover)
-        let claim = try #require(try engine.store.claimNext(jobID: job.id, owner: engine.owner, leaseSeconds: 30))
+        let claim = try #require(try claimDirectly(engine, jobID: job.id))
         #expect(claim.item.id == bad.id)
 
         for mode in RetryMode.allCases {
@@ -75,7 +75,7 @@ import Testing
             await withCheckedContinuation { continuation in group.notify(queue: .global()) { continuation.resume() } }
             #expect(totals.withLock { $0.sorted() } == [0, 0, 0, 0, 0, 0, 0, 0, 0, 1], "round \(round)")
             // Fail it again for the next round.
-            let claim = try #require(try engine.store.claimNext(jobID: job.id, owner: engine.owner, leaseSeconds: 30))
+            let claim = try #require(try claimDirectly(engine, jobID: job.id))
             _ = try engine.store.stop(itemID: claim.item.id.uuidString.lowercased(), owner: engine.owner, as: .failed,
                                       error: "again", kind: .transient)
         }

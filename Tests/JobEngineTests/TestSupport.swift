@@ -101,3 +101,12 @@ final class Gate: Sendable {
         try #require(arrived, "the gate was not reached within \(seconds) s")
     }
 }
+
+/// Claims the job's next runnable item for `engine` through the store directly, as a worker would,
+/// without running it.
+func claimDirectly(_ engine: Engine, jobID: UUID, leaseSeconds: Double = 30) throws -> ClaimedItem? {
+    let version = try #require(try engine.store.job(jobID.uuidString)).specVersion
+    guard case .claimed(let claim) = try engine.store.claimNext(jobID: jobID, specVersion: version, owner: engine.owner,
+                                                                  leaseSeconds: leaseSeconds) else { return nil }
+    return claim
+}

@@ -12,4 +12,7 @@ public struct Job: Sendable, Equatable {
     public let cancelled: Bool
     public let createdAt: Date
     public let updatedAt: Date
+    /// Why the stored spec cannot be read (`spec` is then a placeholder and the job cannot run until
+    /// its spec is submitted again); nil when it can. One unreadable job never hides the others.
+    public let specError: String?
 }

@@ -27,6 +27,7 @@ extension JobStatus: Encodable {
     enum CodingKeys: String, CodingKey {
         case id, name, specVersion = "spec_version", state, items, collected, ingested
         case collectedTotal = "collected_total", lastProgress = "last_progress", secondsSinceProgress = "seconds_since_progress"
+        case specError = "spec_error"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -42,6 +43,7 @@ extension JobStatus: Encodable {
         try container.encode(collectedTotal, forKey: .collectedTotal)
         try container.encode(lastProgress.map { ISO8601DateFormatter().string(from: $0) }, forKey: .lastProgress)
         try container.encode(secondsSinceProgress(now: Date()), forKey: .secondsSinceProgress)
+        try container.encode(job.specError, forKey: .specError)
     }
 
     /// Seconds since the last checkpoint, to a tenth; nil before the first one.

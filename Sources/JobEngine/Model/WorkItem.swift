@@ -24,3 +24,13 @@ public struct WorkItem: Sendable, Equatable {
     public let parameters: [String: JSONValue]
     public let updatedAt: Date
 }
+
+extension WorkItem {
+    /// This snapshot with another outcome: how a run reports an item whose outcome the store did
+    /// not take (it still reads `running` there until its lease expires).
+    func overriding(status: WorkItemStatus, error: String?, kind: ErrorKind?) -> WorkItem {
+        WorkItem(id: id, jobID: jobID, jobName: jobName, name: name, status: status, phase: phase, attempt: attempt,
+                 collected: collected, ingested: ingested, collectedTotal: collectedTotal, lastError: error,
+                 errorKind: kind, retryMode: retryMode, leaseOwner: nil, parameters: parameters, updatedAt: updatedAt)
+    }
+}

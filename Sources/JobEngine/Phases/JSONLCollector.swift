@@ -1,25 +1,31 @@
 import Foundation
 
-/// `{"type": "jsonl", "path": "in/{item}.jsonl", "page_size": 100}`
+/// `{"type": "jsonl", "path": "in/{item}.jsonl", "page_size": 100, "max_line_bytes": 16777216}`
 ///
 /// Reads documents from a JSON Lines file, one per non-empty line. A line that is an object with a
 /// string `key` uses it as the document key; otherwise the key is `<item>@<byte offset>`. The
 /// cursor is the byte offset of the next line, so recover continues exactly where the last staged
-/// page ended.
+/// page ended. A line longer than `max_line_bytes` (16 MiB by default) fails the item permanently:
+/// without a bound, a file with no newlines (or `/dev/zero`) would be read into memory for ever.
 struct JSONLCollector: Collector {
     let url: URL
     let pageSize: Int
+    let maxLineBytes: Int
+
+    static let defaultMaxLineBytes = 16 * 1024 * 1024
 
     init(context: ComponentContext, item: ItemContext) throws {
         let reader = FieldReader(options: context.options, path: "collector")
         let path = reader.string("path") ?? ""
         pageSize = reader.int("page_size", default: 100, in: 1...1_000_000) ?? 100
+        maxLineBytes = reader.int("max_line_bytes", default: Self.defaultMaxLineBytes, in: 1...(1 << 30)) ?? Self.defaultMaxLineBytes
         if let problem = reader.allProblems.first { throw PhaseError.permanent("\(problem)") }
         url = context.path(path, item: item.itemName)
     }
 
     static let validate: ComponentRegistry.Validator = { reader, context in
         _ = reader.int("page_size", default: 100, in: 1...1_000_000)
+        _ = reader.int("max_line_bytes", default: defaultMaxLineBytes, in: 1...(1 << 30))
         if let path = reader.string("path") {
             for url in context.paths(path) where !FileManager.default.isReadableFile(atPath: url.path) {
                 reader.report("path", "cannot read \(url.path) (no such file, or not readable)")
@@ -45,16 +51,21 @@ struct JSONLCollector: Collector {
         var documents: [Document] = []
         var buffer = Data()
         var offset = start          // byte offset of buffer's first byte
+        var scanned = 0             // bytes of buffer already searched for a newline
         var atEnd = false
         while documents.count < pageSize {
-            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+            if let newline = buffer[(buffer.startIndex + scanned)...].firstIndex(of: UInt8(ascii: "\n")) {
                 let line = buffer[buffer.startIndex..<newline]
+                try checkLength(line.count, at: offset)
                 let lineStart = offset
                 offset += UInt64(line.count + 1)
                 buffer = Data(buffer[(newline + 1)...])
+                scanned = 0
                 if let document = Self.document(Data(line), item: item, offset: lineStart) { documents.append(document) }
                 continue
             }
+            scanned = buffer.count
+            try checkLength(buffer.count, at: offset)
             let chunk = try handle.read(upToCount: 64 * 1024) ?? Data()
             if chunk.isEmpty {
                 // A last line without a newline is still a document.
@@ -70,6 +81,13 @@ struct JSONLCollector: Collector {
         // A full page is not known to be the last: the next call may find the file's end at once and
         // return an empty last page.
         return Page(documents: documents, next: atEnd ? nil : String(offset))
+    }
+
+    private func checkLength(_ length: Int, at offset: UInt64) throws {
+        guard length > maxLineBytes else { return }
+        throw PhaseError.permanent(
+            "jsonl collector: the line at byte \(offset) of \(url.path) is longer than max_line_bytes (\(maxLineBytes) bytes); "
+                + "fix the file, or raise max_line_bytes if such documents are expected")
     }
 
     private static func document(_ line: Data, item: ItemContext, offset: UInt64) -> Document? {

@@ -9,7 +9,9 @@ import Glibc
 /// to a file of the item's own (the path must hold `{item}`). Each batch's checkpoint stores the
 /// file length after the batch; `prepare` truncates the file to that length before a run
 /// continues, so a batch written before a crash but never checkpointed is written once, not twice.
-/// With `checkpoint.sync: full` each batch is fsynced before its checkpoint commits.
+/// With `checkpoint.sync: full` each batch is fsynced before its checkpoint commits, and the folder
+/// is fsynced after the file is created or removed (a file's own fsync does not make its name
+/// durable: after a power loss the file could be gone although its checkpoint is not).
 final class JSONLIngester: Ingester {
     private let url: URL
     private let itemName: String
@@ -42,6 +44,7 @@ final class JSONLIngester: Ingester {
             guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
                 throw PhaseError.permanent("cannot create \(url.path)")
             }
+            try syncFolder()
         }
         let handle = try FileHandle(forUpdating: url)
         let length = try handle.seekToEnd()
@@ -77,7 +80,18 @@ final class JSONLIngester: Ingester {
     func reset(for item: ItemContext) throws {
         if FileManager.default.fileExists(atPath: url.path) {
             try FileManager.default.removeItem(at: url)
+            try syncFolder()
         }
+    }
+
+    /// With `sync: full`, makes the folder's entries (the file's name) durable.
+    private func syncFolder() throws {
+        guard sync == .full else { return }
+        let folder = url.deletingLastPathComponent().path
+        let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw PhaseError.transient("cannot open \(folder) to sync it: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw PhaseError.transient("cannot sync \(folder): \(String(cString: strerror(errno)))") }
     }
 
     func finish(for item: ItemContext) {

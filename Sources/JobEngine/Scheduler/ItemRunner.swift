@@ -15,11 +15,19 @@ struct StopRequested: Error {
 
 /// Runs one claimed item: collect to the end, then ingest, checkpointing each page and batch
 /// (invariant 1), and records how it ended. Runs on one worker thread.
+///
+/// Lock contention on the store (another process holding SQLite's write lock past the busy
+/// timeout) is waited out with a back-off: it never fails an item by itself. Any other store
+/// failure (a full disk, an I/O error) fails the item as transient with a message that says so.
+/// How the item ended is retried until the store takes it; when it will not (the engine is
+/// stopping, or the disk stays full), the item leaves this engine's running set, so its lease is no
+/// longer renewed and a sweep marks it interrupted once it expires (invariant 8).
 struct ItemRunner {
     let store: Store
     let registry: ComponentRegistry
     let job: Job
     let owner: String
+    let running: RunningItems
     let logger: Logger
     let emit: @Sendable (EngineEvent) -> Void
     let metrics: EngineMetrics
@@ -28,14 +36,18 @@ struct ItemRunner {
 
     func run(_ claim: ClaimedItem) {
         let item = claim.item
+        let itemID = item.id.uuidString.lowercased()
+        defer { running.end(itemID) }
         var logger = logger
         logger[metadataKey: "job"] = "\(job.name)"
-        logger[metadataKey: "item"] = "\(item.id.uuidString.lowercased())"
+        logger[metadataKey: "item"] = "\(itemID)"
         logger[metadataKey: "attempt"] = "\(item.attempt)"
         let context = ItemContext(jobID: job.id, jobName: job.name, itemID: item.id, itemName: item.name,
                                   attempt: item.attempt, params: item.parameters, logger: logger)
-        let itemID = item.id.uuidString.lowercased()
         logger.info("work item started", metadata: ["phase": "\(item.phase.rawValue)", "mode": "\(item.retryMode?.rawValue ?? "first run")"])
+        if claim.restartedForChangedParameters {
+            logger.notice("work item restarts: \(Store.restartedForChangedParameters)")
+        }
         emit(.itemStarted(item))
 
         var ingester: (any Ingester)?
@@ -46,7 +58,7 @@ struct ItemRunner {
             ingester = sink
             if claim.needsSinkReset {
                 try sink.reset(for: context)
-                try store.clearSinkReset(itemID: itemID, owner: owner)
+                try persist { try store.clearSinkReset(itemID: itemID, owner: owner) }
             }
             if item.phase == .collect {
                 let collector = try registry.makeCollector(job.spec, baseDirectory: baseDirectory, item: context)
@@ -54,17 +66,17 @@ struct ItemRunner {
             }
             // An item still collecting has delivered nothing, so this is (0, nil) for it.
             try ingest(into: sink, from: item.ingested, sinkOffset: claim.sinkOffset, context: context)
-            let finished = try store.finish(itemID: itemID, owner: owner)
+            let finished = try persist { try store.finish(itemID: itemID, owner: owner) }
             logger.info("work item succeeded", metadata: ["collected_total": "\(finished.collectedTotal)"])
             emit(.itemStopped(finished))
         } catch let lost as LeaseLost {
             logger.warning("work item stopped: \(lost)")
         } catch let stop as StopRequested {
             let status: WorkItemStatus = stop.reason == .cancelled ? .cancelled : .failed
-            record(itemID: itemID, logger: logger) {
-                try store.stop(itemID: itemID, owner: owner, as: status,
-                               error: stop.reason == .cancelled ? "job cancelled" : "engine shut down",
-                               kind: stop.reason == .cancelled ? nil : .interrupted)
+            let error = stop.reason == .cancelled ? "job cancelled" : "engine shut down"
+            let kind: ErrorKind? = stop.reason == .cancelled ? nil : .interrupted
+            record(itemID: itemID, as: .init(status: status, error: error, kind: kind), logger: logger) {
+                try store.stop(itemID: itemID, owner: owner, as: status, error: error, kind: kind)
             }
         } catch {
             let kind = (error as? PhaseError)?.kind ?? .transient
@@ -73,19 +85,63 @@ struct ItemRunner {
                 ? (mode: job.spec.retry.mode, notBefore: Date().timeIntervalSince1970 + policy.delay(afterAttempt: claim.automaticAttempts))
                 : nil
             logger.error("work item failed: \(error)", metadata: ["error_kind": "\(kind.rawValue)", "retrying": "\(retry != nil)"])
-            record(itemID: itemID, logger: logger) {
+            record(itemID: itemID, as: .init(status: .failed, error: "\(error)", kind: kind), logger: logger) {
                 try store.stop(itemID: itemID, owner: owner, as: .failed, error: "\(error)", kind: kind, retry: retry)
             }
         }
     }
 
-    private func record(itemID: String, logger: Logger, _ write: () throws -> WorkItem) {
-        do {
-            emit(.itemStopped(try write()))
-        } catch {
-            // The store is gone (closed, or the lease taken over): the next engine's sweep marks the
-            // item interrupted, so nothing is lost by not recording it here.
-            logger.warning("could not record how work item \(itemID) stopped: \(error)")
+    /// Runs a store write, waiting out lock contention with a back-off for as long as it lasts,
+    /// unless the engine is asked to stop meanwhile. Other SQLite failures become a
+    /// `StoreWriteFailure`, which says what went wrong with the store.
+    private func persist<T>(_ write: () throws -> T) throws -> T {
+        var backoff = Backoff()
+        var waited = false
+        while true {
+            do {
+                return try write()
+            } catch let error as SQLiteError where error.isBusy {
+                if let reason = stopReason() { throw StopRequested(reason: reason) }
+                if !waited {
+                    logger.notice("the store is locked by another process; waiting for it")
+                    waited = true
+                }
+                backoff.sleep()
+            } catch let error as SQLiteError {
+                throw StoreWriteFailure(underlying: error)
+            }
+        }
+    }
+
+    /// Records how the item ended, trying again until the store takes it. Gives up only when the
+    /// lease was lost (the item is another worker's), the store is closed, the engine is stopping
+    /// (a second try failed too) or a failure other than contention repeats five times; then the
+    /// outcome is kept in memory for the run's summary, and the item's lease runs out.
+    private func record(itemID: String, as outcome: RunningItems.Unrecorded, logger: Logger, _ write: () throws -> WorkItem) {
+        var backoff = Backoff()
+        var failures = 0
+        while true {
+            do {
+                emit(.itemStopped(try write()))
+                return
+            } catch let lost as LeaseLost {
+                logger.warning("work item stopped: \(lost)")
+                return
+            } catch {
+                failures += 1
+                let store = (error as? SQLiteError).map(StoreWriteFailure.init(underlying:))
+                let busy = store?.underlying.isBusy ?? false
+                let giveUp = (store?.storeClosed ?? false) || (stopReason() != nil && failures >= 2) || (!busy && failures >= 5)
+                guard giveUp else {
+                    backoff.sleep()
+                    continue
+                }
+                logger.error("could not record how work item \(itemID) ended (\(outcome.status.rawValue): \(outcome.error)): \(store.map { "\($0)" } ?? "\(error)"); its lease is no longer renewed, and once it expires the item is marked interrupted, recoverable")
+                running.recordUnrecorded(itemID, RunningItems.Unrecorded(
+                    status: outcome.status, error: "\(outcome.error) (not recorded: \(store.map { "\($0)" } ?? "\(error)"))",
+                    kind: outcome.kind))
+                return
+            }
         }
     }
 
@@ -95,10 +151,14 @@ struct ItemRunner {
         while true {
             if let reason = stopReason() { throw StopRequested(reason: reason) }
             let page = try collector.page(after: cursor, for: context)
-            try injectFaults(.collect, documents: seq..<(seq + page.documents.count), item: context.itemName)
+            let documents = seq..<(seq + page.documents.count)
+            try injectFaults(.collect, documents: documents, item: context.itemName)
+            try stallFaults(.collect, documents: documents, item: context.itemName)
             let started = ContinuousClock.now
-            let outcome = try store.commitPage(itemID: context.itemID.uuidString.lowercased(), owner: owner, firstSeq: seq,
-                                               documents: page.documents, nextCursor: page.next, sync: job.spec.checkpoint.sync)
+            let outcome = try persist {
+                try store.commitPage(itemID: context.itemID.uuidString.lowercased(), owner: owner, firstSeq: seq,
+                                     documents: page.documents, nextCursor: page.next, sync: job.spec.checkpoint.sync)
+            }
             metrics.pageCommitLatency.record(duration: ContinuousClock.now - started)
             metrics.pageCommits.increment()
             metrics.documentsCollected.increment(by: page.documents.count)
@@ -121,12 +181,17 @@ struct ItemRunner {
             let documents = try store.stagedDocuments(itemID: itemID, from: seq, limit: batchSize)
             guard !documents.isEmpty else { return }
             if cancelled { throw StopRequested(reason: .cancelled) }
-            try injectFaults(.ingest, documents: seq..<(seq + documents.count), item: context.itemName)
+            let range = seq..<(seq + documents.count)
+            try injectFaults(.ingest, documents: range, item: context.itemName)
             let offset = try sink.ingest(Batch(item: context, documents: documents))
+            // The batch is in the sink and not yet checkpointed: the instant a crash would repeat it.
+            try stallFaults(.ingest, documents: range, item: context.itemName)
             seq += documents.count
             let started = ContinuousClock.now
-            cancelled = try store.commitBatch(itemID: itemID, owner: owner, ingested: seq, sinkOffset: offset,
-                                              sync: job.spec.checkpoint.sync).jobCancelled
+            cancelled = try persist {
+                try store.commitBatch(itemID: itemID, owner: owner, ingested: seq, sinkOffset: offset,
+                                      sync: job.spec.checkpoint.sync)
+            }.jobCancelled
             metrics.batchCommitLatency.record(duration: ContinuousClock.now - started)
             metrics.batchCommits.increment()
             metrics.documentsIngested.increment(by: documents.count)
@@ -136,10 +201,31 @@ struct ItemRunner {
 
     /// Fails the page or batch holding a fault's document while the fault has firings left.
     private func injectFaults(_ phase: Phase, documents: Range<Int>, item: String) throws {
-        for fault in job.spec.faults where fault.item == item && fault.phase == phase && documents.contains(fault.atDocument) {
-            if try store.fireFault(jobID: job.id, itemName: item, phase: phase, atDocument: fault.atDocument, times: fault.times) {
-                throw PhaseError.transient(fault.message)
+        for fault in job.spec.faults where fault.stallMilliseconds == nil {
+            if try fires(fault, phase, documents: documents, item: item) { throw PhaseError.transient(fault.message) }
+        }
+    }
+
+    /// Holds the page (fetched, not yet staged) or the batch (in the sink, not yet checkpointed) of a
+    /// stall fault's document for its `stall_ms`: the window a crash test aims its kill at. A stop
+    /// request ends the stall.
+    private func stallFaults(_ phase: Phase, documents: Range<Int>, item: String) throws {
+        for fault in job.spec.faults {
+            guard let milliseconds = fault.stallMilliseconds, try fires(fault, phase, documents: documents, item: item)
+            else { continue }
+            let end = Date().addingTimeInterval(Double(milliseconds) / 1000)
+            while Date() < end {
+                if let reason = stopReason() { throw StopRequested(reason: reason) }
+                Thread.sleep(forTimeInterval: min(0.05, max(0, end.timeIntervalSinceNow)))
             }
+        }
+    }
+
+    /// Whether `fault` is at these documents and fires now (each firing is counted in the store).
+    private func fires(_ fault: FaultSpec, _ phase: Phase, documents: Range<Int>, item: String) throws -> Bool {
+        guard fault.item == item, fault.phase == phase, documents.contains(fault.atDocument) else { return false }
+        return try persist {
+            try store.fireFault(jobID: job.id, itemName: item, phase: phase, atDocument: fault.atDocument, times: fault.times)
         }
     }
 }

@@ -38,10 +38,12 @@ final class OwnerLock: @unchecked Sendable {
 
     deinit { release() }
 
-    /// Drops the lock and removes its file.
-    func release() {
+    /// Drops the lock and, with `removingFile`, its file. An engine that leaves items running keeps
+    /// the file: an unlocked lock file is how the next engine proves at once that its owner is dead
+    /// (a missing one proves nothing, and only the lease would tell).
+    func release(removingFile: Bool = true) {
         guard descriptor >= 0 else { return }
-        unlink(url.path)
+        if removingFile { unlink(url.path) }
         close(descriptor)
         descriptor = -1
     }
@@ -56,17 +58,27 @@ final class OwnerLock: @unchecked Sendable {
         owner.split(separator: ":", maxSplits: 1).first ?? ""
     }
 
-    /// Whether `owner`, an engine on this host, is dead: its lock file is gone (a live engine keeps
-    /// one from start to shutdown) or nobody holds its lock any more (the process died).
-    static func isDead(owner: String, directory: URL) -> Bool {
+    /// What an owner's lock file says about an engine on this host.
+    enum Liveness: Equatable {
+        /// This probe took the lock: the process that held it is gone.
+        case dead
+        /// Someone holds the lock.
+        case alive
+        /// The file is missing or cannot be opened (another OS user's store, say): no proof either way.
+        case unknown
+    }
+
+    /// Whether `owner`, an engine on this host, is dead. Only a lock actually taken proves death.
+    /// The file is opened read-only: `flock` needs no write access, so another OS user can still probe.
+    static func probe(owner: String, directory: URL) -> Liveness {
         let path = directory.appendingPathComponent(fileName(owner)).path
-        let probe = open(path, O_RDWR | O_CLOEXEC)
-        guard probe >= 0 else { return true }
+        let probe = open(path, O_RDONLY | O_CLOEXEC)
+        guard probe >= 0 else { return .unknown }
         defer { close(probe) }
-        guard flock(probe, LOCK_EX | LOCK_NB) == 0 else { return false }
+        guard flock(probe, LOCK_EX | LOCK_NB) == 0 else { return errno == EWOULDBLOCK ? .alive : .unknown }
         unlink(path)
         flock(probe, LOCK_UN)
-        return true
+        return .dead
     }
 
     /// Removes the lock files nobody holds: engines that died without running items leave them, and
@@ -77,7 +89,7 @@ final class OwnerLock: @unchecked Sendable {
         var removed = 0
         for name in names where name.hasSuffix(".lock") {
             let path = directory.appendingPathComponent(name).path
-            let probe = open(path, O_RDWR | O_CLOEXEC)
+            let probe = open(path, O_RDONLY | O_CLOEXEC)
             guard probe >= 0 else { continue }
             if flock(probe, LOCK_EX | LOCK_NB) == 0 {
                 unlink(path)

@@ -19,27 +19,37 @@ public struct RunSummary: Sendable {
     public var allSucceeded: Bool { items.allSatisfy { $0.status == .succeeded } }
 }
 
-/// Runs a job's runnable items on Dispatch, at most `spec.concurrency` at once.
+/// Runs a job's runnable items, at most `spec.concurrency` at once.
 ///
-/// Each slot is a labelled serial queue (`JobEngine.worker.<job>.<n>`) that claims an item, runs it,
+/// Each slot is a thread of its own (`JobEngine.worker.<job>.<n>`) that claims an item, runs it,
 /// and claims the next, checking for shutdown before each claim; a `DispatchGroup` joins them.
-/// Serial queues get threads of their own from libdispatch, which matters because collectors
-/// block on I/O: items on a width-limited concurrent queue would starve each other on a 2-core
-/// host. Claims are transactions in the store, so workers of other processes can share a job.
+/// Threads, not Dispatch queues: collectors and sinks block on I/O for as long as a source takes,
+/// and libdispatch's pool stops adding threads at about 255, which silently capped `concurrency`
+/// (and starved the store's own queues). Claims are transactions in the store, so workers of other
+/// processes can share a job.
+///
+/// A stop lets running items reach their next checkpoint. A collector or sink call that has not
+/// returned `stopGrace` seconds after the stop request (a FIFO nobody writes, a hung source) is
+/// abandoned: its item is marked interrupted (recoverable) and its run returns without it.
 final class Scheduler: Sendable {
     let store: Store
     let owner: String
     let leaseSeconds: Double
+    let stopGrace: Double
+    let running: RunningItems
     let logger: Logger
     let emit: @Sendable (EngineEvent) -> Void
     private let metrics = EngineMetrics()
     private let stopping = Locked<Bool>(false)
     private let active = DispatchGroup()
 
-    init(store: Store, owner: String, leaseSeconds: Double, logger: Logger, emit: @escaping @Sendable (EngineEvent) -> Void) {
+    init(store: Store, owner: String, leaseSeconds: Double, stopGrace: Double, running: RunningItems, logger: Logger,
+         emit: @escaping @Sendable (EngineEvent) -> Void) {
         self.store = store
         self.owner = owner
         self.leaseSeconds = leaseSeconds
+        self.stopGrace = stopGrace
+        self.running = running
         self.logger = logger
         self.emit = emit
     }
@@ -52,21 +62,25 @@ final class Scheduler: Sendable {
         active.enter()
         let group = DispatchGroup()
         let failure = Locked<(any Error)?>(nil)
-        let jobID = job.id
-        let runner = ItemRunner(store: store, registry: registry, job: job, owner: owner, logger: logger, emit: emit,
-                                metrics: metrics) {
+        let runner = ItemRunner(store: store, registry: registry, job: job, owner: owner, running: running, logger: logger,
+                                emit: emit, metrics: metrics) {
             [weak self] in (self?.isStopping ?? true) ? .shutdown : nil
         }
-        for slot in 0..<job.spec.concurrency {
-            group.enter()
-            DispatchQueue(label: "JobEngine.worker.\(job.name).\(slot)").async { [self] in
-                defer { group.leave() }
+        // No more threads than items that could run: a job of three items with concurrency 1,000
+        // needs three.
+        let pending = (try? store.pendingState(jobID: job.id).pending) ?? job.spec.concurrency
+        for index in 0..<min(job.spec.concurrency, max(1, pending)) {
+            let slot = Slot(group: group)
+            let thread = Thread { [self] in
+                defer { slot.leave() }
                 do {
-                    try self.work(jobID: jobID, runner: runner)
+                    try self.work(job: job, runner: runner, slot: slot)
                 } catch {
                     failure.withLock { $0 = $0 ?? error }
                 }
             }
+            thread.name = "JobEngine.worker.\(job.name).\(index)"
+            thread.start()
         }
         group.notify(queue: DispatchQueue(label: "JobEngine.scheduler.\(job.name)")) { [self] in
             defer { self.active.leave() }
@@ -74,31 +88,98 @@ final class Scheduler: Sendable {
                 completion(.failure(error))
                 return
             }
-            completion(Result {
-                RunSummary(job: try self.store.job(jobID.uuidString) ?? job, items: try self.store.items(jobID: jobID))
-            })
+            completion(Result { try self.summary(of: job) })
         }
     }
 
+    /// The job's items as they stand, with the outcomes this engine could not record shown as they
+    /// happened: such an item still reads `running` in the store until its lease runs out.
+    func summary(of job: Job) throws -> RunSummary {
+        let items = try store.items(jobID: job.id).map { item -> WorkItem in
+            let id = item.id.uuidString.lowercased()
+            guard item.status == .running, item.leaseOwner == owner, !running.contains(id) else { return item }
+            let outcome = running.unrecordedOutcome(id) ?? RunningItems.Unrecorded(
+                status: .failed, error: "stopped, and the store did not take the news; recoverable once its lease expires",
+                kind: .interrupted)
+            return item.overriding(status: outcome.status, error: outcome.error, kind: outcome.kind)
+        }
+        return RunSummary(job: try store.job(job.id.uuidString) ?? job, items: items)
+    }
+
     /// One slot: claim, run, repeat, until nothing of the job is pending. A pending item still in
-    /// its back-off is waited for (in short naps, so shutdown is noticed).
-    private func work(jobID: UUID, runner: ItemRunner) throws {
+    /// its back-off is waited for (in short naps, so shutdown is noticed). Lock contention on a claim
+    /// is waited out.
+    private func work(job: Job, runner: ItemRunner, slot: Slot) throws {
+        var contention = Backoff()
         while !isStopping {
-            if let claim = try store.claimNext(jobID: jobID, owner: owner, leaseSeconds: leaseSeconds) {
-                runner.run(claim)
+            var claimedID: String?
+            let claim: Store.Claim
+            do {
+                claim = try store.claimNext(jobID: job.id, specVersion: job.specVersion, owner: owner,
+                                            leaseSeconds: leaseSeconds) { id in
+                    claimedID = id
+                    running.begin(id, slot: slot)
+                }
+            } catch let error as SQLiteError where error.isBusy {
+                if let claimedID { running.end(claimedID) }
+                contention.sleep()
                 continue
+            } catch {
+                if let claimedID { running.end(claimedID) }
+                throw error
             }
-            let state = try store.pendingState(jobID: jobID)
+            contention = Backoff()
+            switch claim {
+            case .claimed(let item):
+                runner.run(item)
+                continue
+            case .specChanged:
+                // The run ends; `Engine.run(jobID:)` starts the next with the new spec.
+                return
+            case .nothing:
+                break
+            }
+            let state = try store.pendingState(jobID: job.id)
             guard state.pending > 0 else { return }
             let wait = (state.earliestNotBefore ?? 0) - Date().timeIntervalSince1970
             Thread.sleep(forTimeInterval: min(max(wait, 0.01), 0.25))
         }
     }
 
-    /// Stops claiming; running items stop at their next checkpoint. Calls `completion` once every
-    /// run has returned.
+    /// Stops claiming; running items stop at their next checkpoint, and those whose thread is still
+    /// inside a collector or sink call `stopGrace` seconds later are abandoned. Calls `completion`
+    /// once every run has returned.
     func stop(completion: @escaping @Sendable () -> Void) {
-        stopping.withLock { $0 = true }
+        let first = stopping.withLock { stopping in
+            defer { stopping = true }
+            return !stopping
+        }
+        if first {
+            DispatchQueue.global().asyncAfter(deadline: .now() + stopGrace) { [self] in abandonStuckItems() }
+        }
         active.notify(queue: DispatchQueue(label: "JobEngine.scheduler.shutdown"), execute: completion)
+    }
+
+    /// The grace period after a stop request ran out: marks the items still in progress interrupted
+    /// and lets their runs return. Their threads may come back later; their lease is gone, so they
+    /// can commit nothing (`LeaseLost`).
+    private func abandonStuckItems() {
+        let stuck = running.abandonAll()
+        guard !stuck.isEmpty else { return }
+        logger.warning("\(stuck.count) work item(s) did not reach a checkpoint within \(stopGrace) s of the stop request; abandoning them")
+        do {
+            let marked = try store.markInterrupted(
+                itemIDs: stuck.map(\.itemID), owner: owner,
+                reason: "the engine shut down, and the collector or sink call in progress did not return within \(Self.seconds(stopGrace)) of the stop request")
+            if !marked.isEmpty { emit(.itemsInterrupted(marked)) }
+        } catch {
+            // Their leases are no longer renewed: the next sweep marks them once they expire.
+            logger.error("could not mark the abandoned work items interrupted: \(error)")
+        }
+        for (_, slot) in stuck { slot.leave() }
+    }
+
+    private static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
     }
 }

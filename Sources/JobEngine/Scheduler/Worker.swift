@@ -7,7 +7,8 @@ import Logging
 /// Each job with pending items gets one run (``Engine/run(jobID:)``) at a time, so the job's
 /// `concurrency` holds. The worker looks for work when ``nudge()`` is called (say, right after a
 /// retry was started) and otherwise every `pollInterval`, which is how it notices work queued by
-/// other processes.
+/// other processes. Each look also sweeps: the items of workers that died meanwhile are marked
+/// interrupted and continued here from their checkpoints.
 ///
 /// ```swift
 /// let worker = Worker(engine: engine)
@@ -28,9 +29,14 @@ public final class Worker: Sendable {
     /// Jobs with a run in progress; guarded by its lock, touched by the loop and finishing runs.
     private let running = Locked<Set<UUID>>([])
 
+    /// The shortest poll interval: below it a worker would spend a core on polling an idle store.
+    public static let minimumPollInterval: Duration = .milliseconds(50)
+
+    /// - Parameter pollInterval: how often to look for work queued by other processes; at least
+    ///   ``minimumPollInterval`` (a shorter one is raised to it).
     public init(engine: Engine, pollInterval: Duration = .seconds(1), logger: Logger = Logger(label: "JobEngine.worker")) {
         self.engine = engine
-        self.pollInterval = pollInterval
+        self.pollInterval = max(pollInterval, Self.minimumPollInterval)
         self.logger = logger
         // One buffered wake-up is enough: a scan finds everything pending at that moment.
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -79,6 +85,12 @@ public final class Worker: Sendable {
     private func startRuns(in group: inout TaskGroup<Void>) async {
         let pending: [UUID]
         do {
+            // Workers die while this one serves (a separate `engine-run run` killed, a host lost): their
+            // items are taken over from their checkpoints at the next poll, not left `running`.
+            let continued = try await engine.offload { [engine] in try engine.continueSwept() }
+            if !continued.isEmpty {
+                logger.notice("continuing the work items of dead workers", metadata: ["items": "\(continued.count)"])
+            }
             pending = try await engine.jobsWithPendingItems()
         } catch {
             logger.error("worker could not read pending work: \(error)")

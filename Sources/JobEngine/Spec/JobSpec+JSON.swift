@@ -44,12 +44,14 @@ extension JobSpec {
             "collector": component(collector),
             "ingester": component(ingester),
             "items": .array(items.map { .object(["name": .string($0.name), "params": .object($0.params)]) }),
-            "faults": .array(faults.map {
-                [
-                    "item": .string($0.item), "phase": .string($0.phase.rawValue),
-                    "at_document": .number(Double($0.atDocument)), "times": .number(Double($0.times)),
-                    "message": .string($0.message),
+            "faults": .array(faults.map { fault in
+                var object: [String: JSONValue] = [
+                    "item": .string(fault.item), "phase": .string(fault.phase.rawValue),
+                    "at_document": .number(Double(fault.atDocument)), "times": .number(Double(fault.times)),
+                    "message": .string(fault.message),
                 ]
+                if let stall = fault.stallMilliseconds { object["stall_ms"] = .number(Double(stall)) }
+                return .object(object)
             }),
         ])
     }
@@ -99,9 +101,11 @@ extension JobSpec {
             let at = reader.int("at_document", in: 0...Int.max)
             let times = reader.int("times", default: 1, in: 1...Int.max)
             let message = reader.string("message", required: false) ?? "injected fault"
+            let stall = reader.raw("stall_ms") == nil ? nil : reader.int("stall_ms", in: 1...86_400_000)
             reader.rejectUnknownKeys()
             if let item, let at, let times {
-                faults.append(FaultSpec(item: item, phase: phase, atDocument: at, times: times, message: message))
+                faults.append(FaultSpec(item: item, phase: phase, atDocument: at, times: times, message: message,
+                                        stallMilliseconds: stall))
             }
         }
         root.rejectUnknownKeys()
@@ -122,6 +126,13 @@ extension JobSpec {
         var options = object
         options["type"] = nil
         return ComponentSpec(type: type, options: options)
+    }
+
+    /// Every problem of a spec built in code, found exactly as for a spec file: the spec is read
+    /// back from its own JSON, so ranges, choices and cross-references are checked by the one reader
+    /// both entry points share.
+    func validationProblems() -> [SpecProblem] {
+        Self.read(jsonValue).1
     }
 
     /// Rules that hold for any spec, parsed or built in code.

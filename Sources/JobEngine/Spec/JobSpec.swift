@@ -92,19 +92,25 @@ public struct ItemSpec: Sendable, Equatable {
 
 /// An injected transient error: the page or batch of `item` that holds document `atDocument`
 /// (0-based) fails in `phase`, `times` times in all, counted in the store across attempts and
-/// processes. How tests, users and benchmarks rehearse outages.
+/// processes; or, with `stallMilliseconds`, a stall just before that page's or batch's checkpoint.
+/// How tests, users and benchmarks rehearse outages and crashes.
 public struct FaultSpec: Sendable, Equatable {
     public var item: String
     public var phase: Phase
     public var atDocument: Int
     public var times: Int
     public var message: String
+    /// Instead of failing, hold the page after it was fetched (collect) or the batch after it reached
+    /// the sink (ingest) for this long, before its checkpoint: the instant a crash hurts most.
+    public var stallMilliseconds: Int?
 
-    public init(item: String, phase: Phase, atDocument: Int, times: Int = 1, message: String = "injected fault") {
+    public init(item: String, phase: Phase, atDocument: Int, times: Int = 1, message: String = "injected fault",
+                stallMilliseconds: Int? = nil) {
         self.item = item
         self.phase = phase
         self.atDocument = atDocument
         self.times = times
         self.message = message
+        self.stallMilliseconds = stallMilliseconds
     }
 }

@@ -75,10 +75,17 @@ final class GroupCommit: Sendable {
                         let value = try request.body(db)
                         try db.execute("RELEASE checkpoint")
                         outcomes.append(.success(value))
-                    } catch {
-                        try db.execute("ROLLBACK TO checkpoint")
-                        try db.execute("RELEASE checkpoint")
-                        outcomes.append(.failure(error))
+                    } catch let writeError {
+                        do {
+                            try db.execute("ROLLBACK TO checkpoint")
+                            try db.execute("RELEASE checkpoint")
+                        } catch {
+                            // SQLite rolled the whole transaction back itself (it may on SQLITE_FULL,
+                            // IOERR, BUSY): the write's own error is what every writer of the group
+                            // must hear, not "no such savepoint".
+                            throw writeError
+                        }
+                        outcomes.append(.failure(writeError))
                     }
                 }
             }

@@ -96,15 +96,17 @@ extension Store {
     }
 
     /// The running item stops as `failed` (with the error and its kind) or `cancelled`. With
-    /// `retry`, an automatic retry is queued in the same transaction.
+    /// `retry`, an automatic retry is queued in the same transaction, unless the job was cancelled
+    /// meanwhile: after a cancel only a manual retry re-opens the job's items.
     func stop(
         itemID: String, owner: String, as status: WorkItemStatus, error: String?, kind: ErrorKind?,
         retry: (mode: RetryMode, notBefore: Double)? = nil
     ) throws -> WorkItem {
         var retryStarted = false
         let item = try transition(itemID: itemID, owner: owner, to: status, error: error, kind: kind) { db in
-            if let retry, case .started = try Self.startRetry(db, id: itemID, mode: retry.mode, origin: .automatic,
-                                                               notBefore: retry.notBefore) {
+            if let retry, try !Self.isJobCancelled(db, itemID: itemID),
+               case .started = try Self.startRetry(db, id: itemID, mode: retry.mode, origin: .automatic,
+                                                   notBefore: retry.notBefore) {
                 retryStarted = true
             }
         }

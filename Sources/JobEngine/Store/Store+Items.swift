@@ -9,6 +9,8 @@ struct ClaimedItem: Sendable {
     let collectCursor: String?
     /// The ingest checkpoint's sink offset (e.g. the file sink's byte length), if any.
     let sinkOffset: Int64?
+    /// The claim found the job's parameters changed since the item's checkpoints and restarted it.
+    let restartedForChangedParameters: Bool
 }
 
 extension Store {
@@ -58,18 +60,49 @@ extension Store {
         }
     }
 
+    /// What a claim found.
+    enum Claim {
+        case claimed(ClaimedItem)
+        /// Nothing of the job is runnable now.
+        case nothing
+        /// The job has a newer spec version than the run was started with: the run must end and
+        /// start again with the new spec, or it would run items with settings they were not made for.
+        case specChanged
+    }
+
     /// Claims the next runnable item of a job for `owner`: the first `pending` item whose back-off
     /// has passed becomes `running` under a lease, in one transaction, so two workers never claim
-    /// the same item. Nil when nothing is runnable now.
-    func claimNext(jobID: UUID, owner: String, leaseSeconds: Double) throws -> ClaimedItem? {
+    /// the same item. `onClaim` runs inside that transaction, before it commits.
+    ///
+    /// Invariant 4 is checked here, where it cannot be raced: an item whose checkpoints were made
+    /// under other parameters than the job's current ones (the spec was submitted again while the
+    /// item waited for a recover, or in an automatic retry's back-off) restarts instead of resuming:
+    /// its checkpoints and staged documents go, its sink output is reset, and the claim's event says why.
+    func claimNext(jobID: UUID, specVersion: Int, owner: String, leaseSeconds: Double,
+                   onClaim: (String) -> Void = { _ in }) throws -> Claim {
         try writer.write { db in
             let now = Self.now
+            let job = jobID.uuidString.lowercased()
+            guard let version = try db.execute("SELECT spec_version FROM jobs WHERE id = ?", [.text(job)]).first?.int("spec_version")
+            else { return .nothing }
+            guard version == specVersion else { return .specChanged }
             guard let row = try db.execute("""
-                SELECT id FROM work_items WHERE job_id = ? AND status = 'pending' AND (not_before IS NULL OR not_before <= ?)
+                SELECT id, params_fingerprint, checkpoint_fingerprint FROM work_items
+                WHERE job_id = ? AND status = 'pending' AND (not_before IS NULL OR not_before <= ?)
                 AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = work_items.job_id AND jobs.cancelled = 1)
                 ORDER BY position LIMIT 1
-                """, [.text(jobID.uuidString.lowercased()), .real(now)]).first, let id = row.string("id")
-            else { return nil }
+                """, [.text(job), .real(now)]).first, let id = row.string("id")
+            else { return .nothing }
+            let made = row.string("checkpoint_fingerprint")
+            let parametersChanged = made != nil && made != row.string("params_fingerprint")
+            if parametersChanged {
+                try db.execute("DELETE FROM checkpoints WHERE item_id = ?", [.text(id)])
+                try db.execute("DELETE FROM staged_documents WHERE item_id = ?", [.text(id)])
+                try db.execute("""
+                    UPDATE work_items SET phase = 'collect', collected = 0, ingested = 0, needs_sink_reset = 1,
+                    retry_mode = 'restart', checkpoint_fingerprint = NULL WHERE id = ?
+                    """, [.text(id)])
+            }
             try db.execute("""
                 UPDATE work_items SET status = 'running', lease_owner = ?, lease_expires_at = ?, not_before = NULL,
                 checkpoint_fingerprint = COALESCE(checkpoint_fingerprint, params_fingerprint), updated_at = ?
@@ -79,16 +112,23 @@ extension Store {
                 preconditionFailure("claimed item \(id) vanished inside its own transaction")
             }
             let item = try Self.decodeItem(itemRow)
-            try Self.recordEvent(db, itemID: id, jobID: item.jobID.uuidString.lowercased(), attempt: item.attempt,
-                                 from: .pending, to: .running)
+            try Self.recordEvent(db, itemID: id, jobID: job, attempt: item.attempt, from: .pending, to: .running,
+                                 mode: parametersChanged ? .restart : nil,
+                                 error: parametersChanged ? Self.restartedForChangedParameters : nil)
             let checkpoints = try db.execute("SELECT phase, cursor, sink_offset FROM checkpoints WHERE item_id = ?", [.text(id)])
             let collect = checkpoints.first { $0.string("phase") == Phase.collect.rawValue }
             let ingest = checkpoints.first { $0.string("phase") == Phase.ingest.rawValue }
-            return ClaimedItem(item: item, automaticAttempts: itemRow.int("automatic_attempts"),
-                               needsSinkReset: itemRow.int("needs_sink_reset") != 0,
-                               collectCursor: collect?.string("cursor"), sinkOffset: ingest?.int64("sink_offset"))
+            onClaim(id)
+            return .claimed(ClaimedItem(item: item, automaticAttempts: itemRow.int("automatic_attempts"),
+                                        needsSinkReset: itemRow.int("needs_sink_reset") != 0,
+                                        collectCursor: collect?.string("cursor"), sinkOffset: ingest?.int64("sink_offset"),
+                                        restartedForChangedParameters: parametersChanged))
         }
     }
+
+    /// The history's note on a claim that restarted an item instead of resuming it (invariant 4).
+    static let restartedForChangedParameters =
+        "parameters changed since its checkpoints were made: restarted from scratch instead of resuming"
 
     /// When the next back-off of a job's pending items ends, and whether any item is pending at all.
     func pendingState(jobID: UUID) throws -> (pending: Int, earliestNotBefore: Double?) {

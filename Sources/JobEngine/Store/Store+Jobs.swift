@@ -117,20 +117,30 @@ extension Store {
         try db.execute("SELECT * FROM jobs WHERE \(condition)", [argument]).first.map { try decodeJob($0) }
     }
 
+    /// Decodes a job row. The stored spec was validated when it was submitted, so it is read as it
+    /// is, without a validation that could fail: an engine whose rules changed since must still show
+    /// every job. Only a spec that cannot be read at all leaves a placeholder and a `specError`.
     static func decodeJob(_ row: Row, column: String = "spec_json") throws -> Job {
-        let (spec, problems) = JobSpec.read(try JSONValue.parse(row.data(column) ?? Data()),
-                                            withoutItems: column == "settings_json")
-        guard let spec, problems.isEmpty else {
-            throw EngineError(.storeUnusable, "the stored spec of job \(row.string("name") ?? "?") does not parse: \(problems)")
+        let name = row.string("name") ?? ""
+        var spec: JobSpec?
+        var specError: String?
+        do {
+            let (read, problems) = JobSpec.read(try JSONValue.parse(row.data(column) ?? Data()), withoutItems: column == "settings_json")
+            spec = read
+            if read == nil { specError = "the stored spec cannot be read: " + problems.map(\.description).joined(separator: "; ") }
+        } catch {
+            specError = "the stored spec is not JSON: \(error)"
         }
         return Job(
             id: UUID(uuidString: row.string("id") ?? "") ?? UUID(),
-            name: row.string("name") ?? "",
+            name: name,
             specVersion: row.int("spec_version"),
-            spec: spec,
+            spec: spec ?? JobSpec(name: name, collector: ComponentSpec(type: "unreadable"),
+                                  ingester: ComponentSpec(type: "unreadable"), items: []),
             baseDirectory: row.string("base_directory") ?? "",
             cancelled: row.int("cancelled") != 0,
             createdAt: Date(timeIntervalSince1970: row.double("created_at") ?? 0),
-            updatedAt: Date(timeIntervalSince1970: row.double("updated_at") ?? 0))
+            updatedAt: Date(timeIntervalSince1970: row.double("updated_at") ?? 0),
+            specError: specError)
     }
 }

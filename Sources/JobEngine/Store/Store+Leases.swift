@@ -1,11 +1,16 @@
 import Foundation
 
 extension Store {
-    /// Extends the lease of every item `owner` is running: the heartbeat.
-    func renewLeases(owner: String, leaseSeconds: Double) throws {
+    /// Extends the leases of the listed items, those `owner`'s threads are working on: the heartbeat.
+    /// Only these: an item no thread works on must let its lease run out, so a sweep can judge it.
+    func renewLeases(owner: String, itemIDs: [String], leaseSeconds: Double) throws {
+        guard !itemIDs.isEmpty else { return }
+        let ids = String(decoding: JSONValue.array(itemIDs.map(JSONValue.string)).canonicalJSON(), as: UTF8.self)
         try writer.write { db in
-            try db.execute("UPDATE work_items SET lease_expires_at = ? WHERE status = 'running' AND lease_owner = ?",
-                           [.real(Self.now + leaseSeconds), .text(owner)])
+            try db.execute("""
+                UPDATE work_items SET lease_expires_at = ?
+                WHERE status = 'running' AND lease_owner = ? AND id IN (SELECT value FROM json_each(?))
+                """, [.real(Self.now + leaseSeconds), .text(owner), .text(ids)])
         }
     }
 
@@ -19,22 +24,51 @@ extension Store {
         }
     }
 
-    /// Marks every item `owner` was running as `failed` with kind `interrupted`: its worker died or
-    /// stopped. Returns the ids of the items marked.
+    /// Marks every item `owner` was running as `failed` with kind `interrupted`: its worker died.
+    /// Returns the ids of the items marked.
     func markInterrupted(owner: String, reason: String) throws -> [UUID] {
+        try markInterrupted(reason: reason, where: "lease_owner = ?", [.text(owner)]) { _ in true }
+    }
+
+    /// Marks the listed items of `owner` interrupted: a stop gave up waiting for their threads.
+    func markInterrupted(itemIDs: [String], owner: String, reason: String) throws -> [UUID] {
+        let ids = Set(itemIDs)
+        return try markInterrupted(reason: reason, where: "lease_owner = ?", [.text(owner)]) { ids.contains($0.id) }
+    }
+
+    /// Marks interrupted every running item whose lease expired before `now`: no live worker renewed
+    /// it, so no thread is working on it (or its worker stalled past its lease and lost it).
+    /// `spare(itemID, owner)` is asked inside the write transaction, where claims are serialized, and
+    /// keeps the items this engine's own threads are still on.
+    func markExpiredInterrupted(now: Double, reason: String, spare: (_ itemID: String, _ owner: String) -> Bool) throws -> [UUID] {
+        try markInterrupted(reason: reason, where: "lease_expires_at < ?", [.real(now)]) { !spare($0.id, $0.owner) }
+    }
+
+    /// One transaction: the running items matching `condition` that `include` accepts become
+    /// `failed`/`interrupted`, each with its event. `{owner}` in `reason` names the item's owner.
+    private func markInterrupted(
+        reason: String, where condition: String, _ arguments: [SQLValue],
+        include: ((id: String, owner: String)) -> Bool
+    ) throws -> [UUID] {
         try writer.write { db in
             let rows = try db.execute(
-                "SELECT id, job_id, attempt FROM work_items WHERE status = 'running' AND lease_owner = ?", [.text(owner)])
+                "SELECT id, job_id, attempt, lease_owner FROM work_items WHERE status = 'running' AND \(condition)", arguments)
+            var marked: [UUID] = []
             for row in rows {
+                let id = row.string("id") ?? ""
+                let owner = row.string("lease_owner") ?? ""
+                guard include((id, owner)) else { continue }
+                let text = reason.replacingOccurrences(of: "{owner}", with: owner)
                 try db.execute("""
                     UPDATE work_items SET status = 'failed', error_kind = 'interrupted', last_error = ?, lease_owner = NULL,
-                    lease_expires_at = NULL, updated_at = ? WHERE id = ?
-                    """, [.text(reason), .real(Self.now), row["id"]])
-                try Self.recordEvent(db, itemID: row.string("id") ?? "", jobID: row.string("job_id") ?? "",
-                                     attempt: row.int("attempt"), from: .running, to: .failed, error: reason,
-                                     errorKind: .interrupted)
+                    lease_expires_at = NULL, updated_at = ? WHERE id = ? AND status = 'running' AND lease_owner = ?
+                    """, [.text(text), .real(Self.now), .text(id), .text(owner)])
+                guard db.changes == 1 else { continue }
+                try Self.recordEvent(db, itemID: id, jobID: row.string("job_id") ?? "", attempt: row.int("attempt"),
+                                     from: .running, to: .failed, error: text, errorKind: .interrupted)
+                if let uuid = UUID(uuidString: id) { marked.append(uuid) }
             }
-            return rows.compactMap { $0.string("id").flatMap(UUID.init(uuidString:)) }
+            return marked
         }
     }
 

@@ -86,8 +86,11 @@ extension Store {
         guard db.changes == 1 else { return .skipped(.unknown) }
         let row = try db.execute("SELECT job_id, attempt FROM work_items WHERE id = ?", [.text(id)])[0]
         let jobID = row.string("job_id") ?? ""
-        // An explicit retry of an item of a cancelled job means the operator wants it to run.
-        try db.execute("UPDATE jobs SET cancelled = 0 WHERE id = ? AND cancelled = 1", [.text(jobID)])
+        // An explicit retry of an item of a cancelled job means the operator wants it to run; nothing
+        // else (an automatic retry, continuing after a crash) may undo a cancel.
+        if origin == .manual {
+            try db.execute("UPDATE jobs SET cancelled = 0 WHERE id = ? AND cancelled = 1", [.text(jobID)])
+        }
         try recordEvent(db, itemID: id, jobID: jobID, attempt: row.int("attempt"), from: from, to: .pending, mode: mode)
         return .started
     }

@@ -18,40 +18,75 @@ import Logging
 public final class Store: Sendable {
     /// The path given at open, or `:memory:`.
     public let path: String
+    /// `path` with symlinks resolved (the owner locks live beside it).
+    let canonicalPath: String
+    /// Opened read-only: every write throws.
+    let readOnly: Bool
     let writer: SerializedDatabase
     let reader: SerializedDatabase
     /// Checkpoint writes go through here, so concurrent items share transactions.
     let checkpoints: GroupCommit
     let logger: Logger
 
-    public init(path: String, logger: Logger = Logger(label: "JobEngine.store")) throws {
+    /// Opens the store at `path`. `readOnly` opens one read-only connection and writes nothing at
+    /// all (no migration, no settings): for commands that only read, which must work on a store of
+    /// another OS user, a read-only file or a full disk.
+    public init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 5_000,
+                logger: Logger = Logger(label: "JobEngine.store")) throws {
         self.path = path
         self.logger = logger
+        self.readOnly = readOnly
         do {
-            writer = try SerializedDatabase(label: "JobEngine.store.writer") {
-                try Connection(path: path)
-            }
-            let opened = writer
-            try Self.retryingWhileBusy {
-                try opened.sync { db in
-                    // Refuse a database that is not ours before anything (even WAL mode) changes it.
+            if readOnly {
+                let connection = try SerializedDatabase(label: "JobEngine.store.reader") {
+                    try Connection(path: path, readOnly: true, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+                }
+                try connection.sync { db in
                     let version = try Self.checkCompatible(db)
-                    try Self.configure(db)
-                    try Self.migrate(db, from: version)
+                    guard version == Migrations.latestVersion else {
+                        throw EngineError(.storeUnusable, version == 0
+                            ? "\(path) holds no JobEngine store yet"
+                            : "\(path) has schema version \(version), older than this engine's \(Migrations.latestVersion); run a command that writes (e.g. engine-run resume) once to upgrade it")
+                    }
+                    try db.execute("PRAGMA query_only = ON")
+                }
+                writer = connection
+                reader = connection
+            } else {
+                writer = try SerializedDatabase(label: "JobEngine.store.writer") {
+                    try Connection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+                }
+                let opened = writer
+                try Self.retryingWhileBusy {
+                    try opened.sync { db in
+                        // Refuse a database that is not ours before anything (even WAL mode) changes it.
+                        let version = try Self.checkCompatible(db)
+                        try Self.configure(db)
+                        try Self.migrate(db, from: version)
+                    }
+                }
+                if writer.sync({ $0.isInMemory }) {
+                    reader = writer
+                } else {
+                    reader = try SerializedDatabase(label: "JobEngine.store.reader") {
+                        try Connection(path: path, readOnly: true, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+                    }
+                    try reader.sync { db in try db.execute("PRAGMA query_only = ON") }
                 }
             }
             checkpoints = GroupCommit(writer: writer)
-            if writer.sync({ $0.isInMemory }) {
-                reader = writer
-            } else {
-                reader = try SerializedDatabase(label: "JobEngine.store.reader") {
-                    try Connection(path: path, readOnly: true)
-                }
-                try reader.sync { db in try db.execute("PRAGMA query_only = ON") }
-            }
+            canonicalPath = path == ":memory:" ? path : Self.canonical(path)
         } catch let error as SQLiteError where [SQLITE_NOTADB, SQLITE_CORRUPT].contains(error.code & 0xff) {
             throw EngineError(.storeUnusable, "\(path) is not a JobEngine store: it is not an SQLite database (\(error.message))")
         }
+    }
+
+    /// The path with every symlink resolved, so that engines reaching one store by different paths
+    /// agree on where its owner locks are.
+    private static func canonical(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return URL(fileURLWithPath: path).standardizedFileURL.path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// Closes both connections at once, without touching any item: what a process exit does.
@@ -64,9 +99,10 @@ public final class Store: Sendable {
         writer.close()
     }
 
-    /// The folder where live engines hold their owner locks, beside the database file.
+    /// The folder where live engines hold their owner locks, beside the database file (its real
+    /// path: a store reached through a symlink has one owners folder, not one per path).
     var ownerLockDirectory: URL? {
-        path == ":memory:" ? nil : URL(fileURLWithPath: path + ".owners", isDirectory: true)
+        path == ":memory:" ? nil : URL(fileURLWithPath: canonicalPath + ".owners", isDirectory: true)
     }
 
     private static func configure(_ db: Connection) throws {

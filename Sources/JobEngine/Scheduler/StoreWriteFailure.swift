@@ -1,0 +1,43 @@
+import CSQLite
+import Foundation
+
+/// A store write that failed for a reason other than lock contention (which is waited out): the
+/// item fails as transient with a message an operator can act on, not a raw SQLite dump.
+struct StoreWriteFailure: Error, CustomStringConvertible {
+    let underlying: SQLiteError
+
+    var description: String {
+        let code = underlying.code & 0xff
+        switch code {
+        case SQLITE_FULL:
+            return "the store's disk is full: \(underlying.message); free space, then continue with engine-run resume or a recover"
+        case SQLITE_IOERR:
+            return "the store could not be written (I/O error \(underlying.code): \(underlying.message)); "
+                + "check its disk, then continue with engine-run resume or a recover"
+        case SQLITE_READONLY:
+            return "the store became read-only: \(underlying.message)"
+        default:
+            return "the store refused a write: \(underlying)"
+        }
+    }
+
+    /// The store was closed under the runner (the engine shut down): nothing more can be written.
+    var storeClosed: Bool { underlying.code & 0xff == SQLITE_MISUSE }
+}
+
+/// Waits that grow 50 ms, 100 ms, … up to `cap`: for lock contention, which passes when the other
+/// process commits, and for recording an outcome the store refused.
+struct Backoff {
+    private var next: Double = 0.05
+    let cap: Double
+
+    init(cap: Double = 2) {
+        self.cap = cap
+    }
+
+    /// Sleeps for the current wait and doubles the next.
+    mutating func sleep() {
+        Thread.sleep(forTimeInterval: next)
+        next = min(cap, next * 2)
+    }
+}
