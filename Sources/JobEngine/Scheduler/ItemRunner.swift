@@ -136,9 +136,10 @@ struct ItemRunner {
                     backoff.sleep()
                     continue
                 }
-                logger.error("could not record how work item \(itemID) ended (\(outcome.status.rawValue): \(outcome.error)): \(store.map { "\($0)" } ?? "\(error)"); its lease is no longer renewed, and once it expires the item is marked interrupted, recoverable")
+                let why = store.map { "\($0)" } ?? "\(error)"
+                logger.error("could not record how work item \(itemID) ended (\(outcome.status.rawValue): \(outcome.error)): \(why); its lease is no longer renewed, and once it expires the item is marked interrupted, recoverable")
                 running.recordUnrecorded(itemID, RunningItems.Unrecorded(
-                    status: outcome.status, error: "\(outcome.error) (not recorded: \(store.map { "\($0)" } ?? "\(error)"))",
+                    status: outcome.status, error: outcome.error + (why == outcome.error ? " (not recorded in the store)" : " (not recorded: \(why))"),
                     kind: outcome.kind))
                 return
             }

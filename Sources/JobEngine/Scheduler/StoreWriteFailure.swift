@@ -10,10 +10,10 @@ struct StoreWriteFailure: Error, CustomStringConvertible {
         let code = underlying.code & 0xff
         switch code {
         case SQLITE_FULL:
-            return "the store's disk is full: \(underlying.message); free space, then continue with engine-run resume or a recover"
+            return "the store's disk is full: \(underlying.message); free space on it, then retry with recover"
         case SQLITE_IOERR:
             return "the store could not be written (I/O error \(underlying.code): \(underlying.message)); "
-                + "check its disk, then continue with engine-run resume or a recover"
+                + "check its disk, then retry with recover"
         case SQLITE_READONLY:
             return "the store became read-only: \(underlying.message)"
         default:

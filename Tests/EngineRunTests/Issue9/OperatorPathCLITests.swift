@@ -1,0 +1,171 @@
+import Foundation
+import Testing
+
+/// Issue 9 with real processes: a full disk under the store, another OS user, a stored spec that
+/// cannot be read, a collector that never returns, two runs on one job, a busy-polling serve.
+@Suite(.serialized) struct OperatorPathCLITests {
+    static func spec(name: String = "ops", items: [String], documents: Int, documentBytes: Int = 64, latency: Int = 0,
+                     concurrency: Int = 2, sink: String = "jsonl", extra: String = "") -> String {
+        let ingester = sink == "sqlite"
+            ? #"{"type": "sqlite", "path": "sink.sqlite", "table": "documents", "batch_size": 20}"#
+            : #"{"type": "jsonl", "path": "out/{item}.jsonl", "batch_size": 20}"#
+        return """
+            {"name": "\(name)", "concurrency": \(concurrency),
+             "collector": {"type": "synthetic", "documents": \(documents), "page_size": 20, "document_bytes": \(documentBytes),
+                           "latency_ms": \(latency)},
+             "ingester": \(ingester),
+             "items": [\(items.map { "{\"name\": \"\($0)\"}" }.joined(separator: ", "))]\(extra)}
+            """
+    }
+
+    @Test func finding2_aFullDiskFailsItemsClearlyReadsStillAnswerAndARecoverFinishesOnceSpaceIsFreed() throws {
+        let folder = try Folder()
+        let disk = folder.path("disk")
+        try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
+        guard try system(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", disk]).code == 0 else {
+            print("note: skipped: mounting a tmpfs needs root (CI runs as root)")
+            return
+        }
+        defer { _ = try? system(["umount", "-l", disk]) }
+        let db = "disk/engine.sqlite"
+        // 4 × 1,500 documents of 1 KiB: about 6 MB staged, twice what the store's disk holds.
+        try folder.write("spec.json", Self.spec(items: ["a", "b", "c", "d"], documents: 1_500, documentBytes: 1_024, concurrency: 4))
+        let run = try CLI.run(["run", "spec.json", "--quiet", "--db", db], in: folder.url, timeout: 120)
+        #expect(run.code == 1, "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stdout.contains("the store's disk is full"), "\(run.stdout)")
+        // Reading needs no write.
+        let items = try CLI.run(["items", "--json", "--db", db], in: folder.url)
+        #expect(items.code == 0, "\(items.stderr)")
+        #expect(try CLI.run(["status", "--db", db], in: folder.url).code == 0)
+
+        // Room for the WAL too: it is checkpointed every 64 MiB (Store.tune).
+        #expect(try system(["mount", "-o", "remount,size=256m", disk]).code == 0)
+        let recovered = try CLI.run(["retry", "--type", "recover", "--failed", "--quiet", "--db", db], in: folder.url, timeout: 120)
+        #expect(recovered.code == 0, "\(recovered.stdout)\n\(recovered.stderr)")
+        for item in try itemsJSON(folder, db: db) {
+            let name = try #require(item["name"] as? String)
+            #expect(item["status"] as? String == "succeeded", "\(name): \(item)")
+            #expect(try jsonlSeqs(folder.path("out/\(name).jsonl")) == Array(0..<1_500), "\(name)")
+        }
+        #expect(try sqlite(folder.path(db), "PRAGMA integrity_check").first?["integrity_check"] == "ok")
+    }
+
+    @Test func finding4_anotherOSUserReadingTheStoreNeverJudgesALiveWorkerDead() throws {
+        guard getuid() == 0, installed("runuser"),
+              try system(["runuser", "-u", "nobody", "--", CLI.binary.path, "--help"]).code == 0
+        else {
+            print("note: skipped: needs root, runuser, and a binary the user nobody may run")
+            return
+        }
+        let folder = try Folder()
+        try system(["chmod", "755", folder.url.path])
+        try folder.write("spec.json", Self.spec(items: ["slow"], documents: 400, latency: 40, concurrency: 1))
+        let run = try CLI.start(["run", "spec.json", "--quiet"], in: folder.url)
+        let store = folder.path("engine.sqlite")
+        #expect(waitFor { (try? sqlite(store, "SELECT status FROM work_items").first?["status"]) == "running" })
+        for command in [["items", "--json"], ["status"], ["history", "00000000-0000-0000-0000-000000000000"]] {
+            let other = try system(["runuser", "-u", "nobody", "--", CLI.binary.path] + command + ["--db", store])
+            if command[0] == "history" {
+                #expect(other.output.contains("no work item has the id"), "\(other.output)")
+            } else {
+                #expect(other.code == 0, "nobody: engine-run \(command): \(other.output)")
+            }
+        }
+        #expect(run.wait(seconds: 60))
+        #expect(run.output().code == 0, "\(run.output().stdout)")
+        let events = try sqlite(store, "SELECT COUNT(*) AS n FROM events WHERE error_kind = 'interrupted'")
+        #expect(events.first?["n"] == "0")
+    }
+
+    @Test func finding7_oneStoredSpecThatCannotBeReadBreaksNoRead() throws {
+        let folder = try Folder()
+        try folder.write("good.json", Self.spec(name: "good", items: ["a"], documents: 10))
+        try folder.write("bad.json", Self.spec(name: "bad", items: ["a"], documents: 10))
+        #expect(try CLI.run(["run", "good.json", "--quiet"], in: folder.url).code == 0)
+        #expect(try CLI.run(["run", "bad.json", "--quiet"], in: folder.url).code == 0)
+        _ = try sqlite(folder.path("engine.sqlite"), """
+            UPDATE jobs SET spec_json = '{"retry": {"max_attempts": 0}}', settings_json = '{"retry": {"max_attempts": 0}}'
+            WHERE name = 'bad'
+            """)
+        let status = try CLI.run(["status", "--json"], in: folder.url)
+        #expect(status.code == 0, "\(status.stderr)")
+        let jobs = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [[String: Any]])
+        #expect(jobs.map { $0["name"] as? String } == ["good", "bad"])
+        #expect(jobs[0]["spec_error"] is NSNull)
+        #expect((jobs[1]["spec_error"] as? String)?.contains("cannot be read") == true, "\(jobs[1])")
+        #expect(try CLI.run(["items", "--job", "good"], in: folder.url).code == 0)
+    }
+
+    @Test func finding8_SIGTERMEndsARunWhoseCollectorNeverReturnsWithinSeconds() throws {
+        let folder = try Folder()
+        #expect(mkfifo(folder.path("in.fifo"), 0o600) == 0)
+        try folder.write("spec.json", """
+            {"name": "fifo", "collector": {"type": "jsonl", "path": "in.fifo"},
+             "ingester": {"type": "jsonl", "path": "out/{item}.jsonl"}, "items": [{"name": "reader"}]}
+            """)
+        let run = try CLI.start(["run", "spec.json", "--quiet"], in: folder.url)
+        #expect(waitFor { (try? sqlite(folder.path("engine.sqlite"), "SELECT status FROM work_items").first?["status"]) == "running" })
+        Thread.sleep(forTimeInterval: 0.2)
+        run.kill(SIGTERM)
+        // A grace of 3 s for the collector call, then the item is abandoned.
+        #expect(run.wait(seconds: 15), "engine-run still running 15 s after SIGTERM")
+        if run.process.isRunning { run.kill(SIGKILL) }
+        #expect(run.output().code == 143)
+        let item = try #require(try itemsJSON(folder).first)
+        #expect(item["status"] as? String == "failed" && item["error_kind"] as? String == "interrupted", "\(item)")
+        #expect((item["error"] as? String)?.contains("did not return within") == true, "\(item)")
+    }
+
+    @Test func finding10_serveRefusesAPollIntervalThatWouldBusyPoll() throws {
+        let folder = try Folder()
+        let serve = try CLI.run(["serve", "--insecure-no-auth", "--poll-seconds", "0.0001"], in: folder.url)
+        #expect(serve.code == 2)
+        #expect(serve.stderr.contains("--poll-seconds 0.0001 is not valid"), "\(serve.stderr)")
+    }
+
+    @Test func finding10_withSyncFullTheFolderIsSyncedAfterASinkFileIsCreated() throws {
+        guard installed("strace") else {
+            #expect(!inCI, "strace is missing; .ci/run installs it")
+            print("note: skipped: strace is not installed")
+            return
+        }
+        let folder = try Folder()
+        try folder.write("spec.json", Self.spec(items: ["a"], documents: 20).replacingOccurrences(
+            of: #""concurrency": 2,"#, with: #""concurrency": 1, "checkpoint": {"sync": "full"},"#))
+        try FileManager.default.createDirectory(atPath: folder.path("out"), withIntermediateDirectories: true)
+        let traced = try system(["strace", "-f", "-e", "trace=openat,fsync", "-o", folder.path("trace"),
+                                 CLI.binary.path, "run", folder.path("spec.json"), "--quiet", "--db", folder.path("engine.sqlite")])
+        #expect(traced.code == 0, "\(traced.output)")
+        let trace = try String(contentsOfFile: folder.path("trace"), encoding: .utf8)
+        // The folder opened as a directory, then that descriptor fsynced.
+        let outFolder = folder.path("out")
+        let opened = trace.split(separator: "\n").compactMap { line -> String? in
+            guard line.contains("openat("), line.contains("\"\(outFolder)\""), line.contains("O_DIRECTORY"),
+                  let fd = line.split(separator: "=").last?.trimmingCharacters(in: .whitespaces), Int(fd) != nil
+            else { return nil }
+            return fd
+        }
+        #expect(!opened.isEmpty, "the sink's folder was never opened to be synced")
+        #expect(opened.contains { fd in trace.contains("fsync(\(fd))") }, "the sink's folder was opened but not fsynced")
+    }
+
+    @Test func finding10_whenOneOfTwoRunsDiesTheOtherFinishesItsItems() throws {
+        let folder = try Folder()
+        try folder.write("spec.json", Self.spec(items: ["a", "b", "c", "d"], documents: 300, latency: 15, concurrency: 2))
+        let first = try CLI.start(["run", "spec.json", "--quiet"], in: folder.url)
+        let store = folder.path("engine.sqlite")
+        let pid = first.process.processIdentifier
+        #expect(waitFor { (try? sqlite(store, "SELECT COUNT(*) AS n FROM work_items WHERE lease_owner LIKE '%:\(pid):%'").first?["n"]) == "2" })
+        let second = try CLI.start(["run", "spec.json", "--quiet"], in: folder.url)
+        Thread.sleep(forTimeInterval: 0.5)
+        first.kill(SIGKILL)
+        #expect(first.wait(seconds: 10))
+        #expect(second.wait(seconds: 90))
+        #expect(second.output().code == 0, "\(second.output().stdout)\n\(second.output().stderr)")
+        for item in try itemsJSON(folder) {
+            let name = try #require(item["name"] as? String)
+            #expect(item["status"] as? String == "succeeded", "\(name)")
+            #expect(try jsonlSeqs(folder.path("out/\(name).jsonl")) == Array(0..<300), "\(name)")
+        }
+    }
+}
