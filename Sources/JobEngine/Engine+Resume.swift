@@ -40,7 +40,7 @@ extension Engine {
     /// them. A serving ``Worker`` then picks them up.
     public func recoverInterrupted() async throws -> (interrupted: [UUID], recovered: [UUID], restarted: [UUID]) {
         try await offload { [self] in
-            let swept = try sweep()
+            let swept = takeSweptAtOpen() + (try sweep())
             let ids = try store.interruptedItems()
             let (recovered, restarted) = try RetryCoordinator(store: store).retryOrRestart(ids, mode: .recover, origin: .interruption)
             return (swept, recovered.started, restarted.started)

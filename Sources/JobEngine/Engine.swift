@@ -32,6 +32,8 @@ public final class Engine: Sendable {
     private let registry = Locked(ComponentRegistry.builtIn)
     private let hub: EventHub
     private let closed = Locked(false)
+    /// Items the sweep at open marked interrupted, until `resume` reports them.
+    private let sweptAtOpen = Locked<[UUID]>([])
 
     /// How an engine uses its store.
     public enum Access: Sendable {
@@ -79,7 +81,8 @@ public final class Engine: Sendable {
         }
         lock = try store.ownerLockDirectory.map { try OwnerLock(owner: owner, directory: $0) }
         heartbeat = Heartbeat(store: store, owner: owner, running: running, leaseSeconds: leaseSeconds, logger: logger)
-        _ = try sweep()
+        let swept = try sweep()
+        sweptAtOpen.withLock { $0 = swept }
     }
 
     // MARK: Components
@@ -272,6 +275,14 @@ public final class Engine: Sendable {
         try checkOpen()
         if store.readOnly {
             throw EngineError(.storeUnusable, "this engine opened \(store.path) read-only; open it with access .readWrite to change it")
+        }
+    }
+
+    /// The items the sweep at open marked interrupted; empty after the first call.
+    func takeSweptAtOpen() -> [UUID] {
+        sweptAtOpen.withLock { swept in
+            defer { swept = [] }
+            return swept
         }
     }
 

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-DEFAULT_BINARY = "/work/main/.build/debug/engine-run"
+DEFAULT_BINARY = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".build", "debug", "engine-run"))
 DB = "engine.sqlite"
 SINK_DB = "sink.sqlite"
 RESUME_TIMEOUT = 120.0      # seconds per final `engine-run resume`
