@@ -156,7 +156,15 @@ public final class Engine: Sendable {
     /// Starts running the job's runnable items in the background.
     public func start(jobID: UUID) async throws -> RunHandle {
         try checkWritable()
-        _ = try await offload { [self] in try continueSwept(jobID: jobID) }
+        _ = try await offload { [self] in
+            do {
+                return try continueSwept(jobID: jobID)
+            } catch let error as SQLiteError where error.isBusy {
+                // Sweeping is opportunistic: another process holding the write lock delays it to the next start.
+                logger.notice("sweep skipped: the store is locked by another process")
+                return []
+            }
+        }
         guard let job = try await offload({ [store] in try store.runtimeJob(jobID) }) else {
             throw EngineError(.unknownJob, "No job has the id \(jobID)")
         }

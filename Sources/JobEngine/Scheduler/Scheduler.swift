@@ -66,38 +66,46 @@ final class Scheduler: Sendable {
                                 emit: emit, metrics: metrics) {
             [weak self] in (self?.isStopping ?? true) ? .shutdown : nil
         }
-        // No more threads than items that could run: a job of three items with concurrency 1,000
-        // needs three.
-        let pending = (try? store.pendingState(jobID: job.id).pending) ?? job.spec.concurrency
-        for index in 0..<min(job.spec.concurrency, max(1, pending)) {
-            let slot = Slot(group: group)
-            let thread = Thread { [self] in
-                defer { slot.leave() }
-                do {
-                    try self.work(job: job, runner: runner, slot: slot)
-                } catch {
-                    failure.withLock { $0 = $0 ?? error }
+        // From a Dispatch thread: the caller may be a Swift-concurrency thread, which must not wait
+        // on the store.
+        DispatchQueue.global().async { [self] in
+            // No more threads than items that could run: a job of three items with concurrency
+            // 1,000 needs three.
+            let pending = (try? store.pendingState(jobID: job.id).pending) ?? job.spec.concurrency
+            for index in 0..<min(job.spec.concurrency, max(1, pending)) {
+                let slot = Slot(group: group)
+                let thread = Thread { [self] in
+                    defer { slot.leave() }
+                    do {
+                        try self.work(job: job, runner: runner, slot: slot)
+                    } catch {
+                        failure.withLock { $0 = $0 ?? error }
+                    }
                 }
+                thread.name = "JobEngine.worker.\(job.name).\(index)"
+                thread.start()
             }
-            thread.name = "JobEngine.worker.\(job.name).\(index)"
-            thread.start()
-        }
-        group.notify(queue: DispatchQueue(label: "JobEngine.scheduler.\(job.name)")) { [self] in
-            defer { self.active.leave() }
-            if let error = failure.withLock({ $0 }) {
-                completion(.failure(error))
-                return
+            group.notify(queue: DispatchQueue(label: "JobEngine.scheduler.\(job.name)")) { [self] in
+                defer { self.active.leave() }
+                if let error = failure.withLock({ $0 }) {
+                    completion(.failure(error))
+                    return
+                }
+                completion(Result { try self.summary(of: job) })
             }
-            completion(Result { try self.summary(of: job) })
         }
     }
 
     /// The job's items as they stand, with the outcomes this engine could not record shown as they
     /// happened: such an item still reads `running` in the store until its lease runs out.
     func summary(of job: Job) throws -> RunSummary {
+        // Read before the items: an item this engine claimed before the read is in this set (it
+        // joins inside its claim's transaction) unless its thread left it, and a thread leaves an
+        // item only after recording its outcome, or after giving up on that.
+        let runningBefore = Set(running.ids)
         let items = try store.items(jobID: job.id).map { item -> WorkItem in
             let id = item.id.uuidString.lowercased()
-            guard item.status == .running, item.leaseOwner == owner, !running.contains(id) else { return item }
+            guard item.status == .running, item.leaseOwner == owner, !runningBefore.contains(id) else { return item }
             let outcome = running.unrecordedOutcome(id) ?? RunningItems.Unrecorded(
                 status: .failed, error: "stopped, and the store did not take the news; recoverable once its lease expires",
                 kind: .interrupted)

@@ -41,7 +41,13 @@ extension Store {
     /// `spare(itemID, owner)` is asked inside the write transaction, where claims are serialized, and
     /// keeps the items this engine's own threads are still on.
     func markExpiredInterrupted(now: Double, reason: String, spare: (_ itemID: String, _ owner: String) -> Bool) throws -> [UUID] {
-        try markInterrupted(reason: reason, where: "lease_expires_at < ?", [.real(now)]) { !spare($0.id, $0.owner) }
+        // A read first: sweeps run at every start and poll, and must not queue for the write lock
+        // (which another process may hold for long) when nothing expired.
+        let expired = try reader.sync { db in
+            try db.execute("SELECT 1 FROM work_items WHERE status = 'running' AND lease_expires_at < ? LIMIT 1", [.real(now)])
+        }
+        guard !expired.isEmpty else { return [] }
+        return try markInterrupted(reason: reason, where: "lease_expires_at < ?", [.real(now)]) { !spare($0.id, $0.owner) }
     }
 
     /// One transaction: the running items matching `condition` that `include` accepts become

@@ -38,17 +38,14 @@ public final class Store: Sendable {
         self.readOnly = readOnly
         do {
             if readOnly {
-                let connection = try SerializedDatabase(label: "JobEngine.store.reader") {
-                    try Connection(path: path, readOnly: true, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
-                }
-                try connection.sync { db in
-                    let version = try Self.checkCompatible(db)
-                    guard version == Migrations.latestVersion else {
-                        throw EngineError(.storeUnusable, version == 0
-                            ? "\(path) holds no JobEngine store yet"
-                            : "\(path) has schema version \(version), older than this engine's \(Migrations.latestVersion); run a command that writes (e.g. engine-run resume) once to upgrade it")
-                    }
-                    try db.execute("PRAGMA query_only = ON")
+                let connection: SerializedDatabase
+                do {
+                    connection = try Self.openReadOnly(path, uri: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+                } catch let error as SQLiteError where [SQLITE_READONLY, SQLITE_CANTOPEN].contains(error.code & 0xff) {
+                    // Another OS user's store with nothing running: its -wal and -shm are gone, and this
+                    // user may not create them in its folder. No writer can be active then (a writer
+                    // keeps them), so the file is read as immutable, which needs neither.
+                    connection = try Self.openReadOnly(path, uri: Self.immutableURI(path), busyTimeoutMilliseconds: busyTimeoutMilliseconds)
                 }
                 writer = connection
                 reader = connection
@@ -79,6 +76,31 @@ public final class Store: Sendable {
         } catch let error as SQLiteError where [SQLITE_NOTADB, SQLITE_CORRUPT].contains(error.code & 0xff) {
             throw EngineError(.storeUnusable, "\(path) is not a JobEngine store: it is not an SQLite database (\(error.message))")
         }
+    }
+
+    /// One read-only connection, checked to hold a store of this engine's schema version.
+    private static func openReadOnly(_ path: String, uri: String, busyTimeoutMilliseconds: Int32) throws -> SerializedDatabase {
+        let connection = try SerializedDatabase(label: "JobEngine.store.reader") {
+            try Connection(path: uri, readOnly: true, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        }
+        try connection.sync { db in
+            let version = try Self.checkCompatible(db)
+            guard version == Migrations.latestVersion else {
+                throw EngineError(.storeUnusable, version == 0
+                    ? "\(path) holds no JobEngine store yet"
+                    : "\(path) has schema version \(version), older than this engine's \(Migrations.latestVersion); run a command that writes (e.g. engine-run resume) once to upgrade it")
+            }
+            try db.execute("PRAGMA query_only = ON")
+        }
+        return connection
+    }
+
+    /// `file:` URI of `path` with `immutable=1` (sqlite.org/uri.html): "SQLite assumes that the database
+    /// file cannot be changed, even by a process with higher privilege than itself".
+    private static func immutableURI(_ path: String) -> String {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        let allowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "?#%"))
+        return "file:" + (absolute.addingPercentEncoding(withAllowedCharacters: allowed) ?? absolute) + "?immutable=1"
     }
 
     /// The path with every symlink resolved, so that engines reaching one store by different paths

@@ -18,6 +18,29 @@ import Testing
             """
     }
 
+    @Test func finding1_aRunOutlastsAnotherProcessHoldingTheWriteLockPastTheBusyTimeout() throws {
+        let folder = try Folder()
+        try folder.write("spec.json", Self.spec(items: ["a", "b"], documents: 2_000, latency: 10))
+        let run = try CLI.start(["run", "spec.json", "--quiet"], in: folder.url)
+        let store = folder.path("engine.sqlite")
+        #expect(waitFor { (Int((try? sqlite(store, "SELECT SUM(collected) AS n FROM work_items").first?["n"]) ?? "0") ?? 0) > 0 })
+        // Held for 7 s, past SQLite's 5 s busy timeout: today's engine failed items with "database is
+        // locked" and could hang for good.
+        let holder = try system(["python3", "-c", """
+            import sqlite3, time
+            db = sqlite3.connect("\(store)", timeout=30, isolation_level=None)
+            db.execute("BEGIN IMMEDIATE"); time.sleep(7); db.execute("COMMIT")
+            """])
+        #expect(holder.code == 0, "\(holder.output)")
+        // The lock landed mid-run: nothing could be written while it was held.
+        let progress = Int((try sqlite(store, "SELECT SUM(collected) + SUM(ingested) AS p FROM work_items").first?["p"]) ?? "0") ?? 0
+        #expect(progress < 2 * 2 * 2_000, "the run had finished before the lock was taken")
+        #expect(run.wait(seconds: 90), "the run did not end after the lock was released")
+        #expect(run.output().code == 0, "\(run.output().stdout)\n\(run.output().stderr)")
+        #expect(try sqlite(store, "SELECT COUNT(*) AS n FROM events WHERE to_status = 'failed'").first?["n"] == "0")
+        for name in ["a", "b"] { #expect(try jsonlSeqs(folder.path("out/\(name).jsonl")) == Array(0..<2_000)) }
+    }
+
     @Test func finding2_aFullDiskFailsItemsClearlyReadsStillAnswerAndARecoverFinishesOnceSpaceIsFreed() throws {
         let folder = try Folder()
         let disk = folder.path("disk")
@@ -75,6 +98,10 @@ import Testing
         #expect(run.output().code == 0, "\(run.output().stdout)")
         let events = try sqlite(store, "SELECT COUNT(*) AS n FROM events WHERE error_kind = 'interrupted'")
         #expect(events.first?["n"] == "0")
+        // With nothing running the -wal and -shm are gone, and nobody may not create them: still readable.
+        #expect(!FileManager.default.fileExists(atPath: store + "-wal"))
+        let idle = try system(["runuser", "-u", "nobody", "--", CLI.binary.path, "status", "--json", "--db", store])
+        #expect(idle.code == 0 && idle.output.contains("\"succeeded\":1"), "\(idle.output)")
     }
 
     @Test func finding7_oneStoredSpecThatCannotBeReadBreaksNoRead() throws {
