@@ -81,8 +81,13 @@ public final class Engine: Sendable {
         }
         lock = try store.ownerLockDirectory.map { try OwnerLock(owner: owner, directory: $0) }
         heartbeat = Heartbeat(store: store, owner: owner, running: running, leaseSeconds: leaseSeconds, logger: logger)
-        let swept = try sweep()
-        sweptAtOpen.withLock { $0 = swept }
+        do {
+            let swept = try sweep()
+            sweptAtOpen.withLock { $0 = swept }
+        } catch let error as SQLiteError where error.isBusy {
+            // Another process holds the write lock: the next start or poll sweeps instead.
+            logger.notice("sweep at open skipped: the store is locked by another process")
+        }
     }
 
     // MARK: Components
@@ -315,8 +320,18 @@ public final class Engine: Sendable {
             let mine = Set(try store.items(jobID: job, status: .failed).map(\.id))
             return swept.filter(mine.contains)
         } ?? swept
-        let (recovered, restarted) = try RetryCoordinator(store: store).retryOrRestart(ids, mode: .recover, origin: .interruption)
-        return recovered.started + restarted.started
+        // The items are marked; continuing them must not be lost to a moment of lock contention,
+        // or they would wait for an operator although this engine is here to run them.
+        var contention = Backoff()
+        for attempt in 1... {
+            do {
+                let (recovered, restarted) = try RetryCoordinator(store: store).retryOrRestart(ids, mode: .recover, origin: .interruption)
+                return recovered.started + restarted.started
+            } catch let error as SQLiteError where error.isBusy && attempt < 20 {
+                contention.sleep()
+            }
+        }
+        return []
     }
 
     /// Runs blocking store work on a Dispatch thread, never on a Swift-concurrency thread.

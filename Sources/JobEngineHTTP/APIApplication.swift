@@ -1,6 +1,8 @@
 import Hummingbird
+import HummingbirdCore
 import JobEngine
 import Logging
+import NIOCore
 
 /// Builds the HTTP application: the REST API under `/api/pipelines`, the Jobs page, `/healthz` and
 /// `/metrics`. `engine-run serve` and the tests both build it here.
@@ -20,7 +22,16 @@ public func buildApplication(
     logger: Logger = Logger(label: "JobEngineHTTP"), onServerRunning: @escaping @Sendable (_ port: Int) -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let router = buildRouter(engine: engine, worker: worker, configuration: configuration, catalog: RouteCatalog())
-    var app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "JobEngine"),
+    let limits = configuration.connections
+    // Slow, half-open and idle clients are closed (RequestDeadlineHandler, the idle timeout), and at
+    // most `maxConnections` are served at once: memory does not grow with what clients hold open.
+    let server = HTTPServerBuilder.http1(configuration: .init(
+        additionalChannelHandlers: [RequestDeadlineHandler(headerTimeout: TimeAmount(limits.headerTimeout),
+                                                           bodyTimeout: TimeAmount(limits.bodyTimeout))],
+        idleTimeout: TimeAmount(limits.idleTimeout)))
+    var app = Application(router: router, server: server,
+                          configuration: .init(address: .hostname(host, port: port), serverName: "JobEngine",
+                                               availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)),
                           onServerRunning: { channel in onServerRunning(channel.localAddress?.port ?? port) }, logger: logger)
     if let worker {
         app.addServices(WorkerService(worker: worker, logger: logger))

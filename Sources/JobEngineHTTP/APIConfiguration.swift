@@ -10,13 +10,38 @@ public struct APIConfiguration: Sendable {
     /// Work items per page when a request gives no `limit`, and the largest `limit` accepted.
     public var defaultPageLimit: Int
     public var maxPageLimit: Int
+    /// How long a client may take over each part of a request, and how many may connect at once.
+    public var connections: ConnectionLimits
 
     public init(apiKey: String?, maxRetryIDs: Int = 1000, maxBodyBytes: Int = 256 * 1024,
-                defaultPageLimit: Int = 100, maxPageLimit: Int = 1000) {
+                defaultPageLimit: Int = 100, maxPageLimit: Int = 1000, connections: ConnectionLimits = ConnectionLimits()) {
         self.apiKey = apiKey
         self.maxRetryIDs = maxRetryIDs
         self.maxBodyBytes = maxBodyBytes
         self.defaultPageLimit = defaultPageLimit
         self.maxPageLimit = maxPageLimit
+        self.connections = connections
+    }
+}
+
+/// Bounds on what a client's connection may hold: a slow or half-open client is closed, not kept
+/// (each open connection costs memory for as long as it lasts).
+public struct ConnectionLimits: Sendable, Equatable {
+    /// From the connection's start (or the end of the previous response) to the request's last
+    /// header line.
+    public var headerTimeout: Duration
+    /// From the request's head to the end of its body.
+    public var bodyTimeout: Duration
+    /// A connection with no request in progress is closed after this.
+    public var idleTimeout: Duration
+    /// Connections served at once; further ones wait in the listen backlog until one closes.
+    public var maxConnections: Int
+
+    public init(headerTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(30),
+                idleTimeout: Duration = .seconds(60), maxConnections: Int = 512) {
+        self.headerTimeout = headerTimeout
+        self.bodyTimeout = bodyTimeout
+        self.idleTimeout = idleTimeout
+        self.maxConnections = maxConnections
     }
 }

@@ -34,6 +34,11 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     static func badRequest(_ code: String, _ message: String) -> APIError { APIError(.badRequest, code: code, message) }
     static func notFound(_ message: String) -> APIError { APIError(.notFound, code: "not_found", message) }
 
+    /// The client closed the connection before its request was complete: nobody reads the answer,
+    /// and it is not a server error. 499 as nginx logs it ("client closed request").
+    static let clientWentAway = APIError(HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request"),
+                                         code: "client_closed_request", "the client closed the connection before its request was complete")
+
     static func methodNotAllowed(_ method: HTTPRequest.Method, allowed: [HTTPRequest.Method]) -> APIError {
         var error = APIError(.methodNotAllowed, code: "method_not_allowed",
                              "\(method) is not allowed here; use \(allowed.map(\.rawValue).joined(separator: " or "))")

@@ -32,7 +32,26 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("How often the worker looks for work queued by other processes.", valueName: "seconds"))
     var pollSeconds = 1.0
 
+    @Option(name: .long, help: ArgumentHelp("Seconds a client may take to send a request's headers before it is disconnected.",
+                                            valueName: "seconds"))
+    var headerTimeout = 10.0
+
+    @Option(name: .long, help: ArgumentHelp("Seconds a client may take to send a request's body.", valueName: "seconds"))
+    var bodyTimeout = 30.0
+
+    @Option(name: .long, help: ArgumentHelp("Seconds a connection may stay idle between requests.", valueName: "seconds"))
+    var idleTimeout = 60.0
+
+    @Option(name: .long, help: ArgumentHelp("Connections served at once; more wait until one closes.", valueName: "count"))
+    var maxConnections = 512
+
     var key: String? { apiKey ?? ProcessInfo.processInfo.environment["ENGINE_API_KEY"] }
+
+    /// The connection limits the options describe.
+    var connectionLimits: ConnectionLimits {
+        ConnectionLimits(headerTimeout: .milliseconds(Int(headerTimeout * 1000)), bodyTimeout: .milliseconds(Int(bodyTimeout * 1000)),
+                         idleTimeout: .milliseconds(Int(idleTimeout * 1000)), maxConnections: maxConnections)
+    }
 
     func validate() throws {
         if let key, key.trimmingCharacters(in: .whitespaces).isEmpty {
@@ -45,6 +64,13 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--insecure-no-auth and an API key exclude each other: drop one")
         }
         if !(0...65535).contains(port) { throw ValidationError("--port \(port) is not a port: use 0 to 65535") }
+        for (name, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout), ("--idle-timeout", idleTimeout)]
+        where !(value >= 0.1 && value <= 86_400) {
+            throw ValidationError("\(name) \(value) is not valid: use a number of seconds from 0.1 to 86400")
+        }
+        if !(1...100_000).contains(maxConnections) {
+            throw ValidationError("--max-connections \(maxConnections) is not valid: use a whole number from 1 to 100000")
+        }
         let floor = Double(Worker.minimumPollInterval.components.attoseconds) / 1e18
         if !(pollSeconds >= floor && pollSeconds <= 3600) {
             throw ValidationError("--poll-seconds \(pollSeconds) is not valid: use a number of seconds from \(floor) (a shorter interval busy-polls the store) to 3600")
@@ -58,7 +84,7 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "engine-run.serve")
         logger.logLevel = options.verbose ? .info : .notice
         let worker = Worker(engine: engine, pollInterval: .milliseconds(Int(pollSeconds * 1000)), logger: logger)
-        let configuration = APIConfiguration(apiKey: key)
+        let configuration = APIConfiguration(apiKey: key, connections: connectionLimits)
         let app = buildApplication(engine: engine, worker: worker, configuration: configuration, host: host, port: port,
                                    logger: logger) { [host, storePath = options.storePath, insecureNoAuth] boundPort in
             let authNote = insecureNoAuth ? "no API key (--insecure-no-auth)" : "API key required"

@@ -10,12 +10,16 @@ public struct RetryResult: Sendable, Equatable {
         case notRetryable(WorkItemStatus)
         /// `recover` was asked, but the job's parameters changed since the checkpoints were made.
         case parametersChanged
+        /// An automatic retry or a continuation after a crash was asked for an item of a cancelled
+        /// job: after a cancel only a manual retry re-opens its items.
+        case jobCancelled
 
         public var description: String {
             switch self {
             case .unknown: return "unknown work item"
             case .notRetryable(let status): return "not failed or cancelled (status: \(status.rawValue))"
             case .parametersChanged: return "parameters changed; use restart"
+            case .jobCancelled: return "its job was cancelled; only a manual retry re-opens it"
             }
         }
     }

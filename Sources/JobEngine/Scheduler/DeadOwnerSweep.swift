@@ -10,8 +10,8 @@ import Foundation
 ///   host, stalled past its lease, or gave the item up (an outcome the store would not take).
 ///
 /// Anything else (a lock file that cannot be opened, say by another OS user, or that is missing)
-/// proves nothing, and the lease decides. Items this engine's own threads are working on are never
-/// touched. A worker that loses an item this way finds out at its next commit (`LeaseLost`).
+/// proves nothing, and the lease decides. Items this engine's own threads are working on, and items
+/// of a same-host owner whose lock is held, are never touched: that owner judges its own items. A worker that loses an item this way finds out at its next commit (`LeaseLost`).
 struct DeadOwnerSweep {
     let store: Store
     let owner: String
@@ -20,20 +20,29 @@ struct DeadOwnerSweep {
     /// Marks the items of dead workers interrupted; returns their ids.
     func run() throws -> [UUID] {
         var interrupted: [UUID] = []
+        // Same-host owners whose lock is held are alive, whatever their leases say: another process
+        // holding the write lock long (a large submit) can keep a live worker from renewing.
+        var alive: Set<String> = []
         if let directory = store.ownerLockDirectory {
-            for (other, _) in try store.runningOwners()
-            where other != owner && OwnerLock.host(of: other) == OwnerLock.host(of: owner)
-                && OwnerLock.probe(owner: other, directory: directory) == .dead
-            {
-                interrupted += try store.markInterrupted(owner: other, reason: "its worker {owner} died before finishing it")
+            for (other, _) in try store.runningOwners() where other != owner && OwnerLock.host(of: other) == OwnerLock.host(of: owner) {
+                switch OwnerLock.probe(owner: other, directory: directory) {
+                case .dead:
+                    interrupted += try store.markInterrupted(owner: other, reason: "its worker {owner} died before finishing it")
+                case .alive:
+                    alive.insert(other)
+                case .unknown:
+                    break
+                }
             }
         }
         interrupted += try store.markExpiredInterrupted(
             now: Date().timeIntervalSince1970,
             reason: "the lease of worker {owner} expired: no thread of a live worker was on it"
-        ) { [owner, running] itemID, itemOwner in itemOwner == owner && running.contains(itemID) }
-        // After the owners above were judged (each by its own file), clear what dead engines without
-        // running items left behind.
+        ) { [owner, running] itemID, itemOwner in
+            itemOwner == owner ? running.contains(itemID) : alive.contains(itemOwner)
+        }
+        // Only now, with the dead owners' items marked: a lock file is the proof of its owner's
+        // death, so it goes once that proof was used.
         if let directory = store.ownerLockDirectory { OwnerLock.removeStale(in: directory) }
         return interrupted
     }

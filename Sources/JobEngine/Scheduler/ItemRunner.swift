@@ -37,7 +37,6 @@ struct ItemRunner {
     func run(_ claim: ClaimedItem) {
         let item = claim.item
         let itemID = item.id.uuidString.lowercased()
-        defer { running.end(itemID) }
         var logger = logger
         logger[metadataKey: "job"] = "\(job.name)"
         logger[metadataKey: "item"] = "\(itemID)"

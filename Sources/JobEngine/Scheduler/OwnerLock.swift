@@ -76,7 +76,8 @@ final class OwnerLock: @unchecked Sendable {
         guard probe >= 0 else { return .unknown }
         defer { close(probe) }
         guard flock(probe, LOCK_EX | LOCK_NB) == 0 else { return errno == EWOULDBLOCK ? .alive : .unknown }
-        unlink(path)
+        // The file stays until the sweep has marked the owner's items (`removeStale`): were that to
+        // fail, the next sweep still finds the proof.
         flock(probe, LOCK_UN)
         return .dead
     }

@@ -29,8 +29,12 @@ final class RunningItems: Sendable {
         unrecorded.withLock { $0[itemID] = nil }
     }
 
-    func end(_ itemID: String) {
-        entries.withLock { $0[itemID] = nil }
+    /// The slot's thread left the item. Only its own entry goes: the item may already have been
+    /// claimed again by another slot (an automatic retry without back-off).
+    func end(_ itemID: String, slot: Slot) {
+        entries.withLock { entries in
+            if entries[itemID]?.slot === slot { entries[itemID] = nil }
+        }
     }
 
     func contains(_ itemID: String) -> Bool {

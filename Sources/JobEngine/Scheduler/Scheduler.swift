@@ -99,16 +99,12 @@ final class Scheduler: Sendable {
     /// The job's items as they stand, with the outcomes this engine could not record shown as they
     /// happened: such an item still reads `running` in the store until its lease runs out.
     func summary(of job: Job) throws -> RunSummary {
-        // Read before the items: an item this engine claimed before the read is in this set (it
-        // joins inside its claim's transaction) unless its thread left it, and a thread leaves an
-        // item only after recording its outcome, or after giving up on that.
-        let runningBefore = Set(running.ids)
+        // Only outcomes explicitly given up on: an item merely absent from the running set may be
+        // between a claim and its thread (another run of the same job in this engine).
         let items = try store.items(jobID: job.id).map { item -> WorkItem in
             let id = item.id.uuidString.lowercased()
-            guard item.status == .running, item.leaseOwner == owner, !runningBefore.contains(id) else { return item }
-            let outcome = running.unrecordedOutcome(id) ?? RunningItems.Unrecorded(
-                status: .failed, error: "stopped, and the store did not take the news; recoverable once its lease expires",
-                kind: .interrupted)
+            guard item.status == .running, item.leaseOwner == owner, !running.contains(id),
+                  let outcome = running.unrecordedOutcome(id) else { return item }
             return item.overriding(status: outcome.status, error: outcome.error, kind: outcome.kind)
         }
         return RunSummary(job: try store.job(job.id.uuidString) ?? job, items: items)
@@ -129,17 +125,19 @@ final class Scheduler: Sendable {
                     running.begin(id, slot: slot)
                 }
             } catch let error as SQLiteError where error.isBusy {
-                if let claimedID { running.end(claimedID) }
+                if let claimedID { running.end(claimedID, slot: slot) }
                 contention.sleep()
                 continue
             } catch {
-                if let claimedID { running.end(claimedID) }
+                if let claimedID { running.end(claimedID, slot: slot) }
                 throw error
             }
             contention = Backoff()
             switch claim {
             case .claimed(let item):
                 runner.run(item)
+                // After the outcome was recorded (or given up on): from here the lease is not renewed.
+                running.end(item.item.id.uuidString.lowercased(), slot: slot)
                 continue
             case .specChanged:
                 // The run ends; `Engine.run(jobID:)` starts the next with the new spec.
@@ -181,8 +179,14 @@ final class Scheduler: Sendable {
                 reason: "the engine shut down, and the collector or sink call in progress did not return within \(Self.seconds(stopGrace)) of the stop request")
             if !marked.isEmpty { emit(.itemsInterrupted(marked)) }
         } catch {
-            // Their leases are no longer renewed: the next sweep marks them once they expire.
+            // Their leases are no longer renewed: a sweep marks them once they expire, and until
+            // then the run reports them as they are and the owner lock file stays as proof.
             logger.error("could not mark the abandoned work items interrupted: \(error)")
+            for (itemID, _) in stuck {
+                running.recordUnrecorded(itemID, RunningItems.Unrecorded(
+                    status: .failed, error: "abandoned at shutdown, and the store did not take the news (\(error))",
+                    kind: .interrupted))
+            }
         }
         for (_, slot) in stuck { slot.leave() }
     }

@@ -8,7 +8,7 @@ import Logging
 /// `concurrency` holds. The worker looks for work when ``nudge()`` is called (say, right after a
 /// retry was started) and otherwise every `pollInterval`, which is how it notices work queued by
 /// other processes. Each look also sweeps: the items of workers that died meanwhile are marked
-/// interrupted and continued here from their checkpoints.
+/// interrupted, and every interrupted item is continued here from its checkpoints.
 ///
 /// ```swift
 /// let worker = Worker(engine: engine)
@@ -86,10 +86,12 @@ public final class Worker: Sendable {
         let pending: [UUID]
         do {
             // Workers die while this one serves (a separate `engine-run run` killed, a host lost): their
-            // items are taken over from their checkpoints at the next poll, not left `running`.
-            let continued = try await engine.offload { [engine] in try engine.continueSwept() }
-            if !continued.isEmpty {
-                logger.notice("continuing the work items of dead workers", metadata: ["items": "\(continued.count)"])
+            // items are marked interrupted and continued here from their checkpoints, as are items
+            // others marked interrupted and left (a run waiting on another job's items, say).
+            let recovery = try await engine.recoverInterrupted()
+            let continued = recovery.recovered.count + recovery.restarted.count
+            if continued > 0 {
+                logger.notice("continuing interrupted work items", metadata: ["items": "\(continued)"])
             }
             pending = try await engine.jobsWithPendingItems()
         } catch {

@@ -104,9 +104,8 @@ extension Store {
     ) throws -> WorkItem {
         var retryStarted = false
         let item = try transition(itemID: itemID, owner: owner, to: status, error: error, kind: kind) { db in
-            if let retry, try !Self.isJobCancelled(db, itemID: itemID),
-               case .started = try Self.startRetry(db, id: itemID, mode: retry.mode, origin: .automatic,
-                                                   notBefore: retry.notBefore) {
+            if let retry, case .started = try Self.startRetry(db, id: itemID, mode: retry.mode, origin: .automatic,
+                                                               notBefore: retry.notBefore) {
                 retryStarted = true
             }
         }
@@ -142,7 +141,7 @@ extension Store {
         return item
     }
 
-    private static func isJobCancelled(_ db: Connection, itemID: String) throws -> Bool {
+    static func isJobCancelled(_ db: Connection, itemID: String) throws -> Bool {
         try db.execute("SELECT j.cancelled FROM jobs j JOIN work_items w ON w.job_id = j.id WHERE w.id = ?",
                        [.text(itemID)]).first?.int("cancelled") == 1
     }

@@ -64,6 +64,24 @@ extension Store {
                     added.append(item.name)
                 }
             }
+            // Items this version no longer lists keep their params, but the job's collector, ingester
+            // and folder are now this spec's: their fingerprint changes with them, so a recover queued
+            // for one of them restarts when claimed instead of resuming under the new settings.
+            if existing != nil {
+                let listed = Set(spec.items.map(\.name))
+                for row in try db.execute("SELECT id, name, params_json FROM work_items WHERE job_id = ?", [.text(jobID)])
+                where !listed.contains(row.string("name") ?? "") {
+                    let params: [String: JSONValue]
+                    if case .object(let object) = try JSONValue.parse(row.data("params_json") ?? Data("{}".utf8)) {
+                        params = object
+                    } else {
+                        params = [:]
+                    }
+                    let fingerprint = ParameterFingerprint.of(spec: spec, item: ItemSpec(name: row.string("name") ?? "", params: params),
+                                                              baseDirectory: baseDirectory)
+                    try db.execute("UPDATE work_items SET params_fingerprint = ? WHERE id = ?", [.text(fingerprint), row["id"]])
+                }
+            }
             guard let job = try Self.job(db, where: "id = ?", .text(jobID)) else {
                 preconditionFailure("job \(jobID) vanished inside its own transaction")
             }

@@ -10,6 +10,7 @@ extension Store {
     ///
     /// - Throws: `SQLiteError` when the store cannot be written; then nothing changed.
     public func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin = .manual) throws -> RetryResult {
+        guard !ids.isEmpty else { return RetryResult(total: 0, started: [], skipped: []) }
         let result = try writer.write { db in
             var started: [UUID] = []
             var skipped: [RetryResult.Skipped] = []
@@ -63,6 +64,7 @@ extension Store {
     /// interruption leaves the count as it was (the item was not at fault).
     static func startRetry(_ db: Connection, id: String, mode: RetryMode, origin: RetryOrigin, notBefore: Double?) throws -> RetryStart {
         if let reason = try retryRefusal(db, id: id, mode: mode) { return .skipped(reason) }
+        if origin != .manual, try isJobCancelled(db, itemID: id) { return .skipped(.jobCancelled) }
         let before = try db.execute("SELECT status FROM work_items WHERE id = ?", [.text(id)])[0]
         let from = WorkItemStatus(rawValue: before.string("status") ?? "") ?? .failed
         let now = Self.now

@@ -1,6 +1,8 @@
 import Hummingbird
 import JobEngine
 import Logging
+import NIOCore
+import NIOHTTP1
 
 /// Errors leave the API in one shape, `{"error": {"code", "message"}}`, with the right status,
 /// whether the router (404), the body reader (413) or a handler failed. Two middlewares, with the
@@ -22,6 +24,13 @@ struct ErrorTranslation<Context: RequestContext>: RouterMiddleware {
             throw APIError.notFound(error.message)
         } catch let error as EngineError where error.code == .shutDown {
             throw APIError(.serviceUnavailable, code: "shutting_down", "the server is shutting down; try again shortly")
+        } catch let error as HTTPParserError {
+            // The request's framing was bad (a chunk size that is not hex, a body cut short): the
+            // client's fault, not the server's, in the answer, the log and the metrics.
+            if case .invalidEOFState = error { throw APIError.clientWentAway }
+            throw APIError.badRequest("malformed_request", "the request is not valid HTTP/1.1 (\(error)): check its framing, e.g. chunk sizes")
+        } catch let error as ChannelError where error == .ioOnClosedChannel || error == .eof || error == .inputClosed {
+            throw APIError.clientWentAway
         } catch {
             context.logger.error("request failed: \(error)", metadata: ["path": "\(request.uri.path)"])
             throw APIError(.internalServerError, code: "internal", "the server could not answer: \(error)")

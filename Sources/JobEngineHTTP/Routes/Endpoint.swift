@@ -31,7 +31,7 @@ struct Endpoints<Methods: RouterMethods> {
             routes.on(RouterPath(path), method: method, use: handler)
             catalog.record(method, prefix + "/" + path)
         }
-        for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete, .options] where !allowed.contains(method) {
+        for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete, .options, .trace] where !allowed.contains(method) {
             routes.on(RouterPath(path), method: method) { request, _ -> Response in
                 throw APIError.methodNotAllowed(request.method, allowed: allowed)
             }

@@ -21,7 +21,7 @@ extension Request {
     func boolQuery(_ name: String) throws -> Bool {
         switch query(name)?.lowercased() {
         case nil, "false", "0": return false
-        case "true", "1", "": return true
+        case "true", "1": return true
         case let other?: throw APIError.badRequest("invalid_parameter", "query parameter \(name)=\(other) is not valid: use true or false")
         }
     }

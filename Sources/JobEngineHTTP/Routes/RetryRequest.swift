@@ -62,6 +62,7 @@ struct RetryResponse: Encodable {
             case .unknown: code = "unknown"
             case .notRetryable: code = "not_retryable"
             case .parametersChanged: code = "parameters_changed"
+            case .jobCancelled: code = "job_cancelled"
             }
             return Skipped(id: skipped.id.uuidString.lowercased(), code: code, reason: skipped.reason.description)
         }

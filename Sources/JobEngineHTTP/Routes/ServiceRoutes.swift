@@ -7,7 +7,8 @@ struct ServiceRoutes<Context: RequestContext>: Sendable {
     let worker: Worker?
 
     func register<Methods: RouterMethods<Context>>(on router: Endpoints<Methods>) {
-        router.add("healthz", [.get: health])
+        // HEAD too: load balancers probe with it.
+        router.add("healthz", [.get: health, .head: healthHead])
         router.add("metrics", [.get: metrics])
     }
 
@@ -23,6 +24,12 @@ struct ServiceRoutes<Context: RequestContext>: Sendable {
         }
         return JSONBody.response(Health(status: "ok", worker: worker == nil ? "off" : "on",
                                         activeJobs: worker?.activeJobs.count ?? 0))
+    }
+
+    /// `HEAD /healthz`: the status and headers of `GET`, without the body.
+    @Sendable func healthHead(_ request: Request, context: Context) async throws -> Response {
+        let full = try await health(request, context: context)
+        return Response(status: full.status, headers: [.contentType: full.headers[.contentType] ?? "application/json"])
     }
 
     @Sendable func metrics(_ request: Request, context: Context) async throws -> Response {

@@ -40,6 +40,27 @@ import Testing
         await engine.shutdown()
     }
 
+    @Test func finding3_anItemTheNewSpecNoLongerListsRestartsTooWhenClaimed() async throws {
+        let folder = try TemporaryDirectory()
+        let engine = try Engine(storePath: folder.storePath, logger: quietLogger)
+        var first = Self.spec(documentBytes: 512)
+        first.items.append(ItemSpec(name: "other"))
+        let job = try await engine.submit(first, baseDirectory: folder.url).job
+        let failed = try #require(try await engine.run(jobID: job.id).items.first { $0.name == "q" })
+        #expect(failed.status == .failed && failed.ingested == 60)
+        #expect(try await engine.retry([failed.id], mode: .recover).total == 1)
+        // The next version drops "q" from its list and changes the document size.
+        var second = Self.spec(documentBytes: 128)
+        second.items = [ItemSpec(name: "other")]
+        second.faults = []
+        _ = try await engine.submit(second, baseDirectory: folder.url)
+        let item = try #require(try await engine.run(jobID: job.id).items.first { $0.name == "q" })
+        #expect(item.status == .succeeded)
+        try expectSinkHoldsEachOnce(sink: "jsonl", folder: folder, items: ["q"], documents: 100)
+        #expect(try Self.lineLengths(folder).allSatisfy { $0 < 400 }, "resumed under the new spec on old checkpoints")
+        await engine.shutdown()
+    }
+
     @Test func finding3_anAutomaticRetryInItsBackOffRestartsUnderTheNewSpec() async throws {
         let folder = try TemporaryDirectory()
         let engine = try Engine(storePath: folder.storePath, logger: quietLogger)

@@ -30,6 +30,10 @@ import Testing
         #expect(OwnerLock.probe(owner: "host:2:alive", directory: owners) == .alive)
         live.release(removingFile: false)
         #expect(OwnerLock.probe(owner: "host:2:alive", directory: owners) == .dead)
+        // The proof stays until a sweep has used it (removeStale), so a sweep that fails can be repeated.
+        #expect(OwnerLock.probe(owner: "host:2:alive", directory: owners) == .dead)
+        #expect(OwnerLock.removeStale(in: owners) == 1)
+        #expect(OwnerLock.probe(owner: "host:2:alive", directory: owners) == .unknown)
     }
 
     @Test func finding4_aReadOnlyEngineWritesNothingAndNeverSweeps() async throws {
@@ -46,6 +50,38 @@ import Testing
         gate.open()
         #expect(try await handle.wait().allSucceeded)
         first.close()
+    }
+
+    @Test func finding4_aLiveWorkerOnThisHostKeepsItsItemsEvenWithAnExpiredLease() async throws {
+        let folder = try TemporaryDirectory()
+        let gate = Gate()
+        let (first, job, handle) = try await startStalled(in: folder, at: gate, leaseSeconds: 3600)
+        // What a long write lock held by another process does: no heartbeat could land.
+        try query(folder.storePath, "UPDATE work_items SET lease_expires_at = 1")
+        let second = try Engine(storePath: folder.storePath, logger: quietLogger)
+        #expect(try second.sweep().isEmpty)
+        #expect(try await second.items(jobID: job.id).first?.status == .running)
+        second.close()
+        gate.open()
+        #expect(try await handle.wait().allSucceeded)
+        first.close()
+    }
+
+    @Test func finding5_aCrashContinuationNeverReopensACancelledJob() async throws {
+        let folder = try TemporaryDirectory()
+        let gate = Gate()
+        let (dying, job, _) = try await startStalled(in: folder, at: gate, leaseSeconds: 3600)
+        let survivor = try Engine(storePath: folder.storePath, logger: quietLogger)
+        registerGated(on: survivor, collectGate: Gate(opened: true), ingestGate: Gate(opened: true), stallItem: [:])
+        let run = Task { try await survivor.run(jobID: job.id) }
+        try await Task.sleep(for: .milliseconds(200))
+        try await survivor.cancel(jobID: job.id)
+        dying.close()
+        let item = try #require(try await run.value.items.first)
+        #expect(item.status == .failed && item.errorKind == .interrupted)
+        #expect(try await survivor.job(job.id.uuidString)?.cancelled == true)
+        gate.open()
+        await survivor.shutdown()
     }
 
     @Test func finding5_anAutomaticRetryNeverUndoesACancel() async throws {
