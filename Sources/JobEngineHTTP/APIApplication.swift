@@ -27,7 +27,8 @@ public func buildApplication(
     // most `maxConnections` are served at once: memory does not grow with what clients hold open.
     let server = HTTPServerBuilder.http1(configuration: .init(
         additionalChannelHandlers: [RequestDeadlineHandler(headerTimeout: TimeAmount(limits.headerTimeout),
-                                                           bodyTimeout: TimeAmount(limits.bodyTimeout))],
+                                                           bodyTimeout: TimeAmount(limits.bodyTimeout),
+                                                           idleTimeout: TimeAmount(limits.idleTimeout))],
         idleTimeout: TimeAmount(limits.idleTimeout)))
     var app = Application(router: router, server: server,
                           configuration: .init(address: .hostname(host, port: port), serverName: "JobEngine",

@@ -9,9 +9,9 @@ import Testing
         let port: Int
         let key: String
 
-        init(in folder: Folder, key: String = "serve-test-key", keyFromEnvironment: Bool = false) throws {
+        init(in folder: Folder, key: String = "serve-test-key", keyFromEnvironment: Bool = false, arguments: [String] = []) throws {
             self.key = key
-            running = try CLI.start(["serve", "--port", "0", "--poll-seconds", "0.2"] + (keyFromEnvironment ? [] : ["--api-key", key]),
+            running = try CLI.start(["serve", "--port", "0", "--poll-seconds", "0.2"] + (keyFromEnvironment ? [] : ["--api-key", key]) + arguments,
                                     in: folder.url, environment: keyFromEnvironment ? ["ENGINE_API_KEY": key] : [:])
             let deadline = Date().addingTimeInterval(60)
             var port: Int?

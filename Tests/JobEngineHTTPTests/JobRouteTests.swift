@@ -118,7 +118,9 @@ struct JobRouteTests {
             #expect(cancel.status == .ok)
             let stopped = try await fixture.waitForItem(item.id) { $0.status == .cancelled }
             #expect(stopped.status == .cancelled)
-            #expect(stopped.collected < fixture.documents, "it stopped before the end")
+            // Before the end of its ingest: on a slow (sanitized, loaded) run, collection may be done
+            // by the time the cancel lands.
+            #expect(stopped.ingested < fixture.documents, "it stopped before the end")
         }
     }
 

@@ -23,6 +23,12 @@ struct Endpoints<Methods: RouterMethods> {
     let prefix: String
     let catalog: RouteCatalog
 
+    /// Every method a client may send to an existing path; the ones a path does not serve get 405.
+    /// QUERY is the safe-with-body method of draft-ietf-httpbis-safe-method-w-body.
+    static var methods: [HTTPRequest.Method] {
+        [.get, .head, .post, .put, .patch, .delete, .options, .trace, HTTPRequest.Method("QUERY")!]
+    }
+
     /// Registers `handlers` for `path` and answers the other methods with 405 and an `Allow` header
     /// (Hummingbird's router would answer them 404, as if the path did not exist).
     func add(_ path: String, _ handlers: KeyValuePairs<HTTPRequest.Method, Handler<Methods.Context>>) {
@@ -31,7 +37,7 @@ struct Endpoints<Methods: RouterMethods> {
             routes.on(RouterPath(path), method: method, use: handler)
             catalog.record(method, prefix + "/" + path)
         }
-        for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete, .options, .trace] where !allowed.contains(method) {
+        for method in Self.methods where !allowed.contains(method) {
             routes.on(RouterPath(path), method: method) { request, _ -> Response in
                 throw APIError.methodNotAllowed(request.method, allowed: allowed)
             }

@@ -47,21 +47,18 @@ extension RequestContext {
     }
 }
 
-/// The opaque `cursor` of a work-item listing: the spec position to continue after.
+/// The `cursor` of a work-item listing: the spec position to continue after, in decimal. Clients
+/// pass `next_cursor` back unchanged. Any cursor the schema allows (`^[0-9]{1,15}$`) is one this API
+/// could have given, so a well-formed cursor never gets a 400 (schemathesis checks exactly that).
 enum PageCursor {
-    /// base64url without padding, so it needs no escaping in a query string.
     static func encode(_ position: Int) -> String {
-        Data("after:\(position)".utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        String(position)
     }
 
     static func decode(_ cursor: String?) throws -> Int? {
         guard let cursor else { return nil }
-        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8),
-              text.hasPrefix("after:"), let position = Int(text.dropFirst(6)), position >= 0
+        guard (1...15).contains(cursor.count), cursor.allSatisfy(\.isASCII), cursor.allSatisfy(\.isNumber),
+              let position = Int(cursor)
         else {
             throw APIError.badRequest("invalid_cursor", "cursor '\(cursor)' is not one this API gave: pass next_cursor from the previous page unchanged")
         }

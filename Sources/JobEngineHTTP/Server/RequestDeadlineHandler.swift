@@ -2,9 +2,10 @@ import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
 
-/// Closes a connection whose client is too slow to send a request: the head must arrive within
-/// `headerTimeout` of the connection's start (or of the previous response's end), the body within
-/// `bodyTimeout` of the head. An idle timeout alone cannot do this: a client sending one byte of
+/// Closes a connection whose client is too slow to send a request: the first request's head must
+/// arrive within `headerTimeout` of the connection's start, a later one's within `idleTimeout` of
+/// the previous response (the time a kept-alive connection may wait), a body within `bodyTimeout`
+/// of its head. An idle timeout alone cannot do this: a client sending one byte of
 /// header every few seconds is never idle, and held connections without end (slowloris).
 final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
@@ -14,11 +15,13 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private let headerTimeout: TimeAmount
     private let bodyTimeout: TimeAmount
+    private let idleTimeout: TimeAmount
     private var deadline: Scheduled<Void>?
 
-    init(headerTimeout: TimeAmount, bodyTimeout: TimeAmount) {
+    init(headerTimeout: TimeAmount, bodyTimeout: TimeAmount, idleTimeout: TimeAmount) {
         self.headerTimeout = headerTimeout
         self.bodyTimeout = bodyTimeout
+        self.idleTimeout = idleTimeout
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -44,8 +47,8 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) {
-            // The next request on this connection gets its own header deadline.
-            arm(headerTimeout, context: context)
+            // The next request on this kept-alive connection must have its head in by then.
+            arm(idleTimeout, context: context)
         }
         context.write(data, promise: promise)
     }

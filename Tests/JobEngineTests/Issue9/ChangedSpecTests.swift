@@ -64,13 +64,15 @@ import Testing
     @Test func finding3_anAutomaticRetryInItsBackOffRestartsUnderTheNewSpec() async throws {
         let folder = try TemporaryDirectory()
         let engine = try Engine(storePath: folder.storePath, logger: quietLogger)
-        let job = try await engine.submit(Self.spec(documentBytes: 512, maxAttempts: 2, backoff: 1_500), baseDirectory: folder.url).job
+        // An hour's back-off: the test, not the clock, decides when it ends.
+        let job = try await engine.submit(Self.spec(documentBytes: 512, maxAttempts: 2, backoff: 3_600_000), baseDirectory: folder.url).job
         let run = Task { try await engine.run(jobID: job.id) }
         // The fault fired; the automatic retry waits in its back-off while the spec changes.
         #expect(try await eventually {
             try engine.store.items(jobID: job.id).first.map { $0.status == .pending && $0.attempt == 2 } ?? false
         })
-        _ = try await engine.submit(Self.spec(documentBytes: 128, maxAttempts: 2, backoff: 1_500), baseDirectory: folder.url)
+        _ = try await engine.submit(Self.spec(documentBytes: 128, maxAttempts: 2, backoff: 3_600_000), baseDirectory: folder.url)
+        try query(folder.storePath, "UPDATE work_items SET not_before = NULL")  // the back-off ends
         let item = try #require(try await run.value.items.first)
         #expect(item.status == .succeeded)
         try expectSinkHoldsEachOnce(sink: "jsonl", folder: folder, items: ["q"], documents: 100)
