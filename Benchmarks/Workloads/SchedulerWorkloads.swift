@@ -76,8 +76,8 @@ public enum SchedulerWorkloads {
         return Double(items) / Date().timeIntervalSince(start)
     }
 
-    /// A store of `items` items, all succeeded but `interrupted` left running by a dead worker on
-    /// this host. Returns the seconds from opening the store to the first recovered item's first
+    /// A store of `items` items, all succeeded but `interrupted` left running by a dead worker whose
+    /// lease has expired (a missing owner lock proves nothing; see `DeadOwnerSweep`). Returns the seconds from opening the store to the first recovered item's first
     /// checkpoint, and the seconds `resume()` took to finish them all.
     public static func resumeLatency(items: Int, interrupted: Int, in folder: ScratchDirectory) async throws
         -> (firstProgress: Double, allRecovered: Double)
@@ -96,7 +96,7 @@ public enum SchedulerWorkloads {
         raw.exec("UPDATE work_items SET status = 'succeeded', phase = 'done' WHERE position >= \(interrupted)")
         raw.exec("""
             UPDATE work_items SET status = 'running', lease_owner = '\(ProcessInfo.processInfo.hostName):0:crashed',
-            lease_expires_at = \(Date().timeIntervalSince1970 + 3600) WHERE position < \(interrupted)
+            lease_expires_at = \(Date().timeIntervalSince1970 - 1) WHERE position < \(interrupted)
             """)
         raw.exec("PRAGMA wal_checkpoint(TRUNCATE)")
 

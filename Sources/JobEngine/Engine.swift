@@ -113,21 +113,23 @@ public final class Engine: Sendable {
     public func submit(_ spec: JobSpec, baseDirectory: URL? = nil) async throws -> SubmitResult {
         let base = (baseDirectory ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL
         // Exactly the checks a spec file gets (`loadSpec`): one reader, one set of rules.
-        let problems = spec.validationProblems() + registry.withLock { $0 }.problems(in: spec, baseDirectory: base)
+        let problems = spec.validationProblems()
+            + registry.withLock { $0 }.problems(in: spec, baseDirectory: base, protecting: .store(at: store.path))
         guard problems.isEmpty else { throw JobSpec.invalid(problems) }
         return try await record(spec, baseDirectory: base)
     }
 
     /// Reads, validates and records the JSON spec at `url`; its relative paths resolve against its folder.
     public func submit(specAt url: URL) async throws -> SubmitResult {
-        // `loadSpec` already ran every check `submit(_:baseDirectory:)` would run again.
-        let spec = try registry.withLock { $0 }.loadSpec(at: url)
+        let spec = try registry.withLock { $0 }.loadSpec(at: url, protecting: .store(at: store.path))
         return try await record(spec, baseDirectory: url.deletingLastPathComponent().standardizedFileURL)
     }
 
     private func record(_ spec: JobSpec, baseDirectory: URL) async throws -> SubmitResult {
         try checkWritable()
-        return try await offload { [store] in try store.submit(spec, baseDirectory: baseDirectory.path) }
+        return try await offload { [store] in
+            try store.submit(spec, baseDirectory: baseDirectory.path, targets: SinkTarget.of(spec, baseDirectory: baseDirectory))
+        }
     }
 
     /// Runs the job's runnable items to completion (including automatic retries) and returns how

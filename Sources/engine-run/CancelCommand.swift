@@ -18,6 +18,6 @@ struct Cancel: AsyncParsableCommand {
         let found = try await resolveJob(job, in: engine)
         let cancelled = try await engine.cancel(jobID: found.id)
         let running = try await engine.items(jobID: found.id, status: .running).count
-        print("job \(found.name) cancelled: \(cancelled) pending item(s) cancelled, \(running) running item(s) stop at their next checkpoint")
+        print("job \(terminalSafe(found.name)) cancelled: \(cancelled) pending item(s) cancelled, \(running) running item(s) stop at their next checkpoint")
     }
 }

@@ -41,10 +41,10 @@ struct Execution {
         for summary in summaries {
             let counts = Dictionary(grouping: summary.items, by: \.status).mapValues(\.count)
             let parts = WorkItemStatus.allCases.compactMap { status in counts[status].map { "\($0) \(status.rawValue)" } }
-            print("job \(summary.job.name) (version \(summary.job.specVersion)): \(summary.items.count) item\(summary.items.count == 1 ? "" : "s"), \(parts.joined(separator: ", "))")
+            print("job \(terminalSafe(summary.job.name)) (version \(summary.job.specVersion)): \(summary.items.count) item\(summary.items.count == 1 ? "" : "s"), \(parts.joined(separator: ", "))")
             for item in summary.items where item.status != .succeeded {
-                let error = item.lastError.map { " — \(item.errorKind?.rawValue ?? "error"): \($0)" } ?? ""
-                print("  \(item.status.rawValue) \(item.name) \(item.id.uuidString.lowercased()) in \(item.phase.rawValue), collected \(item.collected), ingested \(item.ingested)\(error)")
+                let error = item.lastError.map { " — \(item.errorKind?.rawValue ?? "error"): \(terminalSafe($0))" } ?? ""
+                print("  \(item.status.rawValue) \(terminalSafe(item.name)) \(item.id.uuidString.lowercased()) in \(item.phase.rawValue), collected \(item.collected), ingested \(item.ingested)\(error)")
                 if item.status.isRetryable { failedIDs.append(item.id.uuidString.lowercased()) }
             }
         }

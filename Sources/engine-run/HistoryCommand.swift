@@ -32,12 +32,12 @@ struct History: AsyncParsableCommand {
             print(try encodeJSON(events))
             return
         }
-        print("\(item.jobName)/\(item.name) \(item.id.uuidString.lowercased()): \(item.status.rawValue), attempt \(item.attempt), collected_total \(item.collectedTotal)")
+        print("\(terminalSafe(item.jobName))/\(terminalSafe(item.name)) \(item.id.uuidString.lowercased()): \(item.status.rawValue), attempt \(item.attempt), collected_total \(item.collectedTotal)")
         let formatter = ISO8601DateFormatter()
         for event in events {
             var line = "\(formatter.string(from: event.at))  attempt \(event.attempt)  \(event.from?.rawValue ?? "(created)") -> \(event.to.rawValue)"
             if let mode = event.mode { line += "  [\(mode.rawValue)]" }
-            if let error = event.error {
+            if let error = event.error.map(terminalSafe) {
                 // A failure shows its kind; a note on another transition (why a claim restarted) shows as is.
                 line += event.to == .failed || event.errorKind != nil ? "  \(event.errorKind?.rawValue ?? "error"): \(error)" : "  — \(error)"
             }

@@ -60,7 +60,7 @@ func encodeJSON<T: Encodable>(_ value: T) throws -> String {
 /// Plain aligned columns for terminals.
 enum Table {
     static func render(header: [String], rows: [[String]]) -> String {
-        let all = [header] + rows
+        let all = [header] + rows.map { $0.map(terminalSafe) }
         let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
         return all.map { row in
             row.enumerated().map { index, cell in

@@ -85,7 +85,7 @@ struct Retry: AsyncParsableCommand {
         print(#"{"total": \#(result.total), "dry_run": true}"#)
         for id in result.started {
             guard let item = try await engine.item(id) else { continue }
-            let name = "\(id.uuidString.lowercased()) (\(item.jobName)/\(item.name))"
+            let name = "\(id.uuidString.lowercased()) (\(terminalSafe(item.jobName))/\(terminalSafe(item.name)))"
             switch type {
             case .recover:
                 let resumesIn = item.phase == .collect

@@ -40,16 +40,16 @@ struct Run: AsyncParsableCommand {
         // The items as this run starts: for the messages below, the progress total and the statistics.
         let items = try await engine.items(jobID: job.id)
         if let report {
-            print("job \(job.name): recorded spec version \(job.specVersion)")
-            for name in submitted.addedItems { print("  \(name): new item") }
+            print("job \(terminalSafe(job.name)): recorded spec version \(job.specVersion)")
+            for name in submitted.addedItems { print("  \(terminalSafe(name)): new item") }
             let names = Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0.name) })
-            for id in report.continued { print("  \(names[id] ?? "?"): continuing with \(job.spec.retry.mode.rawValue)") }
-            for id in report.restarted { print("  \(names[id] ?? "?"): parameters changed; restarting from scratch") }
+            for id in report.continued { print("  \(terminalSafe(names[id] ?? "?")): continuing with \(job.spec.retry.mode.rawValue)") }
+            for id in report.restarted { print("  \(terminalSafe(names[id] ?? "?")): parameters changed; restarting from scratch") }
         }
         let pending = items.filter { $0.status == .pending }.count
         if enqueue {
             engine.close()
-            print("job \(job.name) (\(job.id.uuidString.lowercased())): \(pending) work item(s) queued for a worker")
+            print("job \(terminalSafe(job.name)) (\(job.id.uuidString.lowercased())): \(pending) work item(s) queued for a worker")
             return
         }
         let execution = Execution(engine: engine, options: options, quiet: quiet)

@@ -59,7 +59,7 @@ import Testing
              setUp: spec(validSpec.replacingOccurrences(of: "\"name\": \"ok\",", with: "\"name\": \"ok\", \"retry\": {\"mode\": \"again\"},"))),
         Case(name: "fault for an unknown item", arguments: ["run", "spec.json"], expected: "faults[0].item: no item is named \"zz\"",
              setUp: spec(validSpec.replacingOccurrences(of: "\"name\": \"ok\",", with: "\"name\": \"ok\", \"faults\": [{\"item\": \"zz\", \"phase\": \"ingest\", \"at_document\": 1}],"))),
-        Case(name: "missing spec file", arguments: ["run", "nope.json"], expected: "Cannot read the job spec"),
+        Case(name: "missing spec file", arguments: ["run", "nope.json"], expected: "cannot read the job spec"),
         Case(name: "missing source file", arguments: ["run", "spec.json"], expected: "collector.path: cannot read",
              setUp: spec(validSpec.replacingOccurrences(of: "{\"type\": \"synthetic\", \"documents\": 10, \"page_size\": 5}",
                                                         with: "{\"type\": \"jsonl\", \"path\": \"in/{item}.jsonl\"}"))),

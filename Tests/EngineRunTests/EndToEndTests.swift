@@ -62,15 +62,19 @@ import Testing
 
     @Test func theStoreComesFromDbThenEngineDbThenTheDefault() throws {
         let folder = try Folder()
-        try FileManager.default.copyItem(at: Self.example, to: folder.url.appendingPathComponent("news.json"))
-        _ = try CLI.run(["run", "news.json", "--quiet", "--db", "flag.sqlite"], in: folder.url)
-        _ = try CLI.run(["run", "news.json", "--quiet"], in: folder.url, environment: ["ENGINE_DB": "env.sqlite"])
-        let run = try CLI.run(["run", "news.json", "--quiet"], in: folder.url)
+        // A spec copy per store: a sink file belongs to the job of one store (invariant 7).
+        for copy in ["flag", "env", "default", "other"] {
+            try FileManager.default.createDirectory(at: folder.url.appendingPathComponent(copy), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: Self.example, to: folder.url.appendingPathComponent("\(copy)/news.json"))
+        }
+        _ = try CLI.run(["run", "flag/news.json", "--quiet", "--db", "flag.sqlite"], in: folder.url)
+        _ = try CLI.run(["run", "env/news.json", "--quiet"], in: folder.url, environment: ["ENGINE_DB": "env.sqlite"])
+        let run = try CLI.run(["run", "default/news.json", "--quiet"], in: folder.url)
         for name in ["flag.sqlite", "env.sqlite", "engine.sqlite"] {
             #expect(FileManager.default.fileExists(atPath: folder.path(name)), "\(name)")
         }
         // The printed retry command names the store when it is not the default.
-        let flagged = try CLI.run(["run", "news.json", "--quiet", "--db", "other dir.sqlite"], in: folder.url)
+        let flagged = try CLI.run(["run", "other/news.json", "--quiet", "--db", "other dir.sqlite"], in: folder.url)
         #expect(flagged.stdout.contains("engine-run retry --db 'other dir.sqlite' --type recover"))
         #expect(run.stdout.contains("engine-run retry --type recover"))
     }

@@ -16,10 +16,30 @@ public struct ComponentContext: Sendable {
         Self.resolve(template, item: item, job: jobName, baseDirectory: baseDirectory)
     }
 
+    /// Names go into a path as one safe component each (``pathComponent(_:)``): only what the
+    /// spec's author wrote literally can be absolute or climb out of a folder.
     static func resolve(_ template: String, item: String?, job: String, baseDirectory: URL) -> URL {
-        var path = template.replacingOccurrences(of: "{job}", with: job)
-        if let item { path = path.replacingOccurrences(of: "{item}", with: item) }
-        return path.hasPrefix("/") ? URL(fileURLWithPath: path) : baseDirectory.appendingPathComponent(path)
+        var path = template.replacingOccurrences(of: "{job}", with: pathComponent(job))
+        if let item { path = path.replacingOccurrences(of: "{item}", with: pathComponent(item)) }
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : baseDirectory.appendingPathComponent(path)
+        return url.standardizedFileURL
+    }
+
+    /// `name` as one path component that names no other place: `/`, `\`, `%`, NUL and other control
+    /// characters are percent-encoded, and so are the dots of `.` and `..`. An item named
+    /// `../../victim/pwn` writes `..%2F..%2Fvictim%2Fpwn` in its own folder; `x` and `./x` stay two
+    /// files. Names of letters, digits, `-`, `_` and inner dots are unchanged.
+    public static func pathComponent(_ name: String) -> String {
+        if name == "." || name == ".." { return String(repeating: "%2E", count: name.count) }
+        var encoded = ""
+        for scalar in name.unicodeScalars {
+            if scalar == "/" || scalar == "\\" || scalar == "%" || scalar.properties.generalCategory == .control {
+                encoded += String(format: "%%%02X", scalar.value)
+            } else {
+                encoded.unicodeScalars.append(scalar)
+            }
+        }
+        return encoded
     }
 }
 

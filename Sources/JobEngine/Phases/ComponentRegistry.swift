@@ -48,26 +48,29 @@ public struct ComponentRegistry: Sendable {
     }
 
     /// Reads and validates the JSON spec at `url` against this registry's types, writing nothing.
-    /// Relative paths in it resolve against its folder.
+    /// Relative paths in it resolve against its folder; no sink may write the spec file itself, nor
+    /// any of the `protecting` paths (an engine passes its store's).
     ///
     /// - Throws: `EngineError` `.invalidSpec` listing every problem by field path.
-    public func loadSpec(at url: URL) throws -> JobSpec {
+    public func loadSpec(at url: URL, protecting: ProtectedPaths = ProtectedPaths()) throws -> JobSpec {
         let data: Data
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw EngineError(.invalidSpec, "Cannot read the job spec \(url.path): \((error as NSError).localizedDescription)")
+            throw EngineError(.invalidSpec, FileFailure.describe(error, doing: "read the job spec", path: url.path))
         }
         let (spec, problems) = JobSpec.parse(json: data)
         guard let spec else { throw JobSpec.invalid(problems) }
         // Report the components' problems together with the structure's, not one round after the other.
-        let all = problems + self.problems(in: spec, baseDirectory: url.deletingLastPathComponent().standardizedFileURL)
+        let all = problems + self.problems(in: spec, baseDirectory: url.deletingLastPathComponent().standardizedFileURL,
+                                           protecting: protecting.adding(specFile: url))
         guard all.isEmpty else { throw JobSpec.invalid(all) }
         return spec
     }
 
-    /// Every problem with the spec's collector and ingester: unknown types and bad options.
-    func problems(in spec: JobSpec, baseDirectory: URL) -> [SpecProblem] {
+    /// Every problem with the spec's collector and ingester: unknown types, bad options, sink
+    /// targets two items share or that are `protecting`'s.
+    func problems(in spec: JobSpec, baseDirectory: URL, protecting: ProtectedPaths = ProtectedPaths()) -> [SpecProblem] {
         let context = ValidationContext(baseDirectory: baseDirectory, jobName: spec.name, itemNames: spec.items.map(\.name))
         var problems: [SpecProblem] = []
         let collectorReader = FieldReader(options: spec.collector.options, path: "collector")
@@ -86,6 +89,28 @@ public struct ComponentRegistry: Sendable {
             ingesterReader.report("type", Self.unknownType(spec.ingester.type, known: ingesters.keys))
         }
         problems += ingesterReader.allProblems
+        if problems.isEmpty { problems += Self.targetProblems(spec, baseDirectory: baseDirectory, protecting: protecting) }
+        return problems
+    }
+
+    /// Two items of a job never share a file, and no sink writes a protected path.
+    private static func targetProblems(_ spec: JobSpec, baseDirectory: URL, protecting: ProtectedPaths) -> [SpecProblem] {
+        var problems: [SpecProblem] = []
+        var writers: [String: String] = [:]
+        for target in SinkTarget.of(spec, baseDirectory: baseDirectory) {
+            if let what = protecting.what(target.file) {
+                problems.append(SpecProblem(field: "ingester.path",
+                                            message: "\(target.file) is \(what); a sink may never write there: choose another path"))
+            }
+            guard let item = target.item else { continue }
+            if let other = writers[target.key] {
+                problems.append(SpecProblem(field: "ingester.path",
+                                            message: "items \"\(other)\" and \"\(item)\" both write \(target.file); give each item a target of its own"))
+            } else {
+                writers[target.key] = item
+            }
+            if problems.count >= 100 { break }
+        }
         return problems
     }
 

@@ -43,7 +43,7 @@ struct JSONLCollector: Collector {
         do {
             handle = try FileHandle(forReadingFrom: url)
         } catch {
-            throw PhaseError.transient("cannot open \(url.path): \(error.localizedDescription)")
+            throw FileFailure.phaseError(error, doing: "open", path: url.path)
         }
         defer { try? handle.close() }
         try handle.seek(toOffset: start)

@@ -39,14 +39,25 @@ final class JSONLIngester: Ingester {
     }
 
     func prepare(for item: ItemContext, sinkOffset: Int64?) throws {
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let folder = url.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw FileFailure.phaseError(error, doing: "create the folder", path: folder.path)
+        }
         if !FileManager.default.fileExists(atPath: url.path) {
             guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-                throw PhaseError.permanent("cannot create \(url.path)")
+                throw PhaseError.transient(FileFailure.describe(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO),
+                                                                doing: "create", path: url.path))
             }
             try syncFolder()
         }
-        let handle = try FileHandle(forUpdating: url)
+        let handle: FileHandle
+        do {
+            handle = try FileHandle(forUpdating: url)
+        } catch {
+            throw FileFailure.phaseError(error, doing: "open", path: url.path)
+        }
         let length = try handle.seekToEnd()
         let keep = UInt64(sinkOffset ?? 0)
         guard length >= keep else {
@@ -72,14 +83,22 @@ final class JSONLIngester: Ingester {
             output.append(JSONText.value(of: entry.document.body))
             output.append(contentsOf: "}\n".utf8)
         }
-        try handle.write(contentsOf: output)
-        if sync == .full { try handle.synchronize() }
-        return Int64(try handle.offset())
+        do {
+            try handle.write(contentsOf: output)
+            if sync == .full { try handle.synchronize() }
+            return Int64(try handle.offset())
+        } catch {
+            throw FileFailure.phaseError(error, doing: "write to", path: url.path)
+        }
     }
 
     func reset(for item: ItemContext) throws {
         if FileManager.default.fileExists(atPath: url.path) {
-            try FileManager.default.removeItem(at: url)
+            do {
+                try FileManager.default.removeItem(at: url)
+            } catch {
+                throw FileFailure.phaseError(error, doing: "remove", path: url.path)
+            }
             try syncFolder()
         }
     }

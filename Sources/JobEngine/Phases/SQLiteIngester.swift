@@ -2,14 +2,16 @@ import Foundation
 
 /// `{"type": "sqlite", "path": "out/sink.sqlite", "table": "documents", "batch_size": 100}`
 ///
-/// Writes rows `(item, seq, key, data)` into a table of a SQLite file (`data` is the document body
-/// as text), each batch in one transaction, upserting on (item, seq): a batch delivered again after a crash overwrites itself,
-/// so each document is stored once. Restart deletes the item's rows.
+/// Writes rows `(job, item, seq, key, data)` into a table of a SQLite file (`job` is the job's name,
+/// `data` the document body as text), each batch in one transaction, upserting on (job, item, seq):
+/// a batch delivered again after a crash overwrites itself, so each document is stored once.
+/// Restart deletes the item's rows of its own job, never another job's (invariant 7).
 final class SQLiteIngester: Ingester {
     private let database: SerializedDatabase
     private let path: String
     private let table: String
     private let itemName: String
+    private let jobName: String
     private var released = false
 
     init(context: ComponentContext, item: ItemContext) throws {
@@ -26,15 +28,20 @@ final class SQLiteIngester: Ingester {
         database = try SinkConnections.acquire(path: self.path) { try $0.applyEngineFileSettings() }
         self.table = table
         itemName = item.itemName
+        jobName = item.jobName
         do {
-            try database.sync { connection in
+            try database.sync { [path] connection in
                 // The strictest durability any of its items asks for.
                 if context.sync == .full { try connection.setSynchronous(.full) }
                 // The table name is validated as an identifier above; it cannot be bound as a parameter.
                 try connection.execute("""
-                    CREATE TABLE IF NOT EXISTS "\(table)" (item TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL,
-                    data TEXT NOT NULL, PRIMARY KEY (item, seq)) WITHOUT ROWID
+                    CREATE TABLE IF NOT EXISTS "\(table)" (job TEXT NOT NULL, item TEXT NOT NULL, seq INTEGER NOT NULL,
+                    key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (job, item, seq)) WITHOUT ROWID
                     """)
+                let columns = try connection.execute("SELECT name FROM pragma_table_info(?)", [.text(table)]).compactMap { $0.string("name") }
+                guard columns.contains("job") else {
+                    throw PhaseError.permanent("table \(table) of \(path) has no job column (an earlier engine made it, keyed by item alone, so jobs would overwrite each other's rows); choose another table or file")
+                }
             }
         } catch {
             SinkConnections.release(path: self.path)
@@ -59,10 +66,10 @@ final class SQLiteIngester: Ingester {
     func ingest(_ batch: Batch) throws -> Int64? {
         try database.write { connection in
             try connection.executeEach("""
-                INSERT INTO "\(table)" (item, seq, key, data) VALUES (?, ?, ?, ?)
-                ON CONFLICT (item, seq) DO UPDATE SET key = excluded.key, data = excluded.data
+                INSERT INTO "\(table)" (job, item, seq, key, data) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (job, item, seq) DO UPDATE SET key = excluded.key, data = excluded.data
                 """, batch.documents) { entry in
-                [.text(itemName), .integer(Int64(entry.seq)), .text(entry.document.key),
+                [.text(jobName), .text(itemName), .integer(Int64(entry.seq)), .text(entry.document.key),
                  .text(String(decoding: entry.document.body, as: UTF8.self))]
             }
         }
@@ -71,7 +78,7 @@ final class SQLiteIngester: Ingester {
 
     func reset(for item: ItemContext) throws {
         try database.sync { connection in
-            try connection.execute("DELETE FROM \"\(table)\" WHERE item = ?", [.text(itemName)])
+            try connection.execute("DELETE FROM \"\(table)\" WHERE job = ? AND item = ?", [.text(jobName), .text(itemName)])
         }
     }
 

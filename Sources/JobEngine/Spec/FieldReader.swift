@@ -54,8 +54,12 @@ public final class FieldReader {
             if defaultValue == nil { report(key, "missing") }
             return defaultValue
         }
-        guard case .number(let number) = value, number.rounded() == number, abs(number) < 1e15 else {
+        guard case .number(let number) = value, number.rounded() == number else {
             report(key, "must be a whole number, got \(value.typeName == "a number" ? "a fraction" : value.typeName)")
+            return nil
+        }
+        guard abs(number) < 1e15 else {
+            report(key, number > 0 ? "is too large: must be <= \(range.upperBound)" : "is too small: must be >= \(range.lowerBound)")
             return nil
         }
         let int = Int(number)

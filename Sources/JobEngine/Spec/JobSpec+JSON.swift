@@ -14,7 +14,12 @@ extension JobSpec {
     /// The spec, if it could be read at all, and every problem found.
     static func parse(json data: Data) -> (JobSpec?, [SpecProblem]) {
         do {
-            return read(try JSONValue.parse(data))
+            let value = try JSONValue.parse(data)
+            let duplicates = DuplicateKeys.find(in: data).map {
+                SpecProblem(field: $0, message: "appears twice in one object; keep one (JSON would silently use the last)")
+            }
+            let (spec, problems) = read(value)
+            return (spec, duplicates + problems)
         } catch {
             return (nil, [SpecProblem(field: "(root)", message: describeSyntaxError(in: data))])
         }
@@ -145,9 +150,11 @@ extension JobSpec {
         if items.isEmpty, !problems.contains(where: { $0.field == "items" }) {
             problems.append(SpecProblem(field: "items", message: "must list at least one item"))
         }
+        if let problem = Self.nameProblem(name) { problems.append(SpecProblem(field: "name", message: problem)) }
         var seen: [String: Int] = [:]
         for (index, item) in items.enumerated() {
             if item.name.isEmpty { problems.append(SpecProblem(field: "items[\(index)].name", message: "must not be empty")) }
+            if let problem = Self.nameProblem(item.name) { problems.append(SpecProblem(field: "items[\(index)].name", message: problem)) }
             if let first = seen[item.name] {
                 problems.append(SpecProblem(field: "items[\(index)].name",
                                             message: "duplicate item name \"\(item.name)\" (also items[\(first)])"))
@@ -160,6 +167,16 @@ extension JobSpec {
                                         message: "no item is named \"\(fault.item)\""))
         }
         return problems
+    }
+
+    /// Why `name` cannot name a job or an item: a control character (NUL, newline, an escape
+    /// sequence) would make two names print alike, or rewrite the operator's terminal.
+    static func nameProblem(_ name: String) -> String? {
+        guard let bad = name.unicodeScalars.first(where: { $0.properties.generalCategory == .control
+            || $0.properties.generalCategory == .format || $0.properties.generalCategory == .lineSeparator
+            || $0.properties.generalCategory == .paragraphSeparator })
+        else { return nil }
+        return "must be printable: it holds the control character U+\(String(bad.value, radix: 16, uppercase: true).leftPadded(to: 4))"
     }
 
     /// "malformed JSON at line L, column C: …", located from the parser's character offset.

@@ -10,6 +10,7 @@ enum Migrations {
 
     static let all: [Migration] = [
         Migration(version: 1, fileName: "001_init.sql", sql: v1),
+        Migration(version: 2, fileName: "002_sink_targets.sql", sql: v2),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }
@@ -113,6 +114,19 @@ CREATE TRIGGER events_no_delete BEFORE DELETE ON events
 BEGIN
     SELECT RAISE(ABORT, 'events are append-only');
 END;
+
+"""
+
+    private static let v2 = """
+-- JobEngine store, version 2: which job owns each sink target (invariant 7: one owner per output).
+
+CREATE TABLE sink_targets (
+    target      TEXT PRIMARY KEY,             -- file:<real path> or sqlite:<real path>#<table>
+    job_id      TEXT NOT NULL REFERENCES jobs (id),
+    created_at  REAL NOT NULL
+) WITHOUT ROWID;
+
+CREATE INDEX sink_targets_by_job ON sink_targets (job_id);
 
 """
 }

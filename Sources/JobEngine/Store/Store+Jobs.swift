@@ -15,8 +15,9 @@ public struct SubmitResult: Sendable {
 extension Store {
     /// Records `spec`: a new job with its items `pending`, or, for a name already known, the next
     /// spec version with each item's current parameter fingerprint updated and new items added.
-    /// One transaction: on any error nothing is written.
-    public func submit(_ spec: JobSpec, baseDirectory: String) throws -> SubmitResult {
+    /// The job takes ownership of its sink `targets` (invariant 7). One transaction: on any error
+    /// (a target another job owns, or one holding data no job of this store wrote) nothing is written.
+    public func submit(_ spec: JobSpec, baseDirectory: String, targets: [SinkTarget] = []) throws -> SubmitResult {
         let specJSON = String(decoding: spec.jsonValue.canonicalJSON(), as: UTF8.self)
         var settings = spec
         settings.items = []
@@ -39,6 +40,7 @@ extension Store {
                     """, [.text(jobID), .text(spec.name), .text(specJSON), .text(settingsJSON), .text(baseDirectory),
                           .real(now), .real(now)])
             }
+            try Self.claim(targets, db, jobID: jobID, jobName: spec.name, resubmitted: existing != nil)
             var added: [String] = []
             var changed: [String] = []
             for (position, item) in spec.items.enumerated() {
@@ -87,6 +89,37 @@ extension Store {
             }
             return SubmitResult(job: job, created: existing == nil, addedItems: added, changedItems: changed)
         }
+    }
+
+    /// Records `jobID` as the owner of each target, refusing targets another job owns and, for targets
+    /// nobody owns yet, any that already hold data. A job submitted again adopts the unowned targets
+    /// of the items it already had: a store of an earlier engine recorded no owners.
+    private static func claim(_ targets: [SinkTarget], _ db: Connection, jobID: String, jobName: String, resubmitted: Bool) throws {
+        guard !targets.isEmpty else { return }
+        let known = resubmitted
+            ? Set(try db.execute("SELECT name FROM work_items WHERE job_id = ?", [.text(jobID)]).compactMap { $0.string("name") })
+            : []
+        var problems: [SpecProblem] = []
+        for target in targets {
+            if let owner = try db.execute("""
+                SELECT s.job_id, j.name FROM sink_targets s JOIN jobs j ON j.id = s.job_id WHERE s.target = ?
+                """, [.text(target.key)]).first {
+                if owner.string("job_id") != jobID {
+                    problems.append(SpecProblem(field: "ingester.path", message:
+                        "\(target.description) belongs to job \(owner.string("name") ?? "?"); a sink target belongs to one job: choose another path"))
+                }
+                continue
+            }
+            let adopted = target.item.map(known.contains) ?? !known.isEmpty
+            if !adopted && target.holdsForeignData(job: jobName) {
+                problems.append(SpecProblem(field: "ingester.path", message:
+                    "\(target.description) exists and was not written by job \(jobName); remove it or choose another path"))
+            }
+            try db.execute("INSERT INTO sink_targets (target, job_id, created_at) VALUES (?, ?, ?)",
+                           [.text(target.key), .text(jobID), .real(now)])
+            if problems.count >= 100 { break }
+        }
+        guard problems.isEmpty else { throw JobSpec.invalid(problems) }
     }
 
     /// The job with this id, or with this name when `idOrName` is not a known id.

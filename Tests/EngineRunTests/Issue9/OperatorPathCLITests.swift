@@ -107,7 +107,7 @@ import Testing
     @Test func finding7_oneStoredSpecThatCannotBeReadBreaksNoRead() throws {
         let folder = try Folder()
         try folder.write("good.json", Self.spec(name: "good", items: ["a"], documents: 10))
-        try folder.write("bad.json", Self.spec(name: "bad", items: ["a"], documents: 10))
+        try folder.write("bad.json", Self.spec(name: "bad", items: ["a"], documents: 10).replacingOccurrences(of: "out/{item}", with: "out/bad/{item}"))
         #expect(try CLI.run(["run", "good.json", "--quiet"], in: folder.url).code == 0)
         #expect(try CLI.run(["run", "bad.json", "--quiet"], in: folder.url).code == 0)
         _ = try sqlite(folder.path("engine.sqlite"), """

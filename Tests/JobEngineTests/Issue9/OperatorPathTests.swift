@@ -141,7 +141,9 @@ import Testing
         let folder = try TemporaryDirectory()
         let engine = try Engine(storePath: folder.storePath, logger: quietLogger)
         for name in ["good", "strict", "broken"] {
-            _ = try await engine.submit(makeSpec(name: name), baseDirectory: folder.url)
+            var spec = makeSpec(name: name)
+            spec.ingester.options["path"] = "out/{job}/{item}.jsonl"  // a sink file belongs to one job
+            _ = try await engine.submit(spec, baseDirectory: folder.url)
         }
         // What an older engine, or a hand edit, can leave: a value today's rules refuse, and a spec
         // that is not a spec at all.
@@ -166,6 +168,7 @@ import Testing
         let engine = try Engine(storePath: folder.storePath, logger: quietLogger)
         for (name, limit) in [("bounded", 65_536), ("default", nil)] as [(String, Int?)] {
             var spec = makeSpec(name: name)
+            spec.ingester.options["path"] = "out/{job}/{item}.jsonl"
             spec.collector = ComponentSpec(type: "jsonl", options: ["path": "/dev/zero"])
             if let limit { spec.collector.options["max_line_bytes"] = .number(Double(limit)) }
             let job = try await engine.submit(spec, baseDirectory: folder.url).job
