@@ -104,6 +104,15 @@ final class Statement {
         }
     }
 
+    /// A text column with its length: "sqlite3_column_text() … then sqlite3_column_bytes() to find
+    /// the size of the result" (sqlite.org/c3ref/column_blob.html). Read as a C string, a value with
+    /// a NUL in it would end there, and two different names would print alike.
+    static func text(_ handle: OpaquePointer, _ column: Int32) -> String {
+        guard let text = sqlite3_column_text(handle, column) else { return "" }
+        let length = Int(sqlite3_column_bytes(handle, column))
+        return String(decoding: UnsafeBufferPointer(start: text, count: length), as: UTF8.self)
+    }
+
     private func readRow() -> Row {
         var columns: [String: SQLValue] = [:]
         let count = sqlite3_column_count(handle)
@@ -116,7 +125,7 @@ final class Statement {
             case SQLITE_FLOAT:
                 columns[name] = .real(sqlite3_column_double(handle, index))
             case SQLITE_TEXT:
-                columns[name] = .text(String(cString: sqlite3_column_text(handle, index)))
+                columns[name] = .text(Self.text(handle, index))
             case SQLITE_BLOB:
                 let length = Int(sqlite3_column_bytes(handle, index))
                 if let bytes = sqlite3_column_blob(handle, index), length > 0 {
@@ -142,7 +151,7 @@ struct ColumnReader {
     func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(handle, column)) }
 
     func text(_ column: Int32) -> String {
-        sqlite3_column_text(handle, column).map { String(cString: $0) } ?? ""
+        Statement.text(handle, column)
     }
 
     func data(_ column: Int32) -> Data {

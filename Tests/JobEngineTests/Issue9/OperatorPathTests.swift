@@ -71,8 +71,7 @@ import Testing
         let folder = try TemporaryDirectory()
         let gate = Gate()
         let (dying, job, _) = try await startStalled(in: folder, at: gate, leaseSeconds: 3600)
-        let survivor = try Engine(storePath: folder.storePath, logger: quietLogger)
-        registerGated(on: survivor, collectGate: Gate(opened: true), ingestGate: Gate(opened: true), stallItem: [:])
+        let survivor = try secondWorker(on: folder)
         let run = Task { try await survivor.run(jobID: job.id) }
         try await Task.sleep(for: .milliseconds(200))
         try await survivor.cancel(jobID: job.id)
@@ -110,8 +109,7 @@ import Testing
         let folder = try TemporaryDirectory()
         let gate = Gate()
         let (dying, job, _) = try await startStalled(in: folder, at: gate, leaseSeconds: 3600)
-        let server = try Engine(storePath: folder.storePath, logger: quietLogger)
-        registerGated(on: server, collectGate: Gate(opened: true), ingestGate: Gate(opened: true), stallItem: [:])
+        let server = try secondWorker(on: folder)
         let worker = Worker(engine: server, pollInterval: .milliseconds(100))
         let serving = Task { await worker.run() }
         try await Task.sleep(for: .milliseconds(300))
@@ -219,8 +217,7 @@ import Testing
         let folder = try TemporaryDirectory()
         let gate = Gate()
         let (dying, job, _) = try await startStalled(in: folder, at: gate, leaseSeconds: 3600)
-        let survivor = try Engine(storePath: folder.storePath, logger: quietLogger)
-        registerGated(on: survivor, collectGate: Gate(opened: true), ingestGate: Gate(opened: true), stallItem: [:])
+        let survivor = try secondWorker(on: folder)
         let run = Task { try await survivor.run(jobID: job.id) }
         try await Task.sleep(for: .milliseconds(300))
         dying.close()
@@ -240,4 +237,12 @@ struct GateThenFailCollector: Collector {
         gate.pass()
         throw PhaseError.transient("source timed out")
     }
+}
+
+/// Another engine on the store with the gated components, every gate open: the worker that takes
+/// over, or waits for, the stalled one's items.
+func secondWorker(on folder: TemporaryDirectory) throws -> Engine {
+    let engine = try Engine(storePath: folder.storePath, logger: quietLogger)
+    registerGated(on: engine, collectGate: Gate(opened: true), ingestGate: Gate(opened: true), stallItem: [:])
+    return engine
 }
