@@ -52,10 +52,12 @@ public final class Engine: Sendable {
     ///     leases of the items its threads work on every third of it; an item whose lease expired is
     ///     marked interrupted by the next sweep (on this host, a dead engine's lock says so at once).
     ///   - stopGraceSeconds: after a stop request, how long a collector or sink call may take to
-    ///     return before its item is abandoned (marked interrupted, recoverable).
+    ///     return before its item is abandoned (marked interrupted, recoverable). An abandoned page
+    ///     was fetched but never staged, so its recover fetches it again: keep this above the time a
+    ///     page of a paid source takes.
     /// - Throws: `EngineError` (`.storeUnusable`, `.storeNewerThanEngine`) or `SQLiteError`.
     public convenience init(storePath: String, access: Access = .readWrite, leaseSeconds: Double = 30,
-                            stopGraceSeconds: Double = 3, logger: Logger = Logger(label: "JobEngine")) throws {
+                            stopGraceSeconds: Double = 10, logger: Logger = Logger(label: "JobEngine")) throws {
         try self.init(storePath: storePath, access: access, leaseSeconds: leaseSeconds, stopGraceSeconds: stopGraceSeconds,
                       busyTimeoutMilliseconds: 5_000, logger: logger)
     }

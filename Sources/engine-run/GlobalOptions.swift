@@ -53,13 +53,23 @@ struct GlobalOptions: ParsableArguments {
             }
         }
         do {
-            return try Engine(storePath: path, logger: logger)
+            return try Engine(storePath: path, stopGraceSeconds: try stopGraceSeconds(), logger: logger)
         } catch let error as EngineError {
             throw CommandFailure.usage("cannot use the store \(path): \(error.message)")
         } catch let error as SQLiteError {
             throw CommandFailure.usage("cannot use the store \(path): \(CommandFailure.describe(error))")
         }
     }
+}
+
+/// `$ENGINE_STOP_GRACE_SECONDS` (default 10): after SIGINT/SIGTERM, how long a collector or sink
+/// call may take before its item is abandoned and the process exits.
+func stopGraceSeconds() throws -> Double {
+    guard let raw = ProcessInfo.processInfo.environment["ENGINE_STOP_GRACE_SECONDS"] else { return 10 }
+    guard let seconds = Double(raw), seconds >= 0.1, seconds <= 3600 else {
+        throw CommandFailure.usage("ENGINE_STOP_GRACE_SECONDS=\(raw) is not valid: use a number of seconds from 0.1 to 3600")
+    }
+    return seconds
 }
 
 /// `text` quoted for a POSIX shell when it needs it.

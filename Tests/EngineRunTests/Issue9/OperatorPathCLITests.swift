@@ -130,11 +130,11 @@ import Testing
             {"name": "fifo", "collector": {"type": "jsonl", "path": "in.fifo"},
              "ingester": {"type": "jsonl", "path": "out/{item}.jsonl"}, "items": [{"name": "reader"}]}
             """)
-        let run = try CLI.start(["run", "spec.json", "--quiet"], in: folder.url)
+        let run = try CLI.start(["run", "spec.json", "--quiet"], in: folder.url, environment: ["ENGINE_STOP_GRACE_SECONDS": "2"])
         #expect(waitFor { (try? sqlite(folder.path("engine.sqlite"), "SELECT status FROM work_items").first?["status"]) == "running" })
         Thread.sleep(forTimeInterval: 0.2)
         run.kill(SIGTERM)
-        // A grace of 3 s for the collector call, then the item is abandoned.
+        // A grace of 2 s for the collector call, then the item is abandoned.
         #expect(run.wait(seconds: 15), "engine-run still running 15 s after SIGTERM")
         if run.process.isRunning { run.kill(SIGKILL) }
         #expect(run.output().code == 143)
