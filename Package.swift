@@ -12,7 +12,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
@@ -51,6 +50,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            ],
+            // The Jobs page's files, compiled into the binary (no bundle to find at run time).
+            resources: [
+                .embedInCode("Resources/layout.html"), .embedInCode("Resources/job_list.html"),
+                .embedInCode("Resources/job.html"), .embedInCode("Resources/not_found.html"),
+                .embedInCode("Resources/jobs.js"), .embedInCode("Resources/jobs.css"),
             ]
         ),
         .executableTarget(
@@ -67,12 +72,6 @@ let package = Package(
             name: "BenchmarkWorkloads",
             dependencies: ["JobEngine", "CSQLite", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/Workloads"
-        ),
-        .executableTarget(
-            name: "EngineBenchmarks",
-            dependencies: ["BenchmarkWorkloads", "JobEngine", .product(name: "Benchmark", package: "benchmark")],
-            path: "Benchmarks/EngineBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .executableTarget(
             name: "engine-bench",
@@ -103,3 +102,15 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The package-benchmark suite (and its malloc interposer) only when asked for, as Hummingbird does:
+// an embedder resolving JobEngine should not fetch a benchmark harness. `.ci/run` sets it.
+if Context.environment["ENABLE_JOBENGINE_BENCHMARKS"] != nil {
+    package.dependencies.append(.package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]))
+    package.targets.append(.executableTarget(
+        name: "EngineBenchmarks",
+        dependencies: ["BenchmarkWorkloads", "JobEngine", .product(name: "Benchmark", package: "benchmark")],
+        path: "Benchmarks/EngineBenchmarks",
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    ))
+}

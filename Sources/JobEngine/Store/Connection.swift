@@ -1,13 +1,6 @@
 import CSQLite
 import Foundation
 
-/// How durable a commit is. `normal` survives a process crash (kill -9) in WAL mode; `full` also
-/// survives power loss, at the price of an fsync per commit.
-public enum SyncMode: String, Sendable, Codable, CaseIterable {
-    case normal
-    case full
-}
-
 /// One SQLite connection. It owns its `sqlite3*` (closed in `deinit`, also when opening fails) and
 /// a cache of prepared statements. It is not thread-safe: `SerializedDatabase` confines it to one
 /// serial queue.

@@ -1,12 +1,5 @@
 import Foundation
 
-/// One page of a job's work items, in spec order.
-public struct WorkItemPage: Sendable {
-    public let items: [WorkItem]
-    /// The position (in the spec) of the page's last item, to continue after; nil on the last page.
-    public let nextAfter: Int?
-}
-
 extension Store {
     /// Up to `limit` items of a job after spec position `after` (from the start when nil), optionally
     /// only those with `status`. Keyset paging on the (job, status, position) index: no offset scans,

@@ -1,17 +1,5 @@
 import Foundation
 
-/// What submitting a spec did.
-public struct SubmitResult: Sendable {
-    public let job: Job
-    /// True when this was the job's first submission.
-    public let created: Bool
-    /// Items added by this submission.
-    public let addedItems: [String]
-    /// Items whose parameters differ from those their checkpoints were made with: `recover` is
-    /// refused for them until they restart.
-    public let changedItems: [String]
-}
-
 extension Store {
     /// Records `spec`: a new job with its items `pending`, or, for a name already known, the next
     /// spec version with each item's current parameter fingerprint updated and new items added.

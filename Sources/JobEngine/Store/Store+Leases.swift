@@ -77,18 +77,4 @@ extension Store {
             return marked
         }
     }
-
-    /// Counts one firing of an injected fault and says whether it fires: true while it has fired
-    /// fewer than `times` times, across attempts and processes (the counter lives in the store).
-    func fireFault(jobID: UUID, itemName: String, phase: Phase, atDocument: Int, times: Int) throws -> Bool {
-        try writer.write { db in
-            let rows = try db.execute("""
-                INSERT INTO fault_firings (job_id, item_name, phase, at_document, fired) VALUES (?, ?, ?, ?, 1)
-                ON CONFLICT (job_id, item_name, phase, at_document) DO UPDATE SET fired = fired + 1 WHERE fired < ?
-                RETURNING fired
-                """, [.text(jobID.uuidString.lowercased()), .text(itemName), .text(phase.rawValue),
-                      .integer(Int64(atDocument)), .integer(Int64(times))])
-            return !rows.isEmpty
-        }
-    }
 }

@@ -19,8 +19,8 @@ struct PageRoutes<Context: RequestContext>: Sendable {
             }
             return html(JobsPage.job(id: id, authenticated: authenticated))
         }])
-        router.add("assets/jobs.js", [.get: { _, _ in asset(PageScript.source, type: "text/javascript; charset=utf-8") }])
-        router.add("assets/jobs.css", [.get: { _, _ in asset(PageStyle.source, type: "text/css; charset=utf-8") }])
+        router.add("assets/jobs.js", [.get: { _, _ in asset(PageResource.script, type: "text/javascript; charset=utf-8") }])
+        router.add("assets/jobs.css", [.get: { _, _ in asset(PageResource.styleSheet, type: "text/css; charset=utf-8") }])
     }
 
     private func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {

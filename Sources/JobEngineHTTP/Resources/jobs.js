@@ -1,7 +1,3 @@
-/// The Jobs page's script: plain JavaScript, no build step, no libraries. It asks for the API key
-/// once (kept in `sessionStorage`), reads the API, polls for live progress, and starts retries.
-enum PageScript {
-    static let source = #"""
 "use strict";
 (function () {
   const KEY = "jobengine.apikey";
@@ -377,5 +373,3 @@ enum PageScript {
   if (body.dataset.page === "none") return;
   if (needsKey && !sessionStorage.getItem(KEY)) askForKey(); else start();
 })();
-"""#
-}

@@ -1,0 +1,8 @@
+import Foundation
+
+/// One page of a job's work items, in spec order.
+public struct WorkItemPage: Sendable {
+    public let items: [WorkItem]
+    /// The position (in the spec) of the page's last item, to continue after; nil on the last page.
+    public let nextAfter: Int?
+}
