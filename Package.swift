@@ -33,6 +33,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -97,7 +98,10 @@ let package = Package(
         ),
         .testTarget(
             name: "JobEngineTests",
-            dependencies: ["JobEngine", "CSQLite", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "JobEngine", "CSQLite", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -2,6 +2,18 @@ import Foundation
 
 /// Reads for dashboards and APIs; each runs on a Dispatch thread, never blocking Swift concurrency.
 extension Engine {
+    /// Items of every job, optionally only those with `status`, in job then spec order.
+    ///
+    /// - Returns: the items; for one job's, ``items(jobID:status:)`` or ``itemsPage(jobID:status:after:limit:)``.
+    /// - Throws: `SQLiteError` when the store cannot be read.
+    public func allItems(status: WorkItemStatus? = nil) async throws -> [WorkItem] {
+        try await offload { [store] in try store.allItems(status: status) }
+    }
+
+    /// Checkpoint transactions committed since the engine opened, and the checkpoints they carried:
+    /// how much group commit saved.
+    public var checkpointStatistics: (transactions: Int, checkpoints: Int) { store.checkpointStatistics }
+
     /// Every job's standing (item counts per status, documents, last progress), oldest job first.
     public func jobStatuses() async throws -> [JobStatus] {
         try await offload { [store] in try store.jobStatuses() }
@@ -23,12 +35,12 @@ extension Engine {
     }
 
     /// Item counts per status over every job.
-    public func itemCounts() async throws -> [WorkItemStatus: Int] {
+    package func itemCounts() async throws -> [WorkItemStatus: Int] {
         try await offload { [store] in try store.itemCounts() }
     }
 
     /// Ids of the jobs (not cancelled) with pending items: new items, queued retries, automatic retries.
-    public func jobsWithPendingItems() async throws -> [UUID] {
+    package func jobsWithPendingItems() async throws -> [UUID] {
         try await offload { [store] in try store.jobsWithPendingItems() }
     }
 }

@@ -20,7 +20,9 @@ import Logging
 /// Opening an engine marks the items of dead workers (on this host: at once, by their owner lock;
 /// elsewhere: when their lease expires) `failed` with kind `interrupted`, ready for `recover`.
 public final class Engine: Sendable {
-    public let store: Store
+    /// The store behind the engine: for this package's own targets (the HTTP API, engine-run, tests),
+    /// never for embedders, who go through the engine's methods.
+    package let store: Store
     /// This engine's identity in item leases: `<host>:<pid>:<uuid>`.
     public let owner: String
     private let logger: Logger

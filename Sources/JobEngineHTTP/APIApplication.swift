@@ -35,7 +35,7 @@ public func buildApplication(
                                                availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)),
                           onServerRunning: { channel in onServerRunning(channel.localAddress?.port ?? port) }, logger: logger)
     if let worker {
-        app.addServices(WorkerService(worker: worker, logger: logger))
+        app.addServices(worker)
     }
     return app
 }
@@ -45,7 +45,6 @@ public func buildApplication(
 func buildRouter(engine: Engine, worker: Worker?, configuration: APIConfiguration, catalog: RouteCatalog)
     -> Router<BasicRequestContext>
 {
-    _ = PrometheusMetrics.registry
     let router = Router(context: BasicRequestContext.self)
     // Outermost first: errors are counted by the status the client gets (see ErrorTranslation).
     router.add(middleware: ErrorResponder())

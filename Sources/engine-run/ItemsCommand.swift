@@ -39,7 +39,7 @@ struct Items: AsyncParsableCommand {
 /// The items of the job named or identified by `job` (of every job when nil), optionally only those
 /// with `status`.
 func items(inJob job: String?, status: WorkItemStatus?, of engine: Engine) async throws -> [WorkItem] {
-    guard let job else { return try engine.store.allItems(status: status) }
+    guard let job else { return try await engine.allItems(status: status) }
     return try await engine.items(jobID: try await resolveJob(job, in: engine).id, status: status)
 }
 

@@ -56,7 +56,7 @@ struct Run: AsyncParsableCommand {
         let statistics = RunStatistics(before: items)
         let summary = try await execution.run(items: pending) { try await engine.run(jobID: job.id) }
         if statsJSON {
-            print(try statistics.json(after: summary, checkpoints: engine.store.checkpointStatistics))
+            print(try statistics.json(after: summary, checkpoints: engine.checkpointStatistics))
         }
         if !execution.report([summary], toStandardError: statsJSON) { throw CommandFailure.itemsFailed }
     }

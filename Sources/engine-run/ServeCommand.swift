@@ -79,7 +79,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         // Metric handles are made when the engine opens, so the metrics backend comes first.
-        _ = PrometheusMetrics.registry
+        PrometheusMetrics.bootstrap()
         let engine = try options.openEngine()
         var logger = Logger(label: "engine-run.serve")
         logger.logLevel = options.verbose ? .info : .notice

@@ -15,7 +15,7 @@ struct Status: AsyncParsableCommand {
         let engine = try options.openEngine(readOnly: true)
         defer { engine.close() }
         let now = Date()
-        let statuses = try engine.store.jobStatuses()
+        let statuses = try await engine.jobStatuses()
         if json {
             print(try encodeJSON(statuses))
             return

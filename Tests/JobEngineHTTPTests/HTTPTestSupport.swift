@@ -28,7 +28,7 @@ final class Fixture: Sendable {
 
     init(items: Int = 3, failing: Set<Int> = [1], documents: Int = 120, pageSize: Int = 20) async throws {
         // swift-metrics must be bootstrapped before the engine opens, or its metrics go nowhere.
-        _ = PrometheusMetrics.registry
+        PrometheusMetrics.bootstrap()
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("jobengine-http-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         self.documents = documents

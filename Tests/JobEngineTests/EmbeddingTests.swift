@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import JobEngine
+import JobEngine
 
 /// The README's embedding example, kept compiling and working here.
 @Suite struct EmbeddingTests {
@@ -62,18 +62,6 @@ import Testing
         #expect(try await handle.wait().allSucceeded)
         await engine.shutdown()
         await #expect(throws: EngineError.self) { _ = try await engine.start(jobID: job.id) }
-    }
-
-    @Test func fullSyncIsAppliedToCheckpointCommits() async throws {
-        let folder = try TemporaryDirectory()
-        let engine = try Engine(storePath: folder.storePath, logger: quietLogger)
-        var spec = makeSpec(documents: 20)
-        spec.checkpoint.sync = .full
-        let job = try await engine.submit(spec, baseDirectory: folder.url).job
-        #expect(try await engine.run(jobID: job.id).allSucceeded)
-        let synchronous = try engine.store.writer.sync { db in try db.execute("PRAGMA synchronous").first?.int("synchronous") }
-        #expect(synchronous == 2)  // FULL
-        engine.close()
     }
 
     @Test func aJSONLFileCanBeTheSource() async throws {

@@ -17,10 +17,10 @@ public struct ComponentRegistry: Sendable {
     private(set) var ingesters: [String: Entry<IngesterFactory>] = [:]
 
     /// The default batch size of ingesters whose spec gives no `batch_size`.
-    public static let defaultBatchSize = 100
+    package static let defaultBatchSize = 100
 
     /// A registry with the built-in types: collectors `synthetic` and `jsonl`, ingesters `jsonl` and `sqlite`.
-    public static var builtIn: ComponentRegistry {
+    package static var builtIn: ComponentRegistry {
         var registry = ComponentRegistry()
         registry.register(collector: "synthetic", validate: SyntheticCollector.validate) { context, _ in
             try SyntheticCollector(context: context)
@@ -37,12 +37,12 @@ public struct ComponentRegistry: Sendable {
         return registry
     }
 
-    public mutating func register(collector type: String, validate: @escaping Validator = { _, _ in },
+    package mutating func register(collector type: String, validate: @escaping Validator = { _, _ in },
                                   make: @escaping CollectorFactory) {
         collectors[type] = Entry(validate: validate, make: make)
     }
 
-    public mutating func register(ingester type: String, validate: @escaping Validator = { _, _ in },
+    package mutating func register(ingester type: String, validate: @escaping Validator = { _, _ in },
                                   make: @escaping IngesterFactory) {
         ingesters[type] = Entry(validate: validate, make: make)
     }
@@ -52,7 +52,7 @@ public struct ComponentRegistry: Sendable {
     /// any of the `protecting` paths (an engine passes its store's).
     ///
     /// - Throws: `EngineError` `.invalidSpec` listing every problem by field path.
-    public func loadSpec(at url: URL, protecting: ProtectedPaths = ProtectedPaths()) throws -> JobSpec {
+    package func loadSpec(at url: URL, protecting: ProtectedPaths = ProtectedPaths()) throws -> JobSpec {
         let data: Data
         do {
             data = try Data(contentsOf: url)

@@ -2,13 +2,13 @@ import Foundation
 
 /// Places no sink may write: the engine's own store (its database, WAL, shared memory, journal and
 /// owners folder) and the spec file itself. One spec could otherwise destroy every job's history.
-public struct ProtectedPaths: Sendable {
+package struct ProtectedPaths: Sendable {
     /// Canonical files, each with what it is.
     private(set) var files: [String: String] = [:]
     /// Canonical folders, each with what it is; nothing inside them either.
     private(set) var folders: [String: String] = [:]
 
-    public init() {}
+    package init() {}
 
     /// The store at `path` and its companion files.
     static func store(at path: String) -> ProtectedPaths {

@@ -4,7 +4,7 @@ import Foundation
 /// (`sqlite`). Invariant 7: a target belongs to one job. The store records which job owns each
 /// target, a spec whose target another job owns is refused, and so is a first write to a target that
 /// already holds data the engine did not write for that job.
-public struct SinkTarget: Sendable, Hashable {
+package struct SinkTarget: Sendable, Hashable {
     /// Canonical identity: `file:<real path>` or `sqlite:<real path>#<table>`.
     let key: String
     /// The item the target is for (nil: shared by every item of the job, as a SQLite table is).

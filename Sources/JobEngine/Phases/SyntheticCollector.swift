@@ -45,10 +45,10 @@ struct SyntheticCollector: Collector {
 }
 
 /// The synthetic collector's documents, public so benchmarks and tests can produce the same bytes.
-public enum SyntheticDocument {
+package enum SyntheticDocument {
     /// `{"key":"<key>","text":"<filler>"}` padded to `bytes`, the filler drawn from a generator
     /// seeded by the key (FNV-1a), so the same key always gives the same body.
-    public static func body(key: String, bytes: Int) -> Data {
+    package static func body(key: String, bytes: Int) -> Data {
         let prefix = Array("{\"key\":\"\(key)\",\"text\":\"".utf8)
         let suffix = Array("\"}".utf8)
         let fillerCount = max(0, bytes - prefix.count - suffix.count)

@@ -12,22 +12,22 @@ import Foundation
 /// let result = try RetryCoordinator(store: store).retry([id], mode: .recover)
 /// print(result.total, result.skipped.map(\.reason))
 /// ```
-public struct RetryCoordinator: Sendable {
-    public let store: Store
+package struct RetryCoordinator: Sendable {
+    package let store: Store
 
-    public init(store: Store) {
+    package init(store: Store) {
         self.store = store
     }
 
     /// - Throws: `SQLiteError` when the store cannot be written; then nothing changed.
-    public func retry(_ ids: [UUID], mode: RetryMode) throws -> RetryResult {
+    package func retry(_ ids: [UUID], mode: RetryMode) throws -> RetryResult {
         try store.retry(ids, mode: mode)
     }
 
     /// Retries `ids` in `mode`, and restarts instead the items whose parameters changed (where
     /// recover is refused): what re-running a spec and resuming after a crash do, since an
     /// operator asking to continue wants the item done, and restart is the only safe way for those.
-    public func retryOrRestart(_ ids: [UUID], mode: RetryMode, origin: Store.RetryOrigin = .manual) throws
+    package func retryOrRestart(_ ids: [UUID], mode: RetryMode, origin: Store.RetryOrigin = .manual) throws
         -> (retried: RetryResult, restarted: RetryResult)
     {
         let retried = try store.retry(ids, mode: mode, origin: origin)
@@ -37,7 +37,7 @@ public struct RetryCoordinator: Sendable {
     }
 
     /// What `retry` would do now, changing nothing.
-    public func preview(_ ids: [UUID], mode: RetryMode) throws -> RetryResult {
+    package func preview(_ ids: [UUID], mode: RetryMode) throws -> RetryResult {
         try store.retryPreview(ids, mode: mode)
     }
 }

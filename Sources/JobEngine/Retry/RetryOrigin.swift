@@ -1,6 +1,6 @@
 /// Who asked for a retry, which decides how it counts against `retry.max_attempts` and whether it
 /// may re-open a cancelled job (``RetryRules``).
-public enum RetryOrigin: String, Sendable {
+package enum RetryOrigin: String, Sendable {
     /// An operator or embedder: the item gets a fresh automatic-retry budget.
     case manual
     /// The retry policy after a transient failure: counts one attempt.
@@ -11,5 +11,5 @@ public enum RetryOrigin: String, Sendable {
 
 extension Store {
     /// The origin of a retry; kept under its old name for callers of `Store.retry(_:mode:origin:)`.
-    public typealias RetryOrigin = JobEngine.RetryOrigin
+    package typealias RetryOrigin = JobEngine.RetryOrigin
 }

@@ -1,11 +1,11 @@
 import Foundation
 
 /// The process's peak resident memory.
-public enum PeakMemory {
+package enum PeakMemory {
     /// `VmHWM` of /proc/self/status, in bytes. Not `getrusage`'s `ru_maxrss`: Linux carries that
     /// across execve, so a process spawned by a large parent would report the parent's peak.
     /// Falls back to `ru_maxrss` where /proc is not available.
-    public static func bytes() -> Int {
+    package static func bytes() -> Int {
         if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
             for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
                 let kilobytes = line.dropFirst("VmHWM:".count).split(separator: " ").first.flatMap { Int($0) }

@@ -7,14 +7,13 @@ struct StoreWriteFailure: Error, CustomStringConvertible {
     let underlying: SQLiteError
 
     var description: String {
-        let code = underlying.code & 0xff
-        switch code {
-        case SQLITE_FULL:
+        switch underlying.resultCode {
+        case .full:
             return "the store's disk is full: \(underlying.message); free space on it, then retry with recover"
-        case SQLITE_IOERR:
+        case .ioError:
             return "the store could not be written (I/O error \(underlying.code): \(underlying.message)); "
                 + "check its disk, then retry with recover"
-        case SQLITE_READONLY:
+        case .readOnly:
             return "the store became read-only: \(underlying.message)"
         default:
             return "the store refused a write: \(underlying)"
@@ -22,7 +21,7 @@ struct StoreWriteFailure: Error, CustomStringConvertible {
     }
 
     /// The store was closed under the runner (the engine shut down): nothing more can be written.
-    var storeClosed: Bool { underlying.code & 0xff == SQLITE_MISUSE }
+    var storeClosed: Bool { underlying.resultCode == .misuse }
 }
 
 /// Waits that grow 50 ms, 100 ms, … up to `cap`: for lock contention, which passes when the other

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// A long-running worker: runs whatever becomes runnable in the store (new jobs' items, retries
 /// queued over HTTP or with `engine-run retry --enqueue`, automatic retries) until stopped.
@@ -20,7 +21,7 @@ import Logging
 /// await serving
 /// await engine.shutdown()
 /// ```
-public final class Worker: Sendable {
+public final class Worker: Service, Sendable {
     public let engine: Engine
     private let pollInterval: Duration
     private let logger: Logger
@@ -57,8 +58,20 @@ public final class Worker: Sendable {
     /// The jobs whose runs are in progress.
     public var activeJobs: Set<UUID> { running.withLock { $0 } }
 
-    /// Runs until ``stop()`` or task cancellation (which stops it the same way). Call it once.
+    /// Runs until ``stop()``, a graceful shutdown of its `ServiceGroup`, or task cancellation (each
+    /// stops it the same way: running items checkpoint and stay recoverable). Call it once.
+    ///
+    /// A `Service`: an embedded pipeline worker runs it in its own `ServiceGroup`, no HTTP needed.
     public func run() async {
+        await withGracefulShutdownHandler {
+            await serve()
+        } onGracefulShutdown: { [self] in
+            logger.notice("stopping: running items stop at their next checkpoint")
+            stop()
+        }
+    }
+
+    private func serve() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [wake, pollInterval] in
                 while !Task.isCancelled {

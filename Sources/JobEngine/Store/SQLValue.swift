@@ -2,7 +2,7 @@ import Foundation
 
 /// A value bound to or read from an SQLite statement. Values always travel as bound parameters,
 /// never spliced into SQL text.
-public enum SQLValue: Sendable, Equatable {
+package enum SQLValue: Sendable, Equatable {
     case null
     case integer(Int64)
     case real(Double)

@@ -19,7 +19,10 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     }
 
     /// `SQLITE_BUSY` or `SQLITE_LOCKED`: another connection holds the lock longer than the busy timeout.
-    public var isBusy: Bool { code & 0xff == SQLITE_BUSY || code & 0xff == SQLITE_LOCKED }
+    /// The kind of failure: `code` without its extended detail.
+    public var resultCode: ResultCode { ResultCode(extended: code) }
+
+    public var isBusy: Bool { resultCode == .busy || resultCode == .locked }
 }
 
 import Foundation

@@ -4,7 +4,7 @@ extension Store {
     /// Up to `limit` items of a job after spec position `after` (from the start when nil), optionally
     /// only those with `status`. Keyset paging on the (job, status, position) index: no offset scans,
     /// and items changing status between pages are neither skipped nor repeated by position.
-    public func itemsPage(jobID: UUID, status: WorkItemStatus?, after: Int?, limit: Int) throws -> WorkItemPage {
+    package func itemsPage(jobID: UUID, status: WorkItemStatus?, after: Int?, limit: Int) throws -> WorkItemPage {
         try reader.sync { db in
             let rows = try db.execute("""
                 SELECT \(Self.itemColumns), w.position FROM work_items w JOIN jobs j ON j.id = w.job_id
@@ -18,7 +18,7 @@ extension Store {
     }
 
     /// The item's checkpoints, collect first; empty before its first page.
-    public func checkpoints(itemID: UUID) throws -> [Checkpoint] {
+    package func checkpoints(itemID: UUID) throws -> [Checkpoint] {
         try reader.sync { db in
             try db.execute("""
                 SELECT phase, cursor, documents, sink_offset, updated_at FROM checkpoints WHERE item_id = ?
@@ -33,7 +33,7 @@ extension Store {
     }
 
     /// Item counts per status over every job: what the `jobengine_work_items` gauge shows.
-    public func itemCounts() throws -> [WorkItemStatus: Int] {
+    package func itemCounts() throws -> [WorkItemStatus: Int] {
         try reader.sync { db in
             var counts: [WorkItemStatus: Int] = [:]
             for row in try db.execute("SELECT status, COUNT(*) AS n FROM work_items GROUP BY status") {

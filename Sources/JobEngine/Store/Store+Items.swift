@@ -21,7 +21,7 @@ extension Store {
         """
 
     /// One work item, or nil for an unknown id.
-    public func item(_ id: UUID) throws -> WorkItem? {
+    package func item(_ id: UUID) throws -> WorkItem? {
         try reader.sync { db in try Self.itemRow(db, id: id.uuidString.lowercased()).map(Self.decodeItem) }
     }
 
@@ -31,7 +31,7 @@ extension Store {
     }
 
     /// The items of a job in spec order, optionally only those with `status`.
-    public func items(jobID: UUID, status: WorkItemStatus? = nil) throws -> [WorkItem] {
+    package func items(jobID: UUID, status: WorkItemStatus? = nil) throws -> [WorkItem] {
         try reader.sync { db in
             let rows = try db.execute("""
                 SELECT \(Self.itemColumns) FROM work_items w JOIN jobs j ON j.id = w.job_id
@@ -42,7 +42,7 @@ extension Store {
     }
 
     /// The item's history, oldest first.
-    public func events(itemID: UUID) throws -> [ItemEvent] {
+    package func events(itemID: UUID) throws -> [ItemEvent] {
         try reader.sync { db in
             try db.execute("SELECT * FROM events WHERE item_id = ? ORDER BY id", [.text(itemID.uuidString.lowercased())])
                 .map { row in
@@ -154,6 +154,16 @@ extension Store {
                   SQLValue(mode?.rawValue), SQLValue(error), SQLValue(errorKind?.rawValue), .real(now)])
     }
 
+    /// A column's value as `T`, or an error naming the table, column and value: a row that does not
+    /// decode means a damaged store, and inventing a value (a fresh UUID, `pending`) would hide it.
+    static func decoded<T>(_ row: Row, _ column: String, in table: String, as parse: (String) -> T?) throws -> T {
+        let text = row.string(column) ?? ""
+        guard let value = parse(text) else {
+            throw EngineError(.storeUnusable, "the store is damaged: \(table).\(column) holds '\(text)', which this engine cannot read")
+        }
+        return value
+    }
+
     static func decodeItem(_ row: Row) throws -> WorkItem {
         let params: [String: JSONValue]
         if case .object(let object) = try JSONValue.parse(row.data("params_json") ?? Data("{}".utf8)) {
@@ -162,12 +172,12 @@ extension Store {
             params = [:]
         }
         return WorkItem(
-            id: UUID(uuidString: row.string("id") ?? "") ?? UUID(),
-            jobID: UUID(uuidString: row.string("job_id") ?? "") ?? UUID(),
+            id: try decoded(row, "id", in: "work_items", as: UUID.init(uuidString:)),
+            jobID: try decoded(row, "job_id", in: "work_items", as: UUID.init(uuidString:)),
             jobName: row.string("job_name") ?? "",
             name: row.string("name") ?? "",
-            status: WorkItemStatus(rawValue: row.string("status") ?? "") ?? .pending,
-            phase: Phase(rawValue: row.string("phase") ?? "") ?? .collect,
+            status: try decoded(row, "status", in: "work_items", as: WorkItemStatus.init(rawValue:)),
+            phase: try decoded(row, "phase", in: "work_items", as: Phase.init(rawValue:)),
             attempt: row.int("attempt"),
             collected: row.int("collected"),
             ingested: row.int("ingested"),

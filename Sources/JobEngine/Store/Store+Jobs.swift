@@ -5,7 +5,7 @@ extension Store {
     /// spec version with each item's current parameter fingerprint updated and new items added.
     /// The job takes ownership of its sink `targets` (invariant 7). One transaction: on any error
     /// (a target another job owns, or one holding data no job of this store wrote) nothing is written.
-    public func submit(_ spec: JobSpec, baseDirectory: String, targets: [SinkTarget] = []) throws -> SubmitResult {
+    package func submit(_ spec: JobSpec, baseDirectory: String, targets: [SinkTarget] = []) throws -> SubmitResult {
         let specJSON = String(decoding: spec.jsonValue.canonicalJSON(), as: UTF8.self)
         var settings = spec
         settings.items = []
@@ -111,7 +111,7 @@ extension Store {
     }
 
     /// The job with this id, or with this name when `idOrName` is not a known id.
-    public func job(_ idOrName: String) throws -> Job? {
+    package func job(_ idOrName: String) throws -> Job? {
         try reader.sync { db in
             try Self.job(db, where: "id = ?", .text(idOrName.lowercased())) ?? Self.job(db, where: "name = ?", .text(idOrName))
         }
@@ -127,7 +127,7 @@ extension Store {
     }
 
     /// Every job, oldest first.
-    public func jobs() throws -> [Job] {
+    package func jobs() throws -> [Job] {
         try reader.sync { db in
             try db.execute("SELECT * FROM jobs ORDER BY created_at, name").map { try Self.decodeJob($0) }
         }
@@ -136,7 +136,7 @@ extension Store {
     /// Marks a job cancelled: its pending items become `cancelled` now; running ones stop at their
     /// next checkpoint. Returns how many pending items were cancelled.
     @discardableResult
-    public func cancelJob(_ jobID: UUID) throws -> Int {
+    package func cancelJob(_ jobID: UUID) throws -> Int {
         try writer.write { db in
             let id = jobID.uuidString.lowercased()
             try db.execute("UPDATE jobs SET cancelled = 1, updated_at = ? WHERE id = ?", [.real(Self.now), .text(id)])
@@ -171,7 +171,7 @@ extension Store {
             specError = "the stored spec is not JSON: \(error)"
         }
         return Job(
-            id: UUID(uuidString: row.string("id") ?? "") ?? UUID(),
+            id: try decoded(row, "id", in: "jobs", as: UUID.init(uuidString:)),
             name: name,
             specVersion: row.int("spec_version"),
             spec: spec ?? JobSpec(name: name, collector: ComponentSpec(type: "unreadable"),

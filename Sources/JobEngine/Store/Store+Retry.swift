@@ -9,7 +9,7 @@ extension Store {
     /// since their checkpoints were made are skipped with a reason.
     ///
     /// - Throws: `SQLiteError` when the store cannot be written; then nothing changed.
-    public func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin = .manual) throws -> RetryResult {
+    package func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin = .manual) throws -> RetryResult {
         guard !ids.isEmpty else { return RetryResult(total: 0, started: [], skipped: []) }
         let result = try writer.write { db in
             var started: [UUID] = []
@@ -27,7 +27,7 @@ extension Store {
     }
 
     /// What `retry(_:mode:dryRun:)` would do, changing nothing.
-    public func retryPreview(_ ids: [UUID], mode: RetryMode) throws -> RetryResult {
+    package func retryPreview(_ ids: [UUID], mode: RetryMode) throws -> RetryResult {
         try reader.sync { db in
             var started: [UUID] = []
             var skipped: [RetryResult.Skipped] = []

@@ -2,12 +2,12 @@ import Foundation
 
 extension Store {
     /// Every job's standing, oldest job first.
-    public func jobStatuses() throws -> [JobStatus] {
+    package func jobStatuses() throws -> [JobStatus] {
         try statuses(of: try jobs(), where: "1 = 1", [])
     }
 
     /// One job's standing, or nil for an unknown id.
-    public func jobStatus(_ jobID: UUID) throws -> JobStatus? {
+    package func jobStatus(_ jobID: UUID) throws -> JobStatus? {
         guard let job = try job(jobID.uuidString) else { return nil }
         return try statuses(of: [job], where: "job_id = ?", [.text(jobID.uuidString.lowercased())]).first
     }
@@ -35,7 +35,7 @@ extension Store {
     }
 
     /// Items of every job (or of one), optionally only those with `status`, in job then spec order.
-    public func allItems(status: WorkItemStatus? = nil) throws -> [WorkItem] {
+    package func allItems(status: WorkItemStatus? = nil) throws -> [WorkItem] {
         try reader.sync { db in
             try db.execute("""
                 SELECT \(Self.itemColumns) FROM work_items w JOIN jobs j ON j.id = w.job_id

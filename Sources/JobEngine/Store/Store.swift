@@ -15,9 +15,9 @@ import Logging
 /// ```
 /// - Throws: `EngineError` `.storeUnusable` when the file is not SQLite or not a JobEngine store,
 ///   `.storeNewerThanEngine` when a newer engine wrote it, `SQLiteError` for anything else SQLite refuses.
-public final class Store: Sendable {
+package final class Store: Sendable {
     /// The path given at open, or `:memory:`.
-    public let path: String
+    package let path: String
     /// `path` with symlinks resolved (the owner locks live beside it).
     let canonicalPath: String
     /// Opened read-only: every write throws.
@@ -31,7 +31,7 @@ public final class Store: Sendable {
     /// Opens the store at `path`. `readOnly` opens one read-only connection and writes nothing at
     /// all (no migration, no settings): for commands that only read, which must work on a store of
     /// another OS user, a read-only file or a full disk.
-    public init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 5_000,
+    package init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 5_000,
                 logger: Logger = Logger(label: "JobEngine.store")) throws {
         self.path = path
         self.logger = logger
@@ -41,7 +41,7 @@ public final class Store: Sendable {
                 let connection: SerializedDatabase
                 do {
                     connection = try Self.openReadOnly(path, uri: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
-                } catch let error as SQLiteError where [SQLITE_READONLY, SQLITE_CANTOPEN].contains(error.code & 0xff) {
+                } catch let error as SQLiteError where [.readOnly, .cannotOpen].contains(error.resultCode) {
                     // Another OS user's store with nothing running: its -wal and -shm are gone, and this
                     // user may not create them in its folder. No writer can be active then (a writer
                     // keeps them), so the file is read as immutable, which needs neither.
@@ -73,7 +73,7 @@ public final class Store: Sendable {
             }
             checkpoints = GroupCommit(writer: writer)
             canonicalPath = path == ":memory:" ? path : Self.canonical(path)
-        } catch let error as SQLiteError where [SQLITE_NOTADB, SQLITE_CORRUPT].contains(error.code & 0xff) {
+        } catch let error as SQLiteError where [.notADatabase, .corrupt].contains(error.resultCode) {
             throw EngineError(.storeUnusable, "\(path) is not a JobEngine store: it is not an SQLite database (\(error.message))")
         }
     }
@@ -113,7 +113,7 @@ public final class Store: Sendable {
 
     /// Closes both connections at once, without touching any item: what a process exit does.
     /// Later calls on this store throw.
-    public func close() {
+    package func close() {
         // The writer closes last: "When the last connection to a database closes, that connection
         // does a checkpoint and then deletes the WAL" (sqlite.org/wal.html). A read-only reader
         // closing last could not, and would leave the WAL behind.
@@ -195,19 +195,19 @@ public final class Store: Sendable {
     }
 
     /// The schema version the store is at.
-    public func schemaVersion() throws -> Int {
+    package func schemaVersion() throws -> Int {
         try reader.sync { db in try db.execute("SELECT MAX(version) AS v FROM schema_versions").first?.int("v") ?? 0 }
     }
 
     /// `PRAGMA integrity_check`: "ok" when the database is sound.
-    public func integrityCheck() throws -> String {
+    package func integrityCheck() throws -> String {
         try writer.sync { db in
             try db.execute("PRAGMA integrity_check").map { $0.string("integrity_check") ?? "" }.joined(separator: "\n")
         }
     }
 
     /// Checkpoint transactions committed since the store opened, and the checkpoints they carried.
-    public var checkpointStatistics: (transactions: Int, checkpoints: Int) {
+    package var checkpointStatistics: (transactions: Int, checkpoints: Int) {
         let statistics = checkpoints.statistics
         return (statistics.transactions, statistics.writes)
     }

@@ -5,10 +5,25 @@ import Prometheus
 
 /// The process's Prometheus registry, bootstrapped into swift-metrics once, so the engine's metrics
 /// (checkpoints, documents, retries) and Hummingbird's request metrics all land in it.
+///
+/// Libraries never choose the global metrics backend (swift-metrics): the executable calls
+/// ``bootstrap()`` (`engine-run serve` does), and `/metrics` answers 503 until someone has.
 public enum PrometheusMetrics {
-    /// Bootstraps swift-metrics on first use; touch it before opening an ``Engine``, whose metric
-    /// handles are made when it opens.
-    public static let registry: PrometheusCollectorRegistry = {
+    /// Bootstraps swift-metrics with the Prometheus backend, once; later calls return the same
+    /// registry. Call it before opening an ``Engine``, whose metric handles are made when it opens.
+    @discardableResult
+    public static func bootstrap() -> PrometheusCollectorRegistry {
+        bootstrapped.withLock { registry in
+            if let registry { return registry }
+            let made = makeRegistry()
+            registry = made
+            return made
+        }
+    }
+
+    private static let bootstrapped = Locked<PrometheusCollectorRegistry?>(nil)
+
+    private static func makeRegistry() -> PrometheusCollectorRegistry {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         // Checkpoint commits take well under the default buckets' first 5 ms.
@@ -22,7 +37,7 @@ public enum PrometheusMetrics {
         }
         MetricsSystem.bootstrap(factory)
         return registry
-    }()
+    }
 
     /// Hummingbird's metric and label names, in Prometheus's conventions.
     private static let renames = [
@@ -43,6 +58,10 @@ public enum PrometheusMetrics {
 
     /// Sets the `jobengine_work_items{status}` gauges from the store, then renders the registry.
     static func render(engine: Engine) async throws -> String {
+        guard let registry = bootstrapped.withLock({ $0 }) else {
+            throw APIError(.serviceUnavailable, code: "metrics_not_bootstrapped",
+                           "no metrics backend was bootstrapped in this process: call PrometheusMetrics.bootstrap() at start (engine-run serve does)")
+        }
         let counts = try await engine.itemCounts()
         // Setting the gauges and emitting is one step, so concurrent scrapes each show their own counts.
         return scrape.withLock { _ in
