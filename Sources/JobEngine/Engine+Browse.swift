@@ -15,21 +15,34 @@ extension Engine {
     public var checkpointStatistics: (transactions: Int, checkpoints: Int) { store.checkpointStatistics }
 
     /// Every job's standing (item counts per status, documents, last progress), oldest job first.
+    ///
+    /// - Returns: one standing per job; a job whose stored spec cannot be read is listed with its `specError`.
+    /// - Throws: `SQLiteError` when the store cannot be read.
     public func jobStatuses() async throws -> [JobStatus] {
         try await offload { [store] in try store.jobStatuses() }
     }
 
-    /// One job's standing, or nil for an unknown id.
+    /// One job's standing.
+    ///
+    /// - Returns: the standing, or nil for an unknown id.
+    /// - Throws: `SQLiteError` when the store cannot be read.
     public func jobStatus(_ jobID: UUID) async throws -> JobStatus? {
         try await offload { [store] in try store.jobStatus(jobID) }
     }
 
-    /// Up to `limit` of a job's items after spec position `after`; see ``Store/itemsPage(jobID:status:after:limit:)``.
+    /// Up to `limit` of a job's items after spec position `after` (from the start when nil), optionally
+    /// only those with `status`: keyset paging, so a page costs what it returns.
+    ///
+    /// - Returns: the items and the position to continue after (nil on the last page).
+    /// - Throws: `SQLiteError` when the store cannot be read.
     public func itemsPage(jobID: UUID, status: WorkItemStatus? = nil, after: Int? = nil, limit: Int) async throws -> WorkItemPage {
         try await offload { [store] in try store.itemsPage(jobID: jobID, status: status, after: after, limit: limit) }
     }
 
     /// The item's collect and ingest checkpoints.
+    ///
+    /// - Returns: the checkpoints, collect first; empty before the first page.
+    /// - Throws: `SQLiteError` when the store cannot be read.
     public func checkpoints(itemID: UUID) async throws -> [Checkpoint] {
         try await offload { [store] in try store.checkpoints(itemID: itemID) }
     }

@@ -28,6 +28,9 @@ extension Engine {
     /// (restarting those whose parameters changed; an interruption does not count against
     /// `retry.max_attempts`), then runs every job with pending items (including retries queued
     /// for a worker) to completion.
+    ///
+    /// - Returns: what was marked, recovered and restarted, and how each job's run ended.
+    /// - Throws: as ``run(jobID:)``.
     public func resume() async throws -> ResumeReport {
         let recovery = try await recoverInterrupted()
         let runs = try await run(jobIDs: try await jobsWithPendingItems())
@@ -38,6 +41,9 @@ extension Engine {
     /// The first half of ``resume()``: marks the items of dead workers interrupted and queues every
     /// interrupted item for `recover` (or `restart`, where parameters changed), without running
     /// them. A serving ``Worker`` then picks them up.
+    ///
+    /// - Returns: the items marked interrupted now, and those queued for recover and for restart.
+    /// - Throws: `SQLiteError` when the store cannot be written.
     public func recoverInterrupted() async throws -> (interrupted: [UUID], recovered: [UUID], restarted: [UUID]) {
         try await offload { [self] in
             let swept = takeSweptAtOpen() + (try sweep())
@@ -49,6 +55,9 @@ extension Engine {
 
     /// For a job submitted again: its failed and cancelled items continue in the spec's
     /// `retry.mode`, except those whose parameters changed, which restart.
+    ///
+    /// - Returns: the items continued and those restarted.
+    /// - Throws: `EngineError` `.unknownJob`, or `SQLiteError` when the store cannot be written.
     public func continueUnfinished(jobID: UUID) async throws -> ContinueReport {
         guard let job = try await job(jobID.uuidString) else { throw EngineError(.unknownJob, "No job has the id \(jobID)") }
         return try await offload { [store] in

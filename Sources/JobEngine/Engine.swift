@@ -49,6 +49,7 @@ public final class Engine: Sendable {
     /// Opens (creating if needed) the store at `storePath` (`":memory:"` for a private in-memory store).
     ///
     /// - Parameters:
+    ///   - storePath: the SQLite file of the store; `":memory:"` for a private in-memory one.
     ///   - access: `.readOnly` for an engine that only reads (every write throws).
     ///   - leaseSeconds: how long an item's lease lasts without a heartbeat. A live engine renews the
     ///     leases of the items its threads work on every third of it; an item whose lease expired is
@@ -57,6 +58,7 @@ public final class Engine: Sendable {
     ///     return before its item is abandoned (marked interrupted, recoverable). An abandoned page
     ///     was fetched but never staged, so its recover fetches it again: keep this above the time a
     ///     page of a paid source takes.
+    ///   - logger: where the engine logs; it never bootstraps a logging backend.
     /// - Throws: `EngineError` (`.storeUnusable`, `.storeNewerThanEngine`) or `SQLiteError`.
     public convenience init(storePath: String, access: Access = .readWrite, leaseSeconds: Double = 30,
                             stopGraceSeconds: Double = 10, logger: Logger = Logger(label: "JobEngine")) throws {
@@ -97,12 +99,22 @@ public final class Engine: Sendable {
     // MARK: Components
 
     /// Makes collector type `type` available to specs. Replaces a type of the same name.
+    ///
+    /// - Parameters:
+    ///   - type: the name specs give in `collector.type`.
+    ///   - validate: checks the options of a spec naming this type (report problems on the reader).
+    ///   - make: builds the collector for one run of one item.
     public func register(collector type: String, validate: @escaping ComponentRegistry.Validator = { _, _ in },
                          make: @escaping ComponentRegistry.CollectorFactory) {
         registry.withLock { $0.register(collector: type, validate: validate, make: make) }
     }
 
     /// Makes ingester type `type` available to specs. Replaces a type of the same name.
+    ///
+    /// - Parameters:
+    ///   - type: the name specs give in `ingester.type`.
+    ///   - validate: checks the options of a spec naming this type (report problems on the reader).
+    ///   - make: builds the ingester for one run of one item.
     public func register(ingester type: String, validate: @escaping ComponentRegistry.Validator = { _, _ in },
                          make: @escaping ComponentRegistry.IngesterFactory) {
         registry.withLock { $0.register(ingester: type, validate: validate, make: make) }
@@ -112,8 +124,12 @@ public final class Engine: Sendable {
 
     /// Validates and records a spec (a new job, or the next version of a job of that name).
     ///
-    /// - Parameter baseDirectory: where relative paths resolve; the current directory by default.
-    /// - Throws: `EngineError` `.invalidSpec` listing every problem; then nothing is written.
+    /// - Parameters:
+    ///   - spec: the job; validated exactly as a spec file is.
+    ///   - baseDirectory: where relative paths resolve; the current directory by default.
+    /// - Returns: the job, whether it was created, and which items were added or changed parameters.
+    /// - Throws: `EngineError` `.invalidSpec` listing every problem (sink targets another job owns
+    ///   included); then nothing is written.
     public func submit(_ spec: JobSpec, baseDirectory: URL? = nil) async throws -> SubmitResult {
         let base = (baseDirectory ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL
         // Exactly the checks a spec file gets (`loadSpec`): one reader, one set of rules.
@@ -124,6 +140,10 @@ public final class Engine: Sendable {
     }
 
     /// Reads, validates and records the JSON spec at `url`; its relative paths resolve against its folder.
+    ///
+    /// - Returns: as ``submit(_:baseDirectory:)``.
+    /// - Throws: `EngineError` `.invalidSpec` (unreadable file, malformed JSON, every problem); then
+    ///   nothing is written.
     public func submit(specAt url: URL) async throws -> SubmitResult {
         let spec = try registry.withLock { $0 }.loadSpec(at: url, protecting: .store(at: store.path))
         return try await record(spec, baseDirectory: url.deletingLastPathComponent().standardizedFileURL)
@@ -141,6 +161,10 @@ public final class Engine: Sendable {
     /// over, from their checkpoints, if that worker dies), so the summary shows every item finished,
     /// unless the engine is shutting down. An item whose outcome the store would not take (a full
     /// disk) is reported with that outcome and not waited for.
+    ///
+    /// - Returns: the job's items as they stand at the end.
+    /// - Throws: `EngineError` (`.unknownJob`, `.shutDown`, `.storeUnusable` for a job whose stored
+    ///   spec cannot be read) or `SQLiteError` when the store fails outside an item.
     public func run(jobID: UUID) async throws -> RunSummary {
         while true {
             let summary = try await start(jobID: jobID).wait()
@@ -152,7 +176,10 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Runs several jobs at once, each as ``run(jobID:)`` does; summaries in the order of `jobIDs`.
+    /// Runs several jobs at once, each as ``run(jobID:)`` does.
+    ///
+    /// - Returns: the summaries, in the order of `jobIDs`.
+    /// - Throws: the first error of any run, as ``run(jobID:)``.
     public func run(jobIDs: [UUID]) async throws -> [RunSummary] {
         try await withThrowingTaskGroup(of: (Int, RunSummary).self) { group in
             for (index, jobID) in jobIDs.enumerated() {
@@ -165,6 +192,9 @@ public final class Engine: Sendable {
     }
 
     /// Starts running the job's runnable items in the background.
+    ///
+    /// - Returns: a handle whose `wait()` gives the run's summary.
+    /// - Throws: as ``run(jobID:)``.
     public func start(jobID: UUID) async throws -> RunHandle {
         try checkWritable()
         _ = try await offload { [self] in
@@ -188,7 +218,10 @@ public final class Engine: Sendable {
     }
 
     /// Cancels a job: pending items become `cancelled` now, running items at their next checkpoint.
-    /// Returns how many pending items were cancelled.
+    /// After a cancel no automatic retry starts; only a manual ``retry(_:mode:)`` re-opens the job.
+    ///
+    /// - Returns: how many pending items were cancelled.
+    /// - Throws: `EngineError` `.shutDown`, or `SQLiteError` when the store cannot be written.
     @discardableResult
     public func cancel(jobID: UUID) async throws -> Int {
         try checkWritable()
@@ -197,9 +230,12 @@ public final class Engine: Sendable {
 
     // MARK: Retry
 
-    /// Starts a retry of each listed item that is `failed` or `cancelled`, in one transaction; see
-    /// ``RetryCoordinator``. Run the job (``run(jobID:)``) to carry the retries out.
+    /// Starts a retry of each listed item that is `failed` or `cancelled`, in one transaction, so
+    /// concurrent retries of one item start it once. `recover` is refused for an item whose
+    /// parameters changed since its checkpoints ("parameters changed; use restart"). Run the job
+    /// (``run(jobID:)``) to carry the retries out.
     ///
+    /// - Returns: how many started, and each skipped id with its reason.
     /// - Throws: `SQLiteError` when the store cannot be written; then nothing changed.
     public func retry(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult {
         try checkWritable()
@@ -207,24 +243,45 @@ public final class Engine: Sendable {
     }
 
     /// What ``retry(_:mode:)`` would start, changing nothing.
+    ///
+    /// - Returns: the retries that would start and the ids that would be skipped, with reasons.
+    /// - Throws: `SQLiteError` when the store cannot be read.
     public func retryPreview(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult {
         try await offload { [store] in try RetryCoordinator(store: store).preview(ids, mode: mode) }
     }
 
     // MARK: Reading
 
+    /// Every job, oldest first.
+    ///
+    /// - Returns: the jobs (a job whose stored spec cannot be read carries a `specError`).
+    /// - Throws: `SQLiteError` when the store cannot be read.
     public func jobs() async throws -> [Job] { try await offload { [store] in try store.jobs() } }
 
     /// The job with this id or name.
+    ///
+    /// - Returns: the job, or nil when no job has that id or name.
+    /// - Throws: `SQLiteError` when the store cannot be read.
     public func job(_ idOrName: String) async throws -> Job? { try await offload { [store] in try store.job(idOrName) } }
 
+    /// A job's items in spec order, optionally only those with `status`.
+    ///
+    /// - Returns: the items (for large jobs, page with ``itemsPage(jobID:status:after:limit:)``).
+    /// - Throws: `SQLiteError` when the store cannot be read.
     public func items(jobID: UUID, status: WorkItemStatus? = nil) async throws -> [WorkItem] {
         try await offload { [store] in try store.items(jobID: jobID, status: status) }
     }
 
+    /// One work item.
+    ///
+    /// - Returns: the item, or nil for an unknown id.
+    /// - Throws: `SQLiteError` when the store cannot be read.
     public func item(_ id: UUID) async throws -> WorkItem? { try await offload { [store] in try store.item(id) } }
 
-    /// The item's transitions, oldest first.
+    /// The item's transitions, oldest first: attempts, modes, errors, and why a claim restarted it.
+    ///
+    /// - Returns: the events (empty for an unknown id).
+    /// - Throws: `SQLiteError` when the store cannot be read.
     public func history(itemID: UUID) async throws -> [ItemEvent] {
         try await offload { [store] in try store.events(itemID: itemID) }
     }
@@ -233,16 +290,21 @@ public final class Engine: Sendable {
 
     /// Calls `handler` (on engine threads) for every event until the returned token is passed to
     /// ``removeObserver(_:)``.
+    ///
+    /// - Returns: the token that removes the observer.
     @discardableResult
     public func observe(_ handler: @escaping @Sendable (EngineEvent) -> Void) -> UUID {
         hub.add(handler)
     }
 
+    /// Stops calling the observer that ``observe(_:)`` returned `token` for.
     public func removeObserver(_ token: UUID) {
         hub.remove(token)
     }
 
     /// The engine's events as an async sequence; it ends when the engine shuts down or the consumer stops.
+    ///
+    /// - Returns: a stream of every event from now on.
     public func events() -> AsyncStream<EngineEvent> {
         AsyncStream { continuation in
             let token = observe { continuation.yield($0) }

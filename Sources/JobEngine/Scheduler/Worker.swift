@@ -33,8 +33,11 @@ public final class Worker: Service, Sendable {
     /// The shortest poll interval: below it a worker would spend a core on polling an idle store.
     public static let minimumPollInterval: Duration = .milliseconds(50)
 
-    /// - Parameter pollInterval: how often to look for work queued by other processes; at least
-    ///   ``minimumPollInterval`` (a shorter one is raised to it).
+    /// - Parameters:
+    ///   - engine: the engine whose store the worker serves.
+    ///   - pollInterval: how often to look for work queued by other processes; at least
+    ///     ``minimumPollInterval`` (a shorter one is raised to it).
+    ///   - logger: where the worker logs runs and the work it takes over.
     public init(engine: Engine, pollInterval: Duration = .seconds(1), logger: Logger = Logger(label: "JobEngine.worker")) {
         self.engine = engine
         self.pollInterval = max(pollInterval, Self.minimumPollInterval)
