@@ -22,7 +22,7 @@ import Logging
 public final class Engine: Sendable {
     /// The store behind the engine: for this package's own targets (the HTTP API, engine-run, tests),
     /// never for embedders, who go through the engine's methods.
-    package let store: Store
+    package let store: any JobStore
     /// This engine's identity in item leases: `<host>:<pid>:<uuid>`.
     public let owner: String
     private let logger: Logger

@@ -16,7 +16,7 @@ struct EngineMetrics: Sendable {
     let batchCommitLatency = Timer(label: Self.checkpointLatency, dimensions: [("phase", Phase.ingest.rawValue)])
 
     /// Counts retries that started, by mode and by who asked (manual, automatic, interruption).
-    static func retriesStarted(_ count: Int, mode: RetryMode, origin: Store.RetryOrigin) {
+    static func retriesStarted(_ count: Int, mode: RetryMode, origin: RetryOrigin) {
         guard count > 0 else { return }
         Counter(label: "jobengine_retries_total", dimensions: [("mode", mode.rawValue), ("origin", origin.rawValue)])
             .increment(by: count)

@@ -12,7 +12,7 @@ import Testing
         let engine = try Engine(storePath: kind == "memory" ? ":memory:" : folder.storePath)
         let job = try await engine.submit(makeSpec(documents: 200, pageSize: 50), baseDirectory: folder.url).job
         // The 24th document of the second page makes its INSERT fail, after 23 rows of the page were written.
-        try engine.store.writer.sync { db in
+        try engine.sqliteStore.writer.sync { db in
             try db.execute("""
                 CREATE TEMP TRIGGER fail_mid_page BEFORE INSERT ON staged_documents WHEN NEW.key = 'q1-73'
                 BEGIN SELECT RAISE(ABORT, 'disk full'); END
@@ -22,7 +22,7 @@ import Testing
         #expect(item.status == .failed && item.lastError?.contains("disk full") == true)
         #expect(item.collected == 50 && item.collectedTotal == 50)
 
-        let (staged, cursor) = try engine.store.writer.sync { db in
+        let (staged, cursor) = try engine.sqliteStore.writer.sync { db in
             (try db.execute("SELECT COUNT(*) AS n, MAX(seq) AS top FROM staged_documents").first,
              try db.execute("SELECT cursor, documents FROM checkpoints WHERE phase = 'collect'").first)
         }
@@ -30,7 +30,7 @@ import Testing
         #expect(cursor?.string("cursor") == "50" && cursor?.int("documents") == 50)
 
         // Once the cause is gone, recover continues from that cursor.
-        try engine.store.writer.sync { db in try db.execute("DROP TRIGGER temp.fail_mid_page") }
+        try engine.sqliteStore.writer.sync { db in try db.execute("DROP TRIGGER temp.fail_mid_page") }
         _ = try await engine.retry([item.id], mode: .recover)
         let done = try #require(try await engine.run(jobID: job.id).items.first)
         #expect(done.status == .succeeded && done.collectedTotal == 200)

@@ -50,7 +50,7 @@ import Testing
         // No page was fetched twice: the one in flight at the crash was never staged.
         #expect(summary.items.map(\.collectedTotal) == [200, 200])
         try expectSinkHoldsEachOnce(sink: sink, folder: folder, items: ["a", "b"], documents: 200)
-        #expect(try second.store.integrityCheck() == "ok")
+        #expect(try second.sqliteStore.integrityCheck() == "ok")
 
         // Let the abandoned threads go: their writes fail on the closed store and change nothing.
         collectGate.open()

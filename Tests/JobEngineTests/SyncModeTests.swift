@@ -12,7 +12,7 @@ import Testing
         spec.checkpoint.sync = .full
         let job = try await engine.submit(spec, baseDirectory: folder.url).job
         #expect(try await engine.run(jobID: job.id).allSucceeded)
-        let synchronous = try engine.store.writer.sync { db in try db.execute("PRAGMA synchronous").first?.int("synchronous") }
+        let synchronous = try engine.sqliteStore.writer.sync { db in try db.execute("PRAGMA synchronous").first?.int("synchronous") }
         #expect(synchronous == 2)  // FULL
         engine.close()
     }

@@ -106,7 +106,12 @@ final class Gate: Sendable {
 /// without running it.
 func claimDirectly(_ engine: Engine, jobID: UUID, leaseSeconds: Double = 30) throws -> ClaimedItem? {
     let version = try #require(try engine.store.job(jobID.uuidString)).specVersion
-    guard case .claimed(let claim) = try engine.store.claimNext(jobID: jobID, specVersion: version, owner: engine.owner,
+    guard case .claimed(let claim) = try engine.sqliteStore.claimNext(jobID: jobID, specVersion: version, owner: engine.owner,
                                                                   leaseSeconds: leaseSeconds) else { return nil }
     return claim
+}
+
+extension Engine {
+    /// The engine's store as the SQLite implementation, for tests that look inside it.
+    var sqliteStore: Store { store as! Store }
 }

@@ -13,9 +13,9 @@ import Foundation
 /// print(result.total, result.skipped.map(\.reason))
 /// ```
 package struct RetryCoordinator: Sendable {
-    package let store: Store
+    package let store: any JobStore
 
-    package init(store: Store) {
+    package init(store: any JobStore) {
         self.store = store
     }
 
@@ -27,7 +27,7 @@ package struct RetryCoordinator: Sendable {
     /// Retries `ids` in `mode`, and restarts instead the items whose parameters changed (where
     /// recover is refused): what re-running a spec and resuming after a crash do, since an
     /// operator asking to continue wants the item done, and restart is the only safe way for those.
-    package func retryOrRestart(_ ids: [UUID], mode: RetryMode, origin: Store.RetryOrigin = .manual) throws
+    package func retryOrRestart(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin = .manual) throws
         -> (retried: RetryResult, restarted: RetryResult)
     {
         let retried = try store.retry(ids, mode: mode, origin: origin)

@@ -13,7 +13,7 @@ import Foundation
 /// proves nothing, and the lease decides. Items this engine's own threads are working on, and items
 /// of a same-host owner whose lock is held, are never touched: that owner judges its own items. A worker that loses an item this way finds out at its next commit (`LeaseLost`).
 struct DeadOwnerSweep {
-    let store: Store
+    let store: any JobStore
     let owner: String
     let running: RunningItems
 

@@ -10,7 +10,7 @@ final class Heartbeat: @unchecked Sendable {
     // objects are thread-safe, they are just not annotated Sendable.
     private let timer: any DispatchSourceTimer
 
-    init(store: Store, owner: String, running: RunningItems, leaseSeconds: Double, logger: Logger) {
+    init(store: any JobStore, owner: String, running: RunningItems, leaseSeconds: Double, logger: Logger) {
         let interval = leaseSeconds / 3
         timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "JobEngine.heartbeat"))
         timer.schedule(deadline: .now() + interval, repeating: interval)

@@ -23,7 +23,7 @@ struct StopRequested: Error {
 /// stopping, or the disk stays full), the item leaves this engine's running set, so its lease is no
 /// longer renewed and a sweep marks it interrupted once it expires (invariant 8).
 struct ItemRunner {
-    let store: Store
+    let store: any JobStore
     let registry: ComponentRegistry
     let job: Job
     let owner: String

@@ -15,7 +15,7 @@ import Logging
 /// returned `stopGrace` seconds after the stop request (a FIFO nobody writes, a hung source) is
 /// abandoned: its item is marked interrupted (recoverable) and its run returns without it.
 final class Scheduler: Sendable {
-    let store: Store
+    let store: any JobStore
     let owner: String
     let leaseSeconds: Double
     let stopGrace: Double
@@ -26,7 +26,7 @@ final class Scheduler: Sendable {
     private let stopping = Locked<Bool>(false)
     private let active = DispatchGroup()
 
-    init(store: Store, owner: String, leaseSeconds: Double, stopGrace: Double, running: RunningItems, logger: Logger,
+    init(store: any JobStore, owner: String, leaseSeconds: Double, stopGrace: Double, running: RunningItems, logger: Logger,
          emit: @escaping @Sendable (EngineEvent) -> Void) {
         self.store = store
         self.owner = owner
@@ -100,7 +100,7 @@ final class Scheduler: Sendable {
         var contention = Backoff()
         while !isStopping {
             var claimedID: String?
-            let claim: Store.Claim
+            let claim: Claim
             do {
                 claim = try store.claimNext(jobID: job.id, specVersion: job.specVersion, owner: owner,
                                             leaseSeconds: leaseSeconds) { id in

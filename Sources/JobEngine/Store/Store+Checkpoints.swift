@@ -2,21 +2,21 @@ import Foundation
 
 /// The item is no longer this worker's: another worker judged it dead and took it over. The
 /// runner stops without writing anything more.
-struct LeaseLost: Error, CustomStringConvertible {
-    let itemID: String
-    var description: String { "work item \(itemID) is no longer leased to this worker" }
+package struct LeaseLost: Error, CustomStringConvertible {
+    package let itemID: String
+    package var description: String { "work item \(itemID) is no longer leased to this worker" }
 }
 
 /// What a checkpoint commit learned that the runner acts on.
-struct CheckpointOutcome: Sendable {
+package struct CheckpointOutcome: Sendable {
     /// The job was cancelled (possibly by another process): stop at this checkpoint.
-    let jobCancelled: Bool
+    package let jobCancelled: Bool
 }
 
 extension Store {
     /// Invariant 1: stages a collected page and advances the collect cursor in one transaction, or
     /// neither. The last page (`nextCursor == nil`) also moves the item to the ingest phase.
-    func commitPage(
+    package func commitPage(
         itemID: String, owner: String, firstSeq: Int, documents: [Document], nextCursor: String?, sync: SyncMode
     ) throws -> CheckpointOutcome {
         try checkpoints.write(sync: sync) { db in
@@ -47,7 +47,7 @@ extension Store {
     /// Read through the writer connection, not the reader: the pages were written moments ago by
     /// the writer and sit in its cache, while the reader would have to fetch them again from the WAL
     /// with a read(2) per page (measured with engine-bench: 7.5 s → 7.1 s on the reference workload).
-    func stagedDocuments(itemID: String, from seq: Int, limit: Int) throws -> [SequencedDocument] {
+    package func stagedDocuments(itemID: String, from seq: Int, limit: Int) throws -> [SequencedDocument] {
         try writer.sync { db in
             try db.map("SELECT seq, key, body FROM staged_documents WHERE item_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
                        [.text(itemID), .integer(Int64(seq)), .integer(Int64(limit))]) { row in
@@ -61,7 +61,7 @@ extension Store {
     /// the same transaction: no retry can need them again (recover resumes after them, restart
     /// collects anew), and deleting them batch by batch keeps the staging table as small as the
     /// work still to do, instead of paying for one large delete when the item finishes.
-    func commitBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> CheckpointOutcome {
+    package func commitBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> CheckpointOutcome {
         try checkpoints.write(sync: sync) { db in
             let now = Self.now
             try db.execute("""
@@ -80,7 +80,7 @@ extension Store {
     }
 
     /// A restart's sink reset is done; a crash before this line repeats it, which is harmless.
-    func clearSinkReset(itemID: String, owner: String) throws {
+    package func clearSinkReset(itemID: String, owner: String) throws {
         try writer.write { db in
             try db.execute("UPDATE work_items SET needs_sink_reset = 0 WHERE id = ? AND lease_owner = ?",
                            [.text(itemID), .text(owner)])
@@ -89,7 +89,7 @@ extension Store {
 
     /// The item finished both phases: `succeeded`, lease released, any staged documents left dropped
     /// (normally none: each batch's checkpoint removed its own).
-    func finish(itemID: String, owner: String) throws -> WorkItem {
+    package func finish(itemID: String, owner: String) throws -> WorkItem {
         try transition(itemID: itemID, owner: owner, to: .succeeded, phase: .done) { db in
             try db.execute("DELETE FROM staged_documents WHERE item_id = ?", [.text(itemID)])
         }
@@ -98,7 +98,7 @@ extension Store {
     /// The running item stops as `failed` (with the error and its kind) or `cancelled`. With
     /// `retry`, an automatic retry is queued in the same transaction, unless the job was cancelled
     /// meanwhile: after a cancel only a manual retry re-opens the job's items.
-    func stop(
+    package func stop(
         itemID: String, owner: String, as status: WorkItemStatus, error: String?, kind: ErrorKind?,
         retry: (mode: RetryMode, notBefore: Double)? = nil
     ) throws -> WorkItem {

@@ -5,7 +5,7 @@ import Foundation
 extension Store {
     /// Counts one firing of an injected fault and says whether it fires: true while it has fired
     /// fewer than `times` times, across attempts and processes (the counter lives in the store).
-    func fireFault(jobID: UUID, itemName: String, phase: Phase, atDocument: Int, times: Int) throws -> Bool {
+    package func fireFault(jobID: UUID, itemName: String, phase: Phase, atDocument: Int, times: Int) throws -> Bool {
         try writer.write { db in
             let rows = try db.execute("""
                 INSERT INTO fault_firings (job_id, item_name, phase, at_document, fired) VALUES (?, ?, ?, ?, 1)

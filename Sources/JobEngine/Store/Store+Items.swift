@@ -1,16 +1,26 @@
 import Foundation
 
 /// A claimed item with everything its runner needs to continue it.
-struct ClaimedItem: Sendable {
-    let item: WorkItem
-    let automaticAttempts: Int
-    let needsSinkReset: Bool
+package struct ClaimedItem: Sendable {
+    package let item: WorkItem
+    package let automaticAttempts: Int
+    package let needsSinkReset: Bool
     /// The collect checkpoint's cursor (nil: start from the first page).
-    let collectCursor: String?
+    package let collectCursor: String?
     /// The ingest checkpoint's sink offset (e.g. the file sink's byte length), if any.
-    let sinkOffset: Int64?
+    package let sinkOffset: Int64?
     /// The claim found the job's parameters changed since the item's checkpoints and restarted it.
-    let restartedForChangedParameters: Bool
+    package let restartedForChangedParameters: Bool
+}
+
+/// What a claim found.
+package enum Claim {
+    case claimed(ClaimedItem)
+    /// Nothing of the job is runnable now.
+    case nothing
+    /// The job has a newer spec version than the run was started with: the run must end and
+    /// start again with the new spec, or it would run items with settings they were not made for.
+    case specChanged
 }
 
 extension Store {
@@ -60,16 +70,6 @@ extension Store {
         }
     }
 
-    /// What a claim found.
-    enum Claim {
-        case claimed(ClaimedItem)
-        /// Nothing of the job is runnable now.
-        case nothing
-        /// The job has a newer spec version than the run was started with: the run must end and
-        /// start again with the new spec, or it would run items with settings they were not made for.
-        case specChanged
-    }
-
     /// Claims the next runnable item of a job for `owner`: the first `pending` item whose back-off
     /// has passed becomes `running` under a lease, in one transaction, so two workers never claim
     /// the same item. `onClaim` runs inside that transaction, before it commits.
@@ -78,7 +78,7 @@ extension Store {
     /// under other parameters than the job's current ones (the spec was submitted again while the
     /// item waited for a recover, or in an automatic retry's back-off) restarts instead of resuming:
     /// its checkpoints and staged documents go, its sink output is reset, and the claim's event says why.
-    func claimNext(jobID: UUID, specVersion: Int, owner: String, leaseSeconds: Double,
+    package func claimNext(jobID: UUID, specVersion: Int, owner: String, leaseSeconds: Double,
                    onClaim: (String) -> Void = { _ in }) throws -> Claim {
         try writer.write { db in
             let now = Self.now
@@ -131,7 +131,7 @@ extension Store {
         "parameters changed since its checkpoints were made: restarted from scratch instead of resuming"
 
     /// When the next back-off of a job's pending items ends, and whether any item is pending at all.
-    func pendingState(jobID: UUID) throws -> (pending: Int, earliestNotBefore: Double?) {
+    package func pendingState(jobID: UUID) throws -> (pending: Int, earliestNotBefore: Double?) {
         try reader.sync { db in
             let row = try db.execute("""
                 SELECT COUNT(*) AS n, MIN(not_before) AS earliest FROM work_items

@@ -119,7 +119,7 @@ extension Store {
 
     /// The job as a run needs it: its spec without the item list (`spec.items` is empty), which a
     /// job of 100,000 items would otherwise parse at every start. Items come from `work_items`.
-    func runtimeJob(_ id: UUID) throws -> Job? {
+    package func runtimeJob(_ id: UUID) throws -> Job? {
         try reader.sync { db in
             try db.execute("SELECT * FROM jobs WHERE id = ?", [.text(id.uuidString.lowercased())]).first
                 .map { try Self.decodeJob($0, column: "settings_json") }

@@ -3,7 +3,7 @@ import Foundation
 extension Store {
     /// Extends the leases of the listed items, those `owner`'s threads are working on: the heartbeat.
     /// Only these: an item no thread works on must let its lease run out, so a sweep can judge it.
-    func renewLeases(owner: String, itemIDs: [String], leaseSeconds: Double) throws {
+    package func renewLeases(owner: String, itemIDs: [String], leaseSeconds: Double) throws {
         guard !itemIDs.isEmpty else { return }
         let ids = String(decoding: JSONValue.array(itemIDs.map(JSONValue.string)).canonicalJSON(), as: UTF8.self)
         try writer.write { db in
@@ -15,7 +15,7 @@ extension Store {
     }
 
     /// The owners currently holding running items, with their latest lease expiry.
-    func runningOwners() throws -> [(owner: String, expiresAt: Double)] {
+    package func runningOwners() throws -> [(owner: String, expiresAt: Double)] {
         try reader.sync { db in
             try db.execute("""
                 SELECT lease_owner, MAX(lease_expires_at) AS expires FROM work_items
@@ -26,12 +26,12 @@ extension Store {
 
     /// Marks every item `owner` was running as `failed` with kind `interrupted`: its worker died.
     /// Returns the ids of the items marked.
-    func markInterrupted(owner: String, reason: String) throws -> [UUID] {
+    package func markInterrupted(owner: String, reason: String) throws -> [UUID] {
         try markInterrupted(reason: reason, where: "lease_owner = ?", [.text(owner)]) { _ in true }
     }
 
     /// Marks the listed items of `owner` interrupted: a stop gave up waiting for their threads.
-    func markInterrupted(itemIDs: [String], owner: String, reason: String) throws -> [UUID] {
+    package func markInterrupted(itemIDs: [String], owner: String, reason: String) throws -> [UUID] {
         let ids = Set(itemIDs)
         return try markInterrupted(reason: reason, where: "lease_owner = ?", [.text(owner)]) { ids.contains($0.id) }
     }
@@ -40,7 +40,7 @@ extension Store {
     /// it, so no thread is working on it (or its worker stalled past its lease and lost it).
     /// `spare(itemID, owner)` is asked inside the write transaction, where claims are serialized, and
     /// keeps the items this engine's own threads are still on.
-    func markExpiredInterrupted(now: Double, reason: String, spare: (_ itemID: String, _ owner: String) -> Bool) throws -> [UUID] {
+    package func markExpiredInterrupted(now: Double, reason: String, spare: (_ itemID: String, _ owner: String) -> Bool) throws -> [UUID] {
         // A read first: sweeps run at every start and poll, and must not queue for the write lock
         // (which another process may hold for long) when nothing expired.
         let expired = try reader.sync { db in

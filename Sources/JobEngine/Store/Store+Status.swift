@@ -45,7 +45,7 @@ extension Store {
     }
 
     /// Ids of the jobs that have pending items (queued retries, new items), oldest job first.
-    func jobsWithPendingItems() throws -> [UUID] {
+    package func jobsWithPendingItems() throws -> [UUID] {
         try reader.sync { db in
             try db.execute("""
                 SELECT DISTINCT w.job_id FROM work_items w JOIN jobs j ON j.id = w.job_id
@@ -55,7 +55,7 @@ extension Store {
     }
 
     /// The failed items whose worker died or shut down (in jobs not cancelled).
-    func interruptedItems() throws -> [UUID] {
+    package func interruptedItems() throws -> [UUID] {
         try reader.sync { db in
             try db.execute("""
                 SELECT w.id FROM work_items w JOIN jobs j ON j.id = w.job_id

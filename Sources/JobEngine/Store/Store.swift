@@ -21,7 +21,7 @@ package final class Store: Sendable {
     /// `path` with symlinks resolved (the owner locks live beside it).
     let canonicalPath: String
     /// Opened read-only: every write throws.
-    let readOnly: Bool
+    package let readOnly: Bool
     let writer: SerializedDatabase
     let reader: SerializedDatabase
     /// Checkpoint writes go through here, so concurrent items share transactions.
@@ -123,7 +123,7 @@ package final class Store: Sendable {
 
     /// The folder where live engines hold their owner locks, beside the database file (its real
     /// path: a store reached through a symlink has one owners folder, not one per path).
-    var ownerLockDirectory: URL? {
+    package var ownerLockDirectory: URL? {
         path == ":memory:" ? nil : URL(fileURLWithPath: canonicalPath + ".owners", isDirectory: true)
     }
 

@@ -98,7 +98,7 @@ import Testing
         let selfProblems = await Self.problems { _ = try await engine.submit(specAt: specFile) }
         #expect(selfProblems.first?.contains("the spec file itself") == true, "\(selfProblems)")
         #expect(try await engine.jobs().isEmpty)
-        #expect(try engine.store.integrityCheck() == "ok")
+        #expect(try engine.sqliteStore.integrityCheck() == "ok")
         await engine.shutdown()
     }
 

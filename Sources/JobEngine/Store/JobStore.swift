@@ -1,0 +1,76 @@
+import Foundation
+
+/// The store seam: everything the scheduler, the retry coordinator, the dead-owner sweep and the
+/// readers need of a store, each call one atomic change or one consistent read. ``Store`` (SQLite)
+/// is the first implementation; a second one (PostgreSQL, many hosts) implements the same calls and
+/// passes the same conformance suite (`StoreConformanceTests`).
+///
+/// Policy stays out of it: which retries may start (`RetryRules`), who is dead (`DeadOwnerSweep`),
+/// what to inject (`ItemRunner`) are decided by callers; a store reads facts and applies outcomes.
+/// Every write of a running item is conditioned on its lease and throws `LeaseLost` when another
+/// worker took it over (invariant 8).
+package protocol JobStore: AnyObject, Sendable {
+    /// Where the store is (a path, `:memory:`, later a URL); for messages and protected paths.
+    var path: String { get }
+    /// Opened for reading only: every write throws.
+    var readOnly: Bool { get }
+    /// Where same-host engines hold their owner locks, if this store has such a folder.
+    var ownerLockDirectory: URL? { get }
+    /// Checkpoint transactions committed since the store opened, and the checkpoints they carried.
+    var checkpointStatistics: (transactions: Int, checkpoints: Int) { get }
+    func close()
+
+    // MARK: Jobs
+    func submit(_ spec: JobSpec, baseDirectory: String, targets: [SinkTarget]) throws -> SubmitResult
+    func job(_ idOrName: String) throws -> Job?
+    func runtimeJob(_ id: UUID) throws -> Job?
+    func jobs() throws -> [Job]
+    func cancelJob(_ jobID: UUID) throws -> Int
+
+    // MARK: Claims and checkpoints (lease-conditioned)
+    func claimNext(jobID: UUID, specVersion: Int, owner: String, leaseSeconds: Double, onClaim: (String) -> Void) throws -> Claim
+    func pendingState(jobID: UUID) throws -> (pending: Int, earliestNotBefore: Double?)
+    func commitPage(itemID: String, owner: String, firstSeq: Int, documents: [Document], nextCursor: String?, sync: SyncMode) throws
+        -> CheckpointOutcome
+    func stagedDocuments(itemID: String, from seq: Int, limit: Int) throws -> [SequencedDocument]
+    func commitBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> CheckpointOutcome
+    func clearSinkReset(itemID: String, owner: String) throws
+    func finish(itemID: String, owner: String) throws -> WorkItem
+    func stop(itemID: String, owner: String, as status: WorkItemStatus, error: String?, kind: ErrorKind?,
+              retry: (mode: RetryMode, notBefore: Double)?) throws -> WorkItem
+    func fireFault(jobID: UUID, itemName: String, phase: Phase, atDocument: Int, times: Int) throws -> Bool
+
+    // MARK: Leases and the sweep
+    func renewLeases(owner: String, itemIDs: [String], leaseSeconds: Double) throws
+    func runningOwners() throws -> [(owner: String, expiresAt: Double)]
+    func markInterrupted(owner: String, reason: String) throws -> [UUID]
+    func markInterrupted(itemIDs: [String], owner: String, reason: String) throws -> [UUID]
+    func markExpiredInterrupted(now: Double, reason: String, spare: (_ itemID: String, _ owner: String) -> Bool) throws -> [UUID]
+
+    // MARK: Retries
+    func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin) throws -> RetryResult
+    func retryPreview(_ ids: [UUID], mode: RetryMode) throws -> RetryResult
+
+    // MARK: Reads
+    func item(_ id: UUID) throws -> WorkItem?
+    func items(jobID: UUID, status: WorkItemStatus?) throws -> [WorkItem]
+    func allItems(status: WorkItemStatus?) throws -> [WorkItem]
+    func itemsPage(jobID: UUID, status: WorkItemStatus?, after: Int?, limit: Int) throws -> WorkItemPage
+    func events(itemID: UUID) throws -> [ItemEvent]
+    func checkpoints(itemID: UUID) throws -> [Checkpoint]
+    func jobStatuses() throws -> [JobStatus]
+    func jobStatus(_ jobID: UUID) throws -> JobStatus?
+    func itemCounts() throws -> [WorkItemStatus: Int]
+    func jobsWithPendingItems() throws -> [UUID]
+    func interruptedItems() throws -> [UUID]
+}
+
+extension JobStore {
+    func items(jobID: UUID) throws -> [WorkItem] { try items(jobID: jobID, status: nil) }
+    func retry(_ ids: [UUID], mode: RetryMode) throws -> RetryResult { try retry(ids, mode: mode, origin: .manual) }
+    func stop(itemID: String, owner: String, as status: WorkItemStatus, error: String?, kind: ErrorKind?) throws -> WorkItem {
+        try stop(itemID: itemID, owner: owner, as: status, error: error, kind: kind, retry: nil)
+    }
+}
+
+extension Store: JobStore {}
