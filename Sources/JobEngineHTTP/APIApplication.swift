@@ -21,7 +21,7 @@ public func buildApplication(
     engine: Engine, worker: Worker?, configuration: APIConfiguration, host: String = "127.0.0.1", port: Int = 8080,
     logger: Logger = Logger(label: "JobEngineHTTP"), onServerRunning: @escaping @Sendable (_ port: Int) -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let router = buildRouter(engine: engine, worker: worker, configuration: configuration, catalog: RouteCatalog())
+    let router = buildRouter(engine: engine, worker: worker, configuration: configuration)
     let limits = configuration.connections
     // Slow, half-open and idle clients are closed (RequestDeadlineHandler, the idle timeout), and at
     // most `maxConnections` are served at once: memory does not grow with what clients hold open.
@@ -40,26 +40,26 @@ public func buildApplication(
     return app
 }
 
-/// The router of ``buildApplication(engine:worker:configuration:host:port:logger:onServerRunning:)``;
-/// every route it registers is noted in `catalog`.
-func buildRouter(engine: Engine, worker: Worker?, configuration: APIConfiguration, catalog: RouteCatalog)
-    -> Router<BasicRequestContext>
-{
-    let router = Router(context: BasicRequestContext.self)
+/// The router of ``buildApplication(engine:worker:configuration:host:port:logger:onServerRunning:)``.
+func buildRouter(engine: Engine, worker: Worker?, configuration: APIConfiguration) -> Router<APIRequestContext> {
+    let router = Router(context: APIRequestContext.self)
+    let methods = MethodNotAllowed<APIRequestContext>()
     // Outermost first: errors are counted by the status the client gets (see ErrorTranslation).
     router.add(middleware: ErrorResponder())
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ErrorTranslation())
+    router.add(middleware: methods)
 
     var api = router.group("api/pipelines")
     if let key = configuration.apiKey {
         api = api.add(middleware: APIKeyMiddleware(key: key))
     }
-    let apiEndpoints = Endpoints(routes: api, prefix: "/api/pipelines", catalog: catalog)
+    let apiEndpoints = Endpoints(routes: api)
     JobRoutes(engine: engine, configuration: configuration).register(on: apiEndpoints)
     WorkItemRoutes(engine: engine, worker: worker, configuration: configuration).register(on: apiEndpoints)
-    let rootEndpoints = Endpoints(routes: router, prefix: "", catalog: catalog)
+    let rootEndpoints = Endpoints(routes: router)
     ServiceRoutes(engine: engine, worker: worker).register(on: rootEndpoints)
-    PageRoutes<BasicRequestContext>(authenticated: configuration.apiKey != nil).register(on: rootEndpoints)
+    PageRoutes<APIRequestContext>(authenticated: configuration.apiKey != nil).register(on: rootEndpoints)
+    methods.serve(router.routes.map { ("\($0.path)", $0.method) })
     return router
 }

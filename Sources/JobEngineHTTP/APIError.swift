@@ -18,7 +18,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = JSONBody.response(Body(error: .init(code: code, message: message)), status: status)
+        var response = try JSONBody.response(Body(error: .init(code: code, message: message)), status: status, for: request, context: context)
         response.headers.append(contentsOf: headers)
         return response
     }

@@ -2,15 +2,15 @@ import Foundation
 import Hummingbird
 import JobEngine
 
-/// JSON in and out of the API: sorted keys, unescaped slashes, `application/json`.
+/// JSON in and out of the API.
 enum JSONBody {
-    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Every type the API encodes is ours and encodes strings, numbers and nulls only.
-        let data = (try? encoder.encode(value)) ?? Data(#"{"error":{"code":"internal","message":"encoding failed"}}"#.utf8)
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    /// `value` encoded by the context's response encoder (``APIRequestContext``'s: sorted keys,
+    /// unescaped slashes), with `status`. An encoding failure throws, and is answered as a 500.
+    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok, for request: Request,
+                         context: some RequestContext) throws -> Response {
+        var response = try context.responseEncoder.encode(value, from: request, context: context)
+        response.status = status
+        return response
     }
 
     /// The request's body as a JSON value, after checking its content type (415) and size (413).

@@ -49,12 +49,13 @@ struct OpenAPITests {
     @Test("every route the application serves is documented, and every documented operation is served")
     func sameOperations() async throws {
         let fixture = try await Fixture()
-        let catalog = RouteCatalog()
-        _ = buildRouter(engine: fixture.engine, worker: nil, configuration: APIConfiguration(apiKey: apiKey), catalog: catalog)
+        let router = buildRouter(engine: fixture.engine, worker: nil, configuration: APIConfiguration(apiKey: apiKey))
+        // What the router itself serves: no hand-kept list to fall out of date.
+        let served = Set(router.routes.map { "\($0.method.rawValue) \($0.path)" })
         let documented = try Self.documentedOperations()
         #expect(documented.count >= 13)
-        #expect(Set(catalog.routes) == Set(documented.keys),
-                "served but undocumented: \(Set(catalog.routes).subtracting(documented.keys).sorted()); documented but not served: \(Set(documented.keys).subtracting(catalog.routes).sorted())")
+        #expect(served == Set(documented.keys),
+                "served but undocumented: \(served.subtracting(documented.keys).sorted()); documented but not served: \(Set(documented.keys).subtracting(served).sorted())")
         for (operation, codes) in documented {
             #expect(codes.contains("200"), "\(operation) documents no 200")
         }

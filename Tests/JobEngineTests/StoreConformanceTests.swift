@@ -40,6 +40,13 @@ import Testing
         return claim
     }
 
+    /// A store with one job whose one item is claimed by ``owner``, and the item's id as the store spells it.
+    static func claimedItem(_ kind: StoreKind, _ folder: TemporaryDirectory) throws -> (any JobStore, Job, ClaimedItem, String) {
+        let (store, job) = try Self.store(kind, folder)
+        let claimed = try Self.claim(store, job)
+        return (store, job, claimed, claimed.item.id.uuidString.lowercased())
+    }
+
     static func documents(_ range: Range<Int>) -> [Document] {
         range.map { Document(key: "k\($0)", body: Data("{\"n\":\($0)}".utf8)) }
     }
@@ -49,9 +56,7 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func invariant1_aPageIsStagedWithItsCursorOrNotAtAll(kind: StoreKind) throws {
         let folder = try TemporaryDirectory()
-        let (store, job) = try Self.store(kind, folder)
-        let claim = try Self.claim(store, job)
-        let id = claim.item.id.uuidString.lowercased()
+        let (store, _, claim, id) = try Self.claimedItem(kind, folder)
         _ = try store.commitPage(itemID: id, owner: Self.owner, firstSeq: 0, documents: Self.documents(0..<5), nextCursor: "5", sync: .normal)
         #expect(try store.stagedDocuments(itemID: id, from: 0, limit: 100).map(\.seq) == Array(0..<5))
         #expect(try store.checkpoints(itemID: claim.item.id).first?.cursor == "5")
@@ -68,9 +73,7 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func invariant1_aBatchCheckpointRecordsItsSinkOffsetAndDropsTheDeliveredCopies(kind: StoreKind) throws {
         let folder = try TemporaryDirectory()
-        let (store, job) = try Self.store(kind, folder)
-        let claim = try Self.claim(store, job)
-        let id = claim.item.id.uuidString.lowercased()
+        let (store, _, claim, id) = try Self.claimedItem(kind, folder)
         _ = try store.commitPage(itemID: id, owner: Self.owner, firstSeq: 0, documents: Self.documents(0..<10), nextCursor: nil, sync: .full)
         #expect(try store.item(claim.item.id)?.phase == .ingest)
         _ = try store.commitBatch(itemID: id, owner: Self.owner, ingested: 4, sinkOffset: 400, sync: .normal)
@@ -102,9 +105,7 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func invariant4_recoverNeverResumesCheckpointsOfOtherParameters(kind: StoreKind) throws {
         let folder = try TemporaryDirectory()
-        let (store, job) = try Self.store(kind, folder)
-        let claim = try Self.claim(store, job)
-        let id = claim.item.id.uuidString.lowercased()
+        let (store, job, claim, id) = try Self.claimedItem(kind, folder)
         _ = try store.commitPage(itemID: id, owner: Self.owner, firstSeq: 0, documents: Self.documents(0..<5), nextCursor: "5", sync: .normal)
         _ = try store.stop(itemID: id, owner: Self.owner, as: .failed, error: "down", kind: .transient)
         #expect(try store.retry([claim.item.id], mode: .recover).total == 1)  // queued under the old parameters
@@ -164,9 +165,7 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func invariant8_aWorkerThatLostItsLeaseNeverCommits(kind: StoreKind) throws {
         let folder = try TemporaryDirectory()
-        let (store, job) = try Self.store(kind, folder)
-        let claim = try Self.claim(store, job)
-        let id = claim.item.id.uuidString.lowercased()
+        let (store, _, claim, id) = try Self.claimedItem(kind, folder)
         // Another worker's sweep judged the owner dead.
         #expect(try store.markInterrupted(owner: Self.owner, reason: "its worker died") == [claim.item.id])
         #expect(throws: LeaseLost.self) {

@@ -16,13 +16,13 @@ struct JobRoutes<Context: RequestContext>: Sendable {
 
     /// `GET jobs` → `{"jobs": [...]}`, each as `engine-run status --json` prints it.
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
-        JSONBody.response(["jobs": try await engine.jobStatuses()])
+        try JSONBody.response(["jobs": try await engine.jobStatuses()], for: request, context: context)
     }
 
     /// `GET jobs/{id}`: the job's standing plus its spec's settings (without the item list).
     @Sendable func job(_ request: Request, context: Context) async throws -> Response {
         let status = try await status(of: try context.uuidParameter("id", describing: "job"))
-        return JSONBody.response(JobDetail(status: status))
+        return try JSONBody.response(JobDetail(status: status), for: request, context: context)
     }
 
     /// `GET jobs/{id}/work-items?status=&limit=&cursor=` → `{"work_items": [...], "next_cursor": ...}`.
@@ -33,7 +33,7 @@ struct JobRoutes<Context: RequestContext>: Sendable {
         let after = try PageCursor.decode(request.query("cursor"))
         guard try await engine.job(jobID.uuidString) != nil else { throw Self.unknownJob(jobID) }
         let page = try await engine.itemsPage(jobID: jobID, status: status, after: after, limit: limit)
-        return JSONBody.response(ItemListing(workItems: page.items, nextCursor: page.nextAfter.map(PageCursor.encode)))
+        return try JSONBody.response(ItemListing(workItems: page.items, nextCursor: page.nextAfter.map(PageCursor.encode)), for: request, context: context)
     }
 
     /// `PATCH jobs/{id}/state/cancelled`: pending items are cancelled now, running ones at their
@@ -43,7 +43,7 @@ struct JobRoutes<Context: RequestContext>: Sendable {
         guard try await engine.job(jobID.uuidString) != nil else { throw Self.unknownJob(jobID) }
         let cancelled = try await engine.cancel(jobID: jobID)
         context.logger.info("job cancelled", metadata: ["job": "\(jobID)", "pending_cancelled": "\(cancelled)"])
-        return JSONBody.response(JobDetail(status: try await status(of: jobID), cancelledPending: cancelled))
+        return try JSONBody.response(JobDetail(status: try await status(of: jobID), cancelledPending: cancelled), for: request, context: context)
     }
 
     private func status(of jobID: UUID) async throws -> JobStatus {

@@ -22,8 +22,8 @@ struct ServiceRoutes<Context: RequestContext>: Sendable {
         } catch {
             throw APIError(.serviceUnavailable, code: "store_unavailable", "the store does not answer: \(error)")
         }
-        return JSONBody.response(Health(status: "ok", worker: worker == nil ? "off" : "on",
-                                        activeJobs: worker?.activeJobs.count ?? 0))
+        return try JSONBody.response(Health(status: "ok", worker: worker == nil ? "off" : "on",
+                                        activeJobs: worker?.activeJobs.count ?? 0), for: request, context: context)
     }
 
     /// `HEAD /healthz`: the status and headers of `GET`, without the body.

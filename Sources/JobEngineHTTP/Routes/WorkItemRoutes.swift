@@ -22,13 +22,13 @@ struct WorkItemRoutes<Context: RequestContext>: Sendable {
         let body = try RetryRequest(try await JSONBody.read(request, limit: configuration.maxBodyBytes),
                                     maxIDs: configuration.maxRetryIDs)
         if dryRun {
-            return JSONBody.response(RetryResponse(try await engine.retryPreview(body.ids, mode: mode), dryRun: true))
+            return try JSONBody.response(RetryResponse(try await engine.retryPreview(body.ids, mode: mode), dryRun: true), for: request, context: context)
         }
         let result = try await engine.retry(body.ids, mode: mode)
         if result.total > 0 { worker?.nudge() }
         context.logger.info("retry started", metadata: ["mode": "\(mode.rawValue)", "total": "\(result.total)",
                                                         "skipped": "\(result.skipped.count)"])
-        return JSONBody.response(RetryResponse(result, dryRun: false))
+        return try JSONBody.response(RetryResponse(result, dryRun: false), for: request, context: context)
     }
 
     /// `GET work-items/{id}`: the item as `engine-run items --json` prints it, plus `checkpoints` and `events`.
@@ -37,7 +37,7 @@ struct WorkItemRoutes<Context: RequestContext>: Sendable {
         guard let item = try await engine.item(id) else { throw APIError.notFound("no work item has the id \(id.uuidString.lowercased())") }
         let detail = WorkItemDetail(item: item, checkpoints: try await engine.checkpoints(itemID: id),
                                     events: try await engine.history(itemID: id))
-        return JSONBody.response(detail)
+        return try JSONBody.response(detail, for: request, context: context)
     }
 }
 
