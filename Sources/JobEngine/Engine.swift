@@ -120,6 +120,28 @@ public final class Engine: Sendable {
         registry.withLock { $0.register(ingester: type, validate: validate, make: make) }
     }
 
+    /// Makes collector type `type` available to specs, for a source with an async API.
+    ///
+    /// - Parameters:
+    ///   - type: the name specs give in `collector.type`.
+    ///   - validate: checks the options of a spec naming this type (report problems on the reader).
+    ///   - make: builds the collector for one run of one item.
+    public func register(asyncCollector type: String, validate: @escaping ComponentRegistry.Validator = { _, _ in },
+                         make: @escaping @Sendable (ComponentContext, ItemContext) throws -> any AsyncCollector) {
+        register(collector: type, validate: validate) { context, item in BridgedCollector(inner: try make(context, item)) }
+    }
+
+    /// Makes ingester type `type` available to specs, for a sink with an async API.
+    ///
+    /// - Parameters:
+    ///   - type: the name specs give in `ingester.type`.
+    ///   - validate: checks the options of a spec naming this type (report problems on the reader).
+    ///   - make: builds the ingester for one run of one item.
+    public func register(asyncIngester type: String, validate: @escaping ComponentRegistry.Validator = { _, _ in },
+                         make: @escaping @Sendable (ComponentContext, ItemContext) throws -> any AsyncIngester) {
+        register(ingester: type, validate: validate) { context, item in BridgedIngester(inner: try make(context, item)) }
+    }
+
     // MARK: Jobs
 
     /// Validates and records a spec (a new job, or the next version of a job of that name).

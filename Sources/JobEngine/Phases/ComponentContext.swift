@@ -11,6 +11,15 @@ public struct ComponentContext: Sendable {
     /// The job's `checkpoint.sync`: sinks that can fsync do so when it is `full`.
     public let sync: SyncMode
 
+    /// The component's options as `Options`, read by the same reader its validator uses; the
+    /// first problem (a spec stored by another engine version, say) fails the item permanently.
+    func read<Options>(_ path: String, _ make: (FieldReader) -> Options) throws -> Options {
+        let reader = FieldReader(options: options, path: path)
+        let read = make(reader)
+        if let problem = reader.allProblems.first { throw PhaseError.permanent("\(problem)") }
+        return read
+    }
+
     /// A path option with `{item}` and `{job}` replaced, resolved against `baseDirectory`.
     public func path(_ template: String, item: String?) -> URL {
         Self.resolve(template, item: item, job: jobName, baseDirectory: baseDirectory)

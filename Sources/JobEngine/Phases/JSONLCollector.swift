@@ -14,19 +14,28 @@ struct JSONLCollector: Collector {
 
     static let defaultMaxLineBytes = 16 * 1024 * 1024
 
+    /// The options, read once by one reader for validation and construction alike.
+    struct Options {
+        let path: String?
+        let pageSize: Int
+        let maxLineBytes: Int
+
+        init(_ reader: FieldReader) {
+            path = reader.string("path")
+            pageSize = reader.int("page_size", default: 100, in: 1...1_000_000) ?? 100
+            maxLineBytes = reader.int("max_line_bytes", default: defaultMaxLineBytes, in: 1...(1 << 30)) ?? defaultMaxLineBytes
+        }
+    }
+
     init(context: ComponentContext, item: ItemContext) throws {
-        let reader = FieldReader(options: context.options, path: "collector")
-        let path = reader.string("path") ?? ""
-        pageSize = reader.int("page_size", default: 100, in: 1...1_000_000) ?? 100
-        maxLineBytes = reader.int("max_line_bytes", default: Self.defaultMaxLineBytes, in: 1...(1 << 30)) ?? Self.defaultMaxLineBytes
-        if let problem = reader.allProblems.first { throw PhaseError.permanent("\(problem)") }
-        url = context.path(path, item: item.itemName)
+        let options = try context.read("collector", Options.init)
+        pageSize = options.pageSize
+        maxLineBytes = options.maxLineBytes
+        url = context.path(options.path ?? "", item: item.itemName)
     }
 
     static let validate: ComponentRegistry.Validator = { reader, context in
-        _ = reader.int("page_size", default: 100, in: 1...1_000_000)
-        _ = reader.int("max_line_bytes", default: defaultMaxLineBytes, in: 1...(1 << 30))
-        if let path = reader.string("path") {
+        if let path = Options(reader).path {
             for url in context.paths(path) where !FileManager.default.isReadableFile(atPath: url.path) {
                 reader.report("path", "cannot read \(url.path) (no such file, or not readable)")
                 break

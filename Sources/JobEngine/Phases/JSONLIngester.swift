@@ -18,17 +18,23 @@ final class JSONLIngester: Ingester {
     private let sync: SyncMode
     private var handle: FileHandle?
 
+    /// The options, read once by one reader for validation and construction alike.
+    struct Options {
+        let path: String?
+
+        init(_ reader: FieldReader) {
+            path = reader.string("path")
+        }
+    }
+
     init(context: ComponentContext, item: ItemContext) throws {
-        let reader = FieldReader(options: context.options, path: "ingester")
-        let path = reader.string("path") ?? ""
-        if let problem = reader.allProblems.first { throw PhaseError.permanent("\(problem)") }
-        url = context.path(path, item: item.itemName)
+        url = context.path(try context.read("ingester", Options.init).path ?? "", item: item.itemName)
         itemName = item.itemName
         sync = context.sync
     }
 
     static let validate: ComponentRegistry.Validator = { reader, context in
-        if let path = reader.string("path") {
+        if let path = Options(reader).path {
             if !path.contains("{item}") {
                 reader.report("path", "must contain {item} so each work item has a file of its own, e.g. \"out/{item}.jsonl\"")
             } else if let folder = context.paths(path).first?.deletingLastPathComponent(), !JSONLIngester.canCreate(in: folder) {

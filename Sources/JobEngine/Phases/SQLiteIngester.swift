@@ -14,13 +14,24 @@ final class SQLiteIngester: Ingester {
     private let jobName: String
     private var released = false
 
+    /// The options, read once by one reader for validation and construction alike.
+    struct Options {
+        let path: String?
+        let table: String
+
+        init(_ reader: FieldReader) {
+            path = reader.string("path")
+            table = reader.string("table", required: false) ?? "documents"
+            if !isIdentifier(table) {
+                reader.report("table", "must be a plain table name (letters, digits, _; not starting with a digit)")
+            }
+        }
+    }
+
     init(context: ComponentContext, item: ItemContext) throws {
-        let reader = FieldReader(options: context.options, path: "ingester")
-        let path = reader.string("path") ?? ""
-        let table = reader.string("table", required: false) ?? "documents"
-        if let problem = reader.allProblems.first { throw PhaseError.permanent("\(problem)") }
-        guard Self.isIdentifier(table) else { throw PhaseError.permanent("ingester.table: not a valid table name") }
-        let url = context.path(path, item: item.itemName)
+        let options = try context.read("ingester", Options.init)
+        let table = options.table
+        let url = context.path(options.path ?? "", item: item.itemName)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         self.path = url.standardizedFileURL.path
         // The store's file settings: at SQLite's default 4 KiB pages the reference workload's sink
@@ -52,13 +63,10 @@ final class SQLiteIngester: Ingester {
     deinit { finish() }
 
     static let validate: ComponentRegistry.Validator = { reader, context in
-        if let path = reader.string("path"), let folder = context.paths(path).first?.deletingLastPathComponent(),
+        if let path = Options(reader).path, let folder = context.paths(path).first?.deletingLastPathComponent(),
            !JSONLIngester.canCreate(in: folder)
         {
             reader.report("path", "cannot write to \(folder.path) (not a writable folder)")
-        }
-        if let table = reader.string("table", required: false), !isIdentifier(table) {
-            reader.report("table", "must be a plain table name (letters, digits, _; not starting with a digit)")
         }
         reader.rejectUnknownKeys()
     }

@@ -13,20 +13,31 @@ struct SyntheticCollector: Collector {
     let documentBytes: Int
     let latencyMilliseconds: Int
 
+    /// The options, read once by one reader for validation and construction alike.
+    struct Options {
+        let documents: Int
+        let pageSize: Int
+        let documentBytes: Int
+        let latencyMilliseconds: Int
+
+        init(_ reader: FieldReader) {
+            documents = reader.int("documents", in: 0...Int.max) ?? 0
+            pageSize = reader.int("page_size", default: 50, in: 1...1_000_000) ?? 50
+            documentBytes = reader.int("document_bytes", default: 512, in: 0...16_777_216) ?? 512
+            latencyMilliseconds = reader.int("latency_ms", default: 0, in: 0...3_600_000) ?? 0
+        }
+    }
+
     init(context: ComponentContext) throws {
-        let reader = FieldReader(options: context.options, path: "collector")
-        documents = reader.int("documents", in: 0...Int.max) ?? 0
-        pageSize = reader.int("page_size", default: 50, in: 1...1_000_000) ?? 50
-        documentBytes = reader.int("document_bytes", default: 512, in: 0...16_777_216) ?? 512
-        latencyMilliseconds = reader.int("latency_ms", default: 0, in: 0...3_600_000) ?? 0
-        if let problem = reader.allProblems.first { throw PhaseError.permanent("\(problem)") }
+        let options = try context.read("collector", Options.init)
+        documents = options.documents
+        pageSize = options.pageSize
+        documentBytes = options.documentBytes
+        latencyMilliseconds = options.latencyMilliseconds
     }
 
     static let validate: ComponentRegistry.Validator = { reader, _ in
-        _ = reader.int("documents", in: 0...Int.max)
-        _ = reader.int("page_size", default: 50, in: 1...1_000_000)
-        _ = reader.int("document_bytes", default: 512, in: 0...16_777_216)
-        _ = reader.int("latency_ms", default: 0, in: 0...3_600_000)
+        _ = Options(reader)
         reader.rejectUnknownKeys()
     }
 
