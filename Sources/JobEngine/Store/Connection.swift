@@ -81,6 +81,10 @@ final class Connection {
         }
     }
 
+    /// Whether a transaction is open: "sqlite3_get_autocommit() returns non-zero … if the database
+    /// connection is in autocommit mode" (sqlite.org/c3ref/get_autocommit.html), i.e. outside one.
+    var isInTransaction: Bool { handle.map { sqlite3_get_autocommit($0) == 0 } ?? false }
+
     /// Rows changed by the last INSERT, UPDATE or DELETE on this connection.
     var changes: Int { handle.map { Int(sqlite3_changes($0)) } ?? 0 }
 
@@ -97,6 +101,24 @@ final class Connection {
         } catch {
             // The first error is the one worth reporting; a failed rollback after it adds nothing.
             _ = try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Runs `body` inside `SAVEPOINT name` of the current transaction: released if it returns, rolled
+    /// back to (and released) if it throws, so only `body`'s changes are undone. Rethrows `body`'s
+    /// error even when the rollback fails: SQLite may have rolled the whole transaction back itself
+    /// (it can on SQLITE_FULL, IOERR, BUSY), and then "no such savepoint" would hide the cause.
+    @discardableResult
+    func inSavepoint<T>(_ name: String, _ body: () throws -> T) throws -> T {
+        try execute("SAVEPOINT \(name)")
+        do {
+            let result = try body()
+            try execute("RELEASE \(name)")
+            return result
+        } catch {
+            _ = try? execute("ROLLBACK TO \(name)")
+            _ = try? execute("RELEASE \(name)")
             throw error
         }
     }

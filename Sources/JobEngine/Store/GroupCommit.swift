@@ -70,23 +70,11 @@ final class GroupCommit: Sendable {
                     return
                 }
                 for request in group {
-                    try db.execute("SAVEPOINT checkpoint")
-                    do {
-                        let value = try request.body(db)
-                        try db.execute("RELEASE checkpoint")
-                        outcomes.append(.success(value))
-                    } catch let writeError {
-                        do {
-                            try db.execute("ROLLBACK TO checkpoint")
-                            try db.execute("RELEASE checkpoint")
-                        } catch {
-                            // SQLite rolled the whole transaction back itself (it may on SQLITE_FULL,
-                            // IOERR, BUSY): the write's own error is what every writer of the group
-                            // must hear, not "no such savepoint".
-                            throw writeError
-                        }
-                        outcomes.append(.failure(writeError))
-                    }
+                    let outcome = Result { try db.inSavepoint("checkpoint") { try request.body(db) } }
+                    outcomes.append(outcome)
+                    // SQLite rolled the whole transaction back itself (SQLITE_FULL, say): the write's
+                    // own error fails the group, which nothing of was committed.
+                    if case .failure(let error) = outcome, !db.isInTransaction { throw error }
                 }
             }
             counters.withLock { $0.transactions += 1; $0.writes += group.count }

@@ -12,15 +12,18 @@ final class SerializedDatabase: @unchecked Sendable {
         queue = DispatchQueue(label: label)
     }
 
+    /// Runs `body` with the connection, on its queue. Calling it from inside another `sync` of the
+    /// same connection would wait for itself for ever: that is caught here, in every build.
     @discardableResult
     func sync<T>(_ body: (Connection) throws -> T) rethrows -> T {
-        try queue.sync { try body(connection) }
+        dispatchPrecondition(condition: .notOnQueue(queue))
+        return try queue.sync { try body(connection) }
     }
 
     /// Runs `body` in one transaction on this connection.
     @discardableResult
     func write<T>(_ body: (Connection) throws -> T) throws -> T {
-        try queue.sync { try connection.inTransaction { try body(connection) } }
+        try sync { connection in try connection.inTransaction { try body(connection) } }
     }
 
     func close() {
