@@ -96,12 +96,8 @@ extension Store {
             let made = row.string("checkpoint_fingerprint")
             let parametersChanged = made != nil && made != row.string("params_fingerprint")
             if parametersChanged {
-                try db.execute("DELETE FROM checkpoints WHERE item_id = ?", [.text(id)])
-                try db.execute("DELETE FROM staged_documents WHERE item_id = ?", [.text(id)])
-                try db.execute("""
-                    UPDATE work_items SET phase = 'collect', collected = 0, ingested = 0, needs_sink_reset = 1,
-                    retry_mode = 'restart', checkpoint_fingerprint = NULL WHERE id = ?
-                    """, [.text(id)])
+                try Self.clearForRestart(db, id: id)
+                try db.execute("UPDATE work_items SET retry_mode = 'restart' WHERE id = ?", [.text(id)])
             }
             try db.execute("""
                 UPDATE work_items SET status = 'running', lease_owner = ?, lease_expires_at = ?, not_before = NULL,
@@ -164,13 +160,14 @@ extension Store {
         return value
     }
 
+    /// An item row's `params_json` as the object it was stored as.
+    static func decodeParams(_ row: Row) throws -> [String: JSONValue] {
+        guard case .object(let params) = try JSONValue.parse(row.data("params_json") ?? Data("{}".utf8)) else { return [:] }
+        return params
+    }
+
     static func decodeItem(_ row: Row) throws -> WorkItem {
-        let params: [String: JSONValue]
-        if case .object(let object) = try JSONValue.parse(row.data("params_json") ?? Data("{}".utf8)) {
-            params = object
-        } else {
-            params = [:]
-        }
+        let params = try decodeParams(row)
         return WorkItem(
             id: try decoded(row, "id", in: "work_items", as: UUID.init(uuidString:)),
             jobID: try decoded(row, "job_id", in: "work_items", as: UUID.init(uuidString:)),

@@ -61,14 +61,8 @@ extension Store {
                 let listed = Set(spec.items.map(\.name))
                 for row in try db.execute("SELECT id, name, params_json FROM work_items WHERE job_id = ?", [.text(jobID)])
                 where !listed.contains(row.string("name") ?? "") {
-                    let params: [String: JSONValue]
-                    if case .object(let object) = try JSONValue.parse(row.data("params_json") ?? Data("{}".utf8)) {
-                        params = object
-                    } else {
-                        params = [:]
-                    }
-                    let fingerprint = ParameterFingerprint.of(spec: spec, item: ItemSpec(name: row.string("name") ?? "", params: params),
-                                                              baseDirectory: baseDirectory)
+                    let item = ItemSpec(name: row.string("name") ?? "", params: try Self.decodeParams(row))
+                    let fingerprint = ParameterFingerprint.of(spec: spec, item: item, baseDirectory: baseDirectory)
                     try db.execute("UPDATE work_items SET params_fingerprint = ? WHERE id = ?", [.text(fingerprint), row["id"]])
                 }
             }

@@ -56,10 +56,7 @@ extension Store {
         if let reason = RetryRules.refusal(facts, mode: mode, origin: origin) { return .skipped(reason) }
         let from = facts?.status ?? .failed
         let now = Self.now
-        if mode == .restart {
-            try db.execute("DELETE FROM checkpoints WHERE item_id = ?", [.text(id)])
-            try db.execute("DELETE FROM staged_documents WHERE item_id = ?", [.text(id)])
-        }
+        if mode == .restart { try clearForRestart(db, id: id) }
         let budget: String
         switch RetryRules.budget(for: origin) {
         case .reset: budget = "1"
@@ -68,15 +65,9 @@ extension Store {
         }
         try db.execute("""
             UPDATE work_items SET status = 'pending', attempt = attempt + 1, retry_mode = ?, not_before = ?,
-            automatic_attempts = \(budget), last_error = NULL, error_kind = NULL, updated_at = ?,
-            phase = CASE WHEN ? THEN 'collect' ELSE phase END,
-            collected = CASE WHEN ? THEN 0 ELSE collected END,
-            ingested = CASE WHEN ? THEN 0 ELSE ingested END,
-            needs_sink_reset = CASE WHEN ? THEN 1 ELSE needs_sink_reset END,
-            checkpoint_fingerprint = CASE WHEN ? THEN NULL ELSE checkpoint_fingerprint END
+            automatic_attempts = \(budget), last_error = NULL, error_kind = NULL, updated_at = ?
             WHERE id = ? AND status IN ('failed', 'cancelled')
-            """, [.text(mode.rawValue), SQLValue(notBefore), .real(now)]
-                + Array(repeating: .integer(mode == .restart ? 1 : 0), count: 5) + [.text(id)])
+            """, [.text(mode.rawValue), SQLValue(notBefore), .real(now), .text(id)])
         guard db.changes == 1 else { return .skipped(.unknown) }
         let row = try db.execute("SELECT job_id, attempt FROM work_items WHERE id = ?", [.text(id)])[0]
         let jobID = row.string("job_id") ?? ""
@@ -85,6 +76,19 @@ extension Store {
         }
         try recordEvent(db, itemID: id, jobID: jobID, attempt: row.int("attempt"), from: from, to: .pending, mode: mode)
         return .started
+    }
+
+    /// Clears an item's engine state so it runs from the beginning, inside the caller's transaction:
+    /// its checkpoints and staged documents go, its counts start again, its sink output is reset at
+    /// its next run, and its next claim records the fingerprint it runs under. A restart asked for
+    /// and a claim that finds the parameters changed both come here.
+    static func clearForRestart(_ db: Connection, id: String) throws {
+        try db.execute("DELETE FROM checkpoints WHERE item_id = ?", [.text(id)])
+        try db.execute("DELETE FROM staged_documents WHERE item_id = ?", [.text(id)])
+        try db.execute("""
+            UPDATE work_items SET phase = 'collect', collected = 0, ingested = 0, needs_sink_reset = 1,
+            checkpoint_fingerprint = NULL WHERE id = ?
+            """, [.text(id)])
     }
 
     /// What ``RetryRules`` decides on, read inside the caller's transaction; nil for an unknown id.
