@@ -14,7 +14,7 @@ package struct ProtectedPaths: Sendable {
     static func store(at path: String) -> ProtectedPaths {
         var protected = ProtectedPaths()
         guard path != ":memory:" else { return protected }
-        let database = SinkTarget.canonical(URL(fileURLWithPath: path))
+        let database = CanonicalPath.of(URL(fileURLWithPath: path))
         protected.files[database] = "the engine's store"
         for suffix in ["-wal", "-shm", "-journal"] { protected.files[database + suffix] = "the engine's store (\(suffix))" }
         protected.folders[database + ".owners"] = "the engine's owners folder"
@@ -24,7 +24,7 @@ package struct ProtectedPaths: Sendable {
     /// These paths and the spec file at `url`.
     func adding(specFile url: URL) -> ProtectedPaths {
         var protected = self
-        protected.files[SinkTarget.canonical(url)] = "the spec file itself"
+        protected.files[CanonicalPath.of(url)] = "the spec file itself"
         return protected
     }
 

@@ -24,14 +24,14 @@ package struct SinkTarget: Sendable, Hashable {
         switch spec.ingester.type {
         case "jsonl":
             return names.map { name in
-                let file = canonical(ComponentContext.resolve(template, item: name, job: spec.name, baseDirectory: baseDirectory))
+                let file = CanonicalPath.of(ComponentContext.resolve(template, item: name, job: spec.name, baseDirectory: baseDirectory))
                 return SinkTarget(key: "file:" + file, item: name, file: file, table: nil)
             }
         case "sqlite":
             var table = "documents"
             if case .string(let named) = spec.ingester.options["table"] { table = named }
             return names.map { name in
-                let file = canonical(ComponentContext.resolve(template, item: name, job: spec.name, baseDirectory: baseDirectory))
+                let file = CanonicalPath.of(ComponentContext.resolve(template, item: name, job: spec.name, baseDirectory: baseDirectory))
                 return SinkTarget(key: "sqlite:\(file)#\(table)", item: name, file: file, table: table)
             }
         default:
@@ -56,21 +56,5 @@ package struct SinkTarget: Sendable, Hashable {
             return (try? connection.execute("SELECT 1 FROM \"\(table)\" WHERE job != ? LIMIT 1", [.text(job)]).isEmpty == false) ?? false
         }
         return (try? connection.execute("SELECT 1 FROM \"\(table)\" LIMIT 1").isEmpty == false) ?? false
-    }
-
-    /// `url` with the symlinks of its longest existing ancestor resolved: two spellings of one place
-    /// (`out/x`, `out/./x`, a symlinked folder) compare equal, also before the file exists.
-    static func canonical(_ url: URL) -> String {
-        var existing = url.standardizedFileURL
-        var rest: [String] = []
-        while !FileManager.default.fileExists(atPath: existing.path) {
-            let parent = existing.deletingLastPathComponent()
-            if parent.path == existing.path { break }
-            rest.insert(existing.lastPathComponent, at: 0)
-            existing = parent
-        }
-        guard let resolved = realpath(existing.path, nil) else { return url.standardizedFileURL.path }
-        defer { free(resolved) }
-        return rest.reduce(URL(fileURLWithPath: String(cString: resolved))) { $0.appendingPathComponent($1) }.path
     }
 }

@@ -72,7 +72,8 @@ package final class Store: Sendable {
                 }
             }
             checkpoints = GroupCommit(writer: writer)
-            canonicalPath = path == ":memory:" ? path : Self.canonical(path)
+            // Engines reaching one store by different paths agree on where its owner locks are.
+            canonicalPath = path == ":memory:" ? path : CanonicalPath.of(URL(fileURLWithPath: path))
         } catch let error as SQLiteError where [.notADatabase, .corrupt].contains(error.resultCode) {
             throw EngineError(.storeUnusable, "\(path) is not a JobEngine store: it is not an SQLite database (\(error.message))")
         }
@@ -101,14 +102,6 @@ package final class Store: Sendable {
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         let allowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "?#%"))
         return "file:" + (absolute.addingPercentEncoding(withAllowedCharacters: allowed) ?? absolute) + "?immutable=1"
-    }
-
-    /// The path with every symlink resolved, so that engines reaching one store by different paths
-    /// agree on where its owner locks are.
-    private static func canonical(_ path: String) -> String {
-        guard let resolved = realpath(path, nil) else { return URL(fileURLWithPath: path).standardizedFileURL.path }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 
     /// Closes both connections at once, without touching any item: what a process exit does.
