@@ -15,17 +15,14 @@ final class RunningItems: Sendable {
         let kind: ErrorKind?
     }
 
-    private struct Entry {
-        let slot: Slot
-    }
-
-    private let entries = Locked<[String: Entry]>([:])
+    /// Each item with the slot whose thread is on it.
+    private let entries = Locked<[String: Slot]>([:])
     private let unrecorded = Locked<[String: Unrecorded]>([:])
 
     /// Called inside the claim's transaction, before it commits: a sweep that sees the item
     /// `running` under this engine also sees it here.
     func begin(_ itemID: String, slot: Slot) {
-        entries.withLock { $0[itemID] = Entry(slot: slot) }
+        entries.withLock { $0[itemID] = slot }
         unrecorded.withLock { $0[itemID] = nil }
     }
 
@@ -33,7 +30,7 @@ final class RunningItems: Sendable {
     /// claimed again by another slot (an automatic retry without back-off).
     func end(_ itemID: String, slot: Slot) {
         entries.withLock { entries in
-            if entries[itemID]?.slot === slot { entries[itemID] = nil }
+            if entries[itemID] === slot { entries[itemID] = nil }
         }
     }
 
@@ -53,7 +50,7 @@ final class RunningItems: Sendable {
     func abandonAll() -> [(itemID: String, slot: Slot)] {
         entries.withLock { entries in
             defer { entries.removeAll() }
-            return entries.map { ($0.key, $0.value.slot) }
+            return entries.map { ($0.key, $0.value) }
         }
     }
 
@@ -64,11 +61,6 @@ final class RunningItems: Sendable {
     /// The outcome of `itemID` that could not be recorded, if any.
     func unrecordedOutcome(_ itemID: String) -> Unrecorded? {
         unrecorded.withLock { $0[itemID] }
-    }
-
-    /// Forgets unrecorded outcomes of items the store has moved on from.
-    func forgetUnrecorded(_ itemIDs: some Sequence<String>) {
-        unrecorded.withLock { table in for id in itemIDs { table[id] = nil } }
     }
 }
 

@@ -172,11 +172,8 @@ extension JobSpec {
     /// Why `name` cannot name a job or an item: a control character (NUL, newline, an escape
     /// sequence) would make two names print alike, or rewrite the operator's terminal.
     static func nameProblem(_ name: String) -> String? {
-        guard let bad = name.unicodeScalars.first(where: { $0.properties.generalCategory == .control
-            || $0.properties.generalCategory == .format || $0.properties.generalCategory == .lineSeparator
-            || $0.properties.generalCategory == .paragraphSeparator })
-        else { return nil }
-        return "must be printable: it holds the control character U+\(String(bad.value, radix: 16, uppercase: true).leftPadded(to: 4))"
+        guard let bad = name.unicodeScalars.first(where: \.isUnprintable) else { return nil }
+        return "must be printable: it holds the control character " + String(format: "U+%04X", bad.value)
     }
 
     /// "malformed JSON at line L, column C: …", located from the parser's character offset.

@@ -12,10 +12,3 @@ public struct SpecProblem: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(field): \(message)" }
 }
-
-extension String {
-    /// The string with `0`s in front up to `width` characters.
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-}
