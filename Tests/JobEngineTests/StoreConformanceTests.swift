@@ -88,9 +88,8 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func invariant3_concurrentRetriesStartAnItemOnce(kind: StoreKind) throws {
         let folder = try TemporaryDirectory()
-        let (store, job) = try Self.store(kind, folder)
-        let claim = try Self.claim(store, job)
-        _ = try store.stop(itemID: claim.item.id.uuidString.lowercased(), owner: Self.owner, as: .failed, error: "down", kind: .transient)
+        let (store, _, claim, id) = try Self.claimedItem(kind, folder)
+        _ = try store.stop(itemID: id, owner: Self.owner, as: .failed, error: "down", kind: .transient)
         let totals = Locked<[Int]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { _ in
             let total = (try? store.retry([claim.item.id], mode: .recover).total) ?? -1
@@ -132,9 +131,7 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func invariant5_everyTransitionIsRecordedInOrder(kind: StoreKind) throws {
         let folder = try TemporaryDirectory()
-        let (store, job) = try Self.store(kind, folder)
-        let first = try Self.claim(store, job)
-        let id = first.item.id.uuidString.lowercased()
+        let (store, job, first, id) = try Self.claimedItem(kind, folder)
         _ = try store.stop(itemID: id, owner: Self.owner, as: .failed, error: "down", kind: .transient)
         _ = try store.retry([first.item.id], mode: .restart)
         _ = try Self.claim(store, job)
