@@ -7,7 +7,7 @@ extension Engine {
     /// - Returns: the items; for one job's, ``items(jobID:status:)`` or ``itemsPage(jobID:status:after:limit:)``.
     /// - Throws: `SQLiteError` when the store cannot be read.
     public func allItems(status: WorkItemStatus? = nil) async throws -> [WorkItem] {
-        try await offload { [store] in try store.allItems(status: status) }
+        try await store.allItems(status: status)
     }
 
     /// Checkpoint transactions committed since the engine opened, and the checkpoints they carried:
@@ -19,7 +19,7 @@ extension Engine {
     /// - Returns: one standing per job; a job whose stored spec cannot be read is listed with its `specError`.
     /// - Throws: `SQLiteError` when the store cannot be read.
     public func jobStatuses() async throws -> [JobStatus] {
-        try await offload { [store] in try store.jobStatuses() }
+        try await store.jobStatuses()
     }
 
     /// One job's standing.
@@ -27,7 +27,7 @@ extension Engine {
     /// - Returns: the standing, or nil for an unknown id.
     /// - Throws: `SQLiteError` when the store cannot be read.
     public func jobStatus(_ jobID: UUID) async throws -> JobStatus? {
-        try await offload { [store] in try store.jobStatus(jobID) }
+        try await store.jobStatus(jobID)
     }
 
     /// Up to `limit` of a job's items after spec position `after` (from the start when nil), optionally
@@ -36,7 +36,7 @@ extension Engine {
     /// - Returns: the items and the position to continue after (nil on the last page).
     /// - Throws: `SQLiteError` when the store cannot be read.
     public func itemsPage(jobID: UUID, status: WorkItemStatus? = nil, after: Int? = nil, limit: Int) async throws -> WorkItemPage {
-        try await offload { [store] in try store.itemsPage(jobID: jobID, status: status, after: after, limit: limit) }
+        try await store.itemsPage(jobID: jobID, status: status, after: after, limit: limit)
     }
 
     /// The item's collect and ingest checkpoints.
@@ -44,16 +44,16 @@ extension Engine {
     /// - Returns: the checkpoints, collect first; empty before the first page.
     /// - Throws: `SQLiteError` when the store cannot be read.
     public func checkpoints(itemID: UUID) async throws -> [Checkpoint] {
-        try await offload { [store] in try store.checkpoints(itemID: itemID) }
+        try await store.checkpoints(itemID: itemID)
     }
 
     /// Item counts per status over every job.
     package func itemCounts() async throws -> [WorkItemStatus: Int] {
-        try await offload { [store] in try store.itemCounts() }
+        try await store.itemCounts()
     }
 
     /// Ids of the jobs (not cancelled) with pending items: new items, queued retries, automatic retries.
     package func jobsWithPendingItems() async throws -> [UUID] {
-        try await offload { [store] in try store.jobsWithPendingItems() }
+        try await store.jobsWithPendingItems()
     }
 }

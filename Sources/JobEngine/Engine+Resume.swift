@@ -45,7 +45,7 @@ extension Engine {
     /// - Returns: the items marked interrupted now, and those queued for recover and for restart.
     /// - Throws: `SQLiteError` when the store cannot be written.
     public func recoverInterrupted() async throws -> (interrupted: [UUID], recovered: [UUID], restarted: [UUID]) {
-        try await offload { [self] in
+        try await blocking { [self] in
             let swept = takeSweptAtOpen() + (try sweep())
             let ids = try store.interruptedItems()
             let (recovered, restarted) = try RetryCoordinator(store: store).retryOrRestart(ids, mode: .recover, origin: .interruption)
@@ -60,7 +60,7 @@ extension Engine {
     /// - Throws: `EngineError` `.unknownJob`, or `SQLiteError` when the store cannot be written.
     public func continueUnfinished(jobID: UUID) async throws -> ContinueReport {
         guard let job = try await job(jobID.uuidString) else { throw EngineError(.unknownJob, "No job has the id \(jobID)") }
-        return try await offload { [store] in
+        return try await blocking { [store] in
             let unfinished = try store.items(jobID: jobID).filter { $0.status.isRetryable }.map(\.id)
             let (retried, restarted) = try RetryCoordinator(store: store)
                 .retryOrRestart(unfinished, mode: job.spec.retry.mode, origin: .manual)

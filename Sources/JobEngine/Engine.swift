@@ -173,9 +173,8 @@ public final class Engine: Sendable {
 
     private func record(_ spec: JobSpec, baseDirectory: URL) async throws -> SubmitResult {
         try checkWritable()
-        return try await offload { [store] in
-            try store.submit(spec, baseDirectory: baseDirectory.path, targets: SinkTarget.of(spec, baseDirectory: baseDirectory))
-        }
+        let targets = SinkTarget.of(spec, baseDirectory: baseDirectory)
+        return try await store.submit(spec, baseDirectory: baseDirectory.path, targets: targets)
     }
 
     /// Runs the job's runnable items to completion (including automatic retries) and returns how
@@ -219,7 +218,7 @@ public final class Engine: Sendable {
     /// - Throws: as ``run(jobID:)``.
     public func start(jobID: UUID) async throws -> RunHandle {
         try checkWritable()
-        _ = try await offload { [self] in
+        _ = try await blocking { [self] in
             do {
                 return try continueSwept(jobID: jobID)
             } catch let error as SQLiteError where error.isBusy {
@@ -228,7 +227,7 @@ public final class Engine: Sendable {
                 return []
             }
         }
-        guard let job = try await offload({ [store] in try store.runtimeJob(jobID) }) else {
+        guard let job = try await store.runtimeJob(jobID) else {
             throw EngineError(.unknownJob, "No job has the id \(jobID)")
         }
         if let problem = job.specError {
@@ -247,7 +246,7 @@ public final class Engine: Sendable {
     @discardableResult
     public func cancel(jobID: UUID) async throws -> Int {
         try checkWritable()
-        return try await offload { [store] in try store.cancelJob(jobID) }
+        return try await store.cancelJob(jobID)
     }
 
     // MARK: Retry
@@ -261,7 +260,7 @@ public final class Engine: Sendable {
     /// - Throws: `SQLiteError` when the store cannot be written; then nothing changed.
     public func retry(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult {
         try checkWritable()
-        return try await offload { [store] in try RetryCoordinator(store: store).retry(ids, mode: mode) }
+        return try await RetryCoordinator(store: store).retry(ids, mode: mode)
     }
 
     /// What ``retry(_:mode:)`` would start, changing nothing.
@@ -269,7 +268,7 @@ public final class Engine: Sendable {
     /// - Returns: the retries that would start and the ids that would be skipped, with reasons.
     /// - Throws: `SQLiteError` when the store cannot be read.
     public func retryPreview(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult {
-        try await offload { [store] in try RetryCoordinator(store: store).preview(ids, mode: mode) }
+        try await RetryCoordinator(store: store).preview(ids, mode: mode)
     }
 
     // MARK: Reading
@@ -278,34 +277,34 @@ public final class Engine: Sendable {
     ///
     /// - Returns: the jobs (a job whose stored spec cannot be read carries a `specError`).
     /// - Throws: `SQLiteError` when the store cannot be read.
-    public func jobs() async throws -> [Job] { try await offload { [store] in try store.jobs() } }
+    public func jobs() async throws -> [Job] { try await store.jobs() }
 
     /// The job with this id or name.
     ///
     /// - Returns: the job, or nil when no job has that id or name.
     /// - Throws: `SQLiteError` when the store cannot be read.
-    public func job(_ idOrName: String) async throws -> Job? { try await offload { [store] in try store.job(idOrName) } }
+    public func job(_ idOrName: String) async throws -> Job? { try await store.job(idOrName) }
 
     /// A job's items in spec order, optionally only those with `status`.
     ///
     /// - Returns: the items (for large jobs, page with ``itemsPage(jobID:status:after:limit:)``).
     /// - Throws: `SQLiteError` when the store cannot be read.
     public func items(jobID: UUID, status: WorkItemStatus? = nil) async throws -> [WorkItem] {
-        try await offload { [store] in try store.items(jobID: jobID, status: status) }
+        try await store.items(jobID: jobID, status: status)
     }
 
     /// One work item.
     ///
     /// - Returns: the item, or nil for an unknown id.
     /// - Throws: `SQLiteError` when the store cannot be read.
-    public func item(_ id: UUID) async throws -> WorkItem? { try await offload { [store] in try store.item(id) } }
+    public func item(_ id: UUID) async throws -> WorkItem? { try await store.item(id) }
 
     /// The item's transitions, oldest first: attempts, modes, errors, and why a claim restarted it.
     ///
     /// - Returns: the events (empty for an unknown id).
     /// - Throws: `SQLiteError` when the store cannot be read.
     public func history(itemID: UUID) async throws -> [ItemEvent] {
-        try await offload { [store] in try store.events(itemID: itemID) }
+        try await store.events(itemID: itemID)
     }
 
     // MARK: Observing
@@ -424,8 +423,11 @@ public final class Engine: Sendable {
         return []
     }
 
-    /// Runs blocking store work on a Dispatch thread, never on a Swift-concurrency thread.
-    func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    /// Runs the engine's maintenance work (the dead-owner sweep and the retries that continue what
+    /// it found) on a Dispatch thread, never on a Swift-concurrency thread: it probes lock files and
+    /// waits out another process's write lock with sleeps, for as long as that lasts. Reads and
+    /// single changes never come here: they are the store's `async` calls (one hop, cancellable).
+    func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result(catching: body)) }
         }

@@ -23,12 +23,12 @@ import Testing
 
     /// A store with one job of `items`, and the job.
     static func store(_ kind: StoreKind, _ folder: TemporaryDirectory, items: [String] = ["a"], documentBytes: Int = 64)
-        throws -> (any JobStore, Job)
+        async throws -> (any JobStore, Job)
     {
         let store = try kind.open(folder)
         var spec = makeSpec(items: items)
         spec.collector.options["document_bytes"] = .number(Double(documentBytes))
-        let job = try store.submit(spec, baseDirectory: folder.url.path, targets: []).job
+        let job = try await store.submit(spec, baseDirectory: folder.url.path, targets: []).job
         return (store, job)
     }
 
@@ -41,8 +41,8 @@ import Testing
     }
 
     /// A store with one job whose one item is claimed by ``owner``, and the item's id as the store spells it.
-    static func claimedItem(_ kind: StoreKind, _ folder: TemporaryDirectory) throws -> (any JobStore, Job, ClaimedItem, String) {
-        let (store, job) = try Self.store(kind, folder)
+    static func claimedItem(_ kind: StoreKind, _ folder: TemporaryDirectory) async throws -> (any JobStore, Job, ClaimedItem, String) {
+        let (store, job) = try await Self.store(kind, folder)
         let claimed = try Self.claim(store, job)
         return (store, job, claimed, claimed.item.id.uuidString.lowercased())
     }
@@ -54,30 +54,30 @@ import Testing
     struct TestFailure: Error { let message: String }
 
     @Test(arguments: StoreKind.allCases)
-    func invariant1_aPageIsStagedWithItsCursorOrNotAtAll(kind: StoreKind) throws {
+    func invariant1_aPageIsStagedWithItsCursorOrNotAtAll(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
-        let (store, _, claim, id) = try Self.claimedItem(kind, folder)
+        let (store, _, claim, id) = try await Self.claimedItem(kind, folder)
         _ = try store.commitPage(itemID: id, owner: Self.owner, firstSeq: 0, documents: Self.documents(0..<5), nextCursor: "5", sync: .normal)
         #expect(try store.stagedDocuments(itemID: id, from: 0, limit: 100).map(\.seq) == Array(0..<5))
-        #expect(try store.checkpoints(itemID: claim.item.id).first?.cursor == "5")
+        #expect(try await store.checkpoints(itemID: claim.item.id).first?.cursor == "5")
         // A page of a worker that does not hold the lease: neither its documents nor its cursor.
         #expect(throws: LeaseLost.self) {
             try store.commitPage(itemID: id, owner: "host-b:2:other", firstSeq: 5, documents: Self.documents(5..<9), nextCursor: "9", sync: .normal)
         }
         #expect(try store.stagedDocuments(itemID: id, from: 0, limit: 100).map(\.seq) == Array(0..<5))
-        #expect(try store.checkpoints(itemID: claim.item.id).first?.cursor == "5")
-        #expect(try store.item(claim.item.id)?.collected == 5)
+        #expect(try await store.checkpoints(itemID: claim.item.id).first?.cursor == "5")
+        #expect(try await store.item(claim.item.id)?.collected == 5)
         store.close()
     }
 
     @Test(arguments: StoreKind.allCases)
-    func invariant1_aBatchCheckpointRecordsItsSinkOffsetAndDropsTheDeliveredCopies(kind: StoreKind) throws {
+    func invariant1_aBatchCheckpointRecordsItsSinkOffsetAndDropsTheDeliveredCopies(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
-        let (store, _, claim, id) = try Self.claimedItem(kind, folder)
+        let (store, _, claim, id) = try await Self.claimedItem(kind, folder)
         _ = try store.commitPage(itemID: id, owner: Self.owner, firstSeq: 0, documents: Self.documents(0..<10), nextCursor: nil, sync: .full)
-        #expect(try store.item(claim.item.id)?.phase == .ingest)
+        #expect(try await store.item(claim.item.id)?.phase == .ingest)
         _ = try store.commitBatch(itemID: id, owner: Self.owner, ingested: 4, sinkOffset: 400, sync: .normal)
-        #expect(try store.checkpoints(itemID: claim.item.id).first { $0.phase == .ingest }?.sinkOffset == 400)
+        #expect(try await store.checkpoints(itemID: claim.item.id).first { $0.phase == .ingest }?.sinkOffset == 400)
         #expect(try store.stagedDocuments(itemID: id, from: 0, limit: 100).map(\.seq) == Array(4..<10))
         let finished = try store.finish(itemID: id, owner: Self.owner)
         #expect(finished.status == .succeeded && finished.leaseOwner == nil)
@@ -86,9 +86,9 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
-    func invariant3_concurrentRetriesStartAnItemOnce(kind: StoreKind) throws {
+    func invariant3_concurrentRetriesStartAnItemOnce(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
-        let (store, _, claim, id) = try Self.claimedItem(kind, folder)
+        let (store, _, claim, id) = try await Self.claimedItem(kind, folder)
         _ = try store.stop(itemID: id, owner: Self.owner, as: .failed, error: "down", kind: .transient)
         let totals = Locked<[Int]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { _ in
@@ -96,21 +96,21 @@ import Testing
             totals.withLock { $0.append(total) }
         }
         #expect(totals.withLock { $0.sorted() } == [0, 0, 0, 0, 0, 0, 0, 1])
-        #expect(try store.events(itemID: claim.item.id).filter { $0.from == .failed && $0.to == .pending }.count == 1)
-        #expect(try store.retry([UUID()], mode: .restart).skipped.map(\.reason) == [.unknown])
+        #expect(try await store.events(itemID: claim.item.id).filter { $0.from == .failed && $0.to == .pending }.count == 1)
+        #expect(try await store.retry([UUID()], mode: .restart).skipped.map(\.reason) == [.unknown])
         store.close()
     }
 
     @Test(arguments: StoreKind.allCases)
-    func invariant4_recoverNeverResumesCheckpointsOfOtherParameters(kind: StoreKind) throws {
+    func invariant4_recoverNeverResumesCheckpointsOfOtherParameters(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
-        let (store, job, claim, id) = try Self.claimedItem(kind, folder)
+        let (store, job, claim, id) = try await Self.claimedItem(kind, folder)
         _ = try store.commitPage(itemID: id, owner: Self.owner, firstSeq: 0, documents: Self.documents(0..<5), nextCursor: "5", sync: .normal)
         _ = try store.stop(itemID: id, owner: Self.owner, as: .failed, error: "down", kind: .transient)
-        #expect(try store.retry([claim.item.id], mode: .recover).total == 1)  // queued under the old parameters
+        #expect(try await store.retry([claim.item.id], mode: .recover).total == 1)  // queued under the old parameters
         var changed = makeSpec(items: ["a"])
         changed.collector.options["document_bytes"] = 999
-        let resubmitted = try store.submit(changed, baseDirectory: folder.url.path, targets: [])
+        let resubmitted = try await store.submit(changed, baseDirectory: folder.url.path, targets: [])
         #expect(resubmitted.changedItems == ["a"])
         // The claim compares fingerprints: the item restarts, its checkpoints and staged copies gone.
         let reclaimed = try Self.claim(store, resubmitted.job)
@@ -119,7 +119,7 @@ import Testing
         #expect(try store.stagedDocuments(itemID: id, from: 0, limit: 100).isEmpty)
         // A claim under a spec version that is no longer current finds nothing to run.
         _ = try store.stop(itemID: id, owner: Self.owner, as: .failed, error: "again", kind: .transient)
-        #expect(try store.retry([claim.item.id], mode: .restart).total == 1)
+        #expect(try await store.retry([claim.item.id], mode: .restart).total == 1)
         guard case .specChanged = try store.claimNext(jobID: job.id, specVersion: job.specVersion, owner: Self.owner,
                                                       leaseSeconds: 30, onClaim: { _ in }) else {
             Issue.record("a claim under spec version 1 ran an item of version 2")
@@ -129,14 +129,14 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
-    func invariant5_everyTransitionIsRecordedInOrder(kind: StoreKind) throws {
+    func invariant5_everyTransitionIsRecordedInOrder(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
-        let (store, job, first, id) = try Self.claimedItem(kind, folder)
+        let (store, job, first, id) = try await Self.claimedItem(kind, folder)
         _ = try store.stop(itemID: id, owner: Self.owner, as: .failed, error: "down", kind: .transient)
-        _ = try store.retry([first.item.id], mode: .restart)
+        _ = try await store.retry([first.item.id], mode: .restart)
         _ = try Self.claim(store, job)
         _ = try store.finish(itemID: id, owner: Self.owner)
-        let events = try store.events(itemID: first.item.id)
+        let events = try await store.events(itemID: first.item.id)
         #expect(events.map { "\($0.from?.rawValue ?? "-")>\($0.to.rawValue)" }
                 == ["->pending", "pending>running", "running>failed", "failed>pending", "pending>running", "running>succeeded"])
         #expect(events[2].error == "down" && events[2].errorKind == .transient && events[3].mode == .restart)
@@ -145,24 +145,24 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
-    func invariant7_aSinkTargetBelongsToOneJob(kind: StoreKind) throws {
+    func invariant7_aSinkTargetBelongsToOneJob(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
         let store = try kind.open(folder)
         let alpha = makeSpec(name: "alpha")
-        _ = try store.submit(alpha, baseDirectory: folder.url.path, targets: SinkTarget.of(alpha, baseDirectory: folder.url))
+        _ = try await store.submit(alpha, baseDirectory: folder.url.path, targets: SinkTarget.of(alpha, baseDirectory: folder.url))
         let beta = makeSpec(name: "beta")
-        let error = try #require(throws: EngineError.self) {
-            try store.submit(beta, baseDirectory: folder.url.path, targets: SinkTarget.of(beta, baseDirectory: folder.url))
+        let error = try await #require(throws: EngineError.self) {
+            try await store.submit(beta, baseDirectory: folder.url.path, targets: SinkTarget.of(beta, baseDirectory: folder.url))
         }
         #expect(error.problems.first?.message.contains("belongs to job alpha") == true)
-        #expect(try store.job("beta") == nil)
+        #expect(try await store.job("beta") == nil)
         store.close()
     }
 
     @Test(arguments: StoreKind.allCases)
-    func invariant8_aWorkerThatLostItsLeaseNeverCommits(kind: StoreKind) throws {
+    func invariant8_aWorkerThatLostItsLeaseNeverCommits(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
-        let (store, _, claim, id) = try Self.claimedItem(kind, folder)
+        let (store, _, claim, id) = try await Self.claimedItem(kind, folder)
         // Another worker's sweep judged the owner dead.
         #expect(try store.markInterrupted(owner: Self.owner, reason: "its worker died") == [claim.item.id])
         #expect(throws: LeaseLost.self) {
@@ -171,32 +171,33 @@ import Testing
         #expect(throws: LeaseLost.self) { try store.commitBatch(itemID: id, owner: Self.owner, ingested: 3, sinkOffset: nil, sync: .normal) }
         #expect(throws: LeaseLost.self) { try store.finish(itemID: id, owner: Self.owner) }
         #expect(throws: LeaseLost.self) { try store.stop(itemID: id, owner: Self.owner, as: .failed, error: "x", kind: .transient) }
-        let item = try #require(try store.item(claim.item.id))
+        let item = try #require(try await store.item(claim.item.id))
         #expect(item.status == .failed && item.errorKind == .interrupted && item.collected == 0)
         store.close()
     }
 
     @Test(arguments: StoreKind.allCases)
-    func invariant8_onlyExpiredLeasesAreMarkedAndRenewedOnesSurvive(kind: StoreKind) throws {
+    func invariant8_onlyExpiredLeasesAreMarkedAndRenewedOnesSurvive(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
-        let (store, job) = try Self.store(kind, folder, items: ["renewed", "expired", "spared"])
+        let (store, job) = try await Self.store(kind, folder, items: ["renewed", "expired", "spared"])
         let claims = try (0..<3).map { _ in try Self.claim(store, job, lease: 0.05) }
         let ids = claims.map { $0.item.id.uuidString.lowercased() }
-        Thread.sleep(forTimeInterval: 0.1)
+        try await Task.sleep(for: .milliseconds(100))
         try store.renewLeases(owner: Self.owner, itemIDs: [ids[0]], leaseSeconds: 30)
         let marked = try store.markExpiredInterrupted(now: Date().timeIntervalSince1970, reason: "lease of {owner} expired") { id, _ in
             id == ids[2]
         }
         #expect(marked == [claims[1].item.id])
-        #expect(try store.item(claims[1].item.id)?.lastError == "lease of \(Self.owner) expired")
-        #expect(try store.item(claims[0].item.id)?.status == .running && store.item(claims[2].item.id)?.status == .running)
+        #expect(try await store.item(claims[1].item.id)?.lastError == "lease of \(Self.owner) expired")
+        #expect(try await store.item(claims[0].item.id)?.status == .running)
+        #expect(try await store.item(claims[2].item.id)?.status == .running)
         store.close()
     }
 
     @Test(arguments: StoreKind.allCases)
-    func claimsNeverHandOneItemToTwoWorkers(kind: StoreKind) throws {
+    func claimsNeverHandOneItemToTwoWorkers(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
-        let (store, job) = try Self.store(kind, folder, items: (0..<40).map { "i\($0)" })
+        let (store, job) = try await Self.store(kind, folder, items: (0..<40).map { "i\($0)" })
         let claimed = Locked<[UUID]>([])
         DispatchQueue.concurrentPerform(iterations: 4) { worker in
             while case .claimed(let claim)? = try? store.claimNext(jobID: job.id, specVersion: job.specVersion, owner: "host:\(worker):w",
@@ -210,11 +211,11 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
-    func aCancelStopsClaimsAndNoAutomaticRetryUndoesIt(kind: StoreKind) throws {
+    func aCancelStopsClaimsAndNoAutomaticRetryUndoesIt(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
-        let (store, job) = try Self.store(kind, folder, items: ["running", "waiting"])
+        let (store, job) = try await Self.store(kind, folder, items: ["running", "waiting"])
         let claim = try Self.claim(store, job)
-        #expect(try store.cancelJob(job.id) == 1)  // "waiting"
+        #expect(try await store.cancelJob(job.id) == 1)  // "waiting"
         guard case .nothing = try store.claimNext(jobID: job.id, specVersion: job.specVersion, owner: Self.owner, leaseSeconds: 30,
                                                   onClaim: { _ in }) else {
             Issue.record("a cancelled job's item was claimed")
@@ -223,29 +224,29 @@ import Testing
         let stopped = try store.stop(itemID: claim.item.id.uuidString.lowercased(), owner: Self.owner, as: .failed, error: "down",
                                      kind: .transient, retry: (mode: .recover, notBefore: 0))
         #expect(stopped.status == .failed)
-        #expect(try store.job(job.id.uuidString)?.cancelled == true)
-        #expect(try store.retry([claim.item.id], mode: .recover, origin: .interruption).skipped.map(\.reason) == [.jobCancelled])
-        #expect(try store.retry([claim.item.id], mode: .recover, origin: .manual).total == 1)
-        #expect(try store.job(job.id.uuidString)?.cancelled == false)
+        #expect(try await store.job(job.id.uuidString)?.cancelled == true)
+        #expect(try await store.retry([claim.item.id], mode: .recover, origin: .interruption).skipped.map(\.reason) == [.jobCancelled])
+        #expect(try await store.retry([claim.item.id], mode: .recover, origin: .manual).total == 1)
+        #expect(try await store.job(job.id.uuidString)?.cancelled == false)
         store.close()
     }
 
     @Test(arguments: StoreKind.allCases)
-    func readsCostWhatTheyReturn_pagesByKeyAndCountsByStatus(kind: StoreKind) throws {
+    func readsCostWhatTheyReturn_pagesByKeyAndCountsByStatus(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
-        let (store, job) = try Self.store(kind, folder, items: (0..<7).map { "i\($0)" })
+        let (store, job) = try await Self.store(kind, folder, items: (0..<7).map { "i\($0)" })
         var seen: [String] = []
         var after: Int?
         repeat {
-            let page = try store.itemsPage(jobID: job.id, status: nil, after: after, limit: 3)
+            let page = try await store.itemsPage(jobID: job.id, status: nil, after: after, limit: 3)
             seen += page.items.map(\.name)
             after = page.nextAfter
         } while after != nil
         #expect(seen == (0..<7).map { "i\($0)" })
         _ = try Self.claim(store, job)
-        #expect(try store.itemCounts() == [.pending: 6, .running: 1])
-        #expect(try store.jobStatus(job.id)?.counts == [.pending: 6, .running: 1])
-        #expect(try store.jobsWithPendingItems() == [job.id])
+        #expect(try await store.itemCounts() == [.pending: 6, .running: 1])
+        #expect(try await store.jobStatus(job.id)?.counts == [.pending: 6, .running: 1])
+        #expect(try await store.jobsWithPendingItems() == [job.id])
         store.close()
     }
 }

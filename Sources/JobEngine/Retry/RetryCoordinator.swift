@@ -9,7 +9,7 @@ import Foundation
 /// in the item's history with its mode (invariant 5).
 ///
 /// ```swift
-/// let result = try RetryCoordinator(store: store).retry([id], mode: .recover)
+/// let result = try await RetryCoordinator(store: store).retry([id], mode: .recover)
 /// print(result.total, result.skipped.map(\.reason))
 /// ```
 package struct RetryCoordinator: Sendable {
@@ -20,8 +20,8 @@ package struct RetryCoordinator: Sendable {
     }
 
     /// - Throws: `SQLiteError` when the store cannot be written; then nothing changed.
-    package func retry(_ ids: [UUID], mode: RetryMode) throws -> RetryResult {
-        try store.retry(ids, mode: mode)
+    package func retry(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult {
+        try await store.retry(ids, mode: mode)
     }
 
     /// Retries `ids` in `mode`, and restarts instead the items whose parameters changed (where
@@ -37,7 +37,7 @@ package struct RetryCoordinator: Sendable {
     }
 
     /// What `retry` would do now, changing nothing.
-    package func preview(_ ids: [UUID], mode: RetryMode) throws -> RetryResult {
-        try store.retryPreview(ids, mode: mode)
+    package func preview(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult {
+        try await store.retryPreview(ids, mode: mode)
     }
 }

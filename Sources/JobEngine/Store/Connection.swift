@@ -9,6 +9,10 @@ final class Connection {
     let path: String
     private var statements: [String: Statement] = [:]
     private var synchronous: SyncMode?
+    /// Set while an async caller's work runs (`SerializedDatabase.run`): true once that caller was
+    /// cancelled, and then no further statement starts. `sqlite3_interrupt` stops the statement
+    /// running at the cancel; this stops the ones after it, which SQLite would run again.
+    var cancellation: (() -> Bool)?
 
     /// Opens (creating if needed) the database at `path`, or an in-memory one for `":memory:"`.
     init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 5_000) throws {
@@ -47,26 +51,37 @@ final class Connection {
         handle = nil
     }
 
+    /// Stops the statements running on this connection with SQLITE_INTERRUPT ("It is safe to call
+    /// this routine from a thread different from the thread that is currently running the database
+    /// operation", sqlite.org/c3ref/interrupt.html). The caller makes sure the connection stays
+    /// open until this returns.
+    func interrupt() {
+        if let handle { sqlite3_interrupt(handle) }
+    }
+
     var isInMemory: Bool { path == ":memory:" || path.hasPrefix("file::memory:") }
 
     /// Runs `sql` (a single statement) with bound `arguments`, returning its rows. The prepared
     /// statement is cached, so the SQL text must not vary with values: values go in `arguments`.
     @discardableResult
     func execute(_ sql: String, _ arguments: [SQLValue] = []) throws -> [Row] {
-        try cachedStatement(sql).run(arguments)
+        try checkNotCancelled(sql)
+        return try cachedStatement(sql).run(arguments)
     }
 
     /// Runs `sql` once per element of `rows`, each with the arguments `arguments(element)` gives:
     /// for the hot loops that write a page's or a batch's documents (one statement lookup, not one
     /// per document).
     func executeEach<S: Sequence>(_ sql: String, _ rows: S, arguments: (S.Element) -> [SQLValue]) throws {
+        try checkNotCancelled(sql)
         let statement = try cachedStatement(sql)
         for row in rows { _ = try statement.run(arguments(row)) }
     }
 
     /// Runs `sql` with bound `arguments` and maps each row by column index (see `Statement.map`).
     func map<T>(_ sql: String, _ arguments: [SQLValue], _ transform: (ColumnReader) -> T) throws -> [T] {
-        try cachedStatement(sql).map(arguments, transform)
+        try checkNotCancelled(sql)
+        return try cachedStatement(sql).map(arguments, transform)
     }
 
     /// Runs a script of several statements without arguments (migrations, pragmas).
@@ -100,7 +115,7 @@ final class Connection {
             return result
         } catch {
             // The first error is the one worth reporting; a failed rollback after it adds nothing.
-            _ = try? execute("ROLLBACK")
+            _ = try? undo("ROLLBACK")
             throw error
         }
     }
@@ -117,8 +132,8 @@ final class Connection {
             try execute("RELEASE \(name)")
             return result
         } catch {
-            _ = try? execute("ROLLBACK TO \(name)")
-            _ = try? execute("RELEASE \(name)")
+            _ = try? undo("ROLLBACK TO \(name)")
+            _ = try? undo("RELEASE \(name)")
             throw error
         }
     }
@@ -171,6 +186,19 @@ final class Connection {
                               context: "using the database at \(path)")
         }
         return handle
+    }
+
+    /// Throws SQLITE_INTERRUPT when the async caller this connection works for was cancelled.
+    private func checkNotCancelled(_ sql: String) throws {
+        if let cancellation, cancellation() {
+            throw SQLiteError(code: SQLITE_INTERRUPT, message: String(cString: sqlite3_errstr(SQLITE_INTERRUPT)), sql: sql,
+                              context: "starting a statement after its caller was cancelled")
+        }
+    }
+
+    /// Runs a rollback statement even for a cancelled caller: undoing is what a cancel needs.
+    private func undo(_ sql: String) throws {
+        _ = try cachedStatement(sql).run([])
     }
 
     private func cachedStatement(_ sql: String) throws -> Statement {

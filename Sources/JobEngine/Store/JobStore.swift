@@ -9,6 +9,11 @@ import Foundation
 /// what to inject (`ItemRunner`) are decided by callers; a store reads facts and applies outcomes.
 /// Every write of a running item is conditioned on its lease and throws `LeaseLost` when another
 /// worker took it over (invariant 8).
+///
+/// Two kinds of callers, two kinds of calls. The scheduler's slot threads are dedicated threads
+/// whose job is to wait for the store: they make synchronous calls. The engine's async API (and
+/// through it the HTTP server) makes `async` calls, which suspend the task instead of parking a
+/// thread and stop the store's work when the task is cancelled. A call both need has both forms.
 package protocol JobStore: AnyObject, Sendable {
     /// Where the store is (a path, `:memory:`, later a URL); for messages and protected paths.
     var path: String { get }
@@ -21,11 +26,12 @@ package protocol JobStore: AnyObject, Sendable {
     func close()
 
     // MARK: Jobs
-    func submit(_ spec: JobSpec, baseDirectory: String, targets: [SinkTarget]) throws -> SubmitResult
+    func submit(_ spec: JobSpec, baseDirectory: String, targets: [SinkTarget]) async throws -> SubmitResult
     func job(_ idOrName: String) throws -> Job?
-    func runtimeJob(_ id: UUID) throws -> Job?
-    func jobs() throws -> [Job]
-    func cancelJob(_ jobID: UUID) throws -> Int
+    func job(_ idOrName: String) async throws -> Job?
+    func runtimeJob(_ id: UUID) async throws -> Job?
+    func jobs() async throws -> [Job]
+    func cancelJob(_ jobID: UUID) async throws -> Int
 
     // MARK: Claims and checkpoints (lease-conditioned)
     func claimNext(jobID: UUID, specVersion: Int, owner: String, leaseSeconds: Double, onClaim: (String) -> Void) throws -> Claim
@@ -49,25 +55,29 @@ package protocol JobStore: AnyObject, Sendable {
 
     // MARK: Retries
     func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin) throws -> RetryResult
-    func retryPreview(_ ids: [UUID], mode: RetryMode) throws -> RetryResult
+    func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin) async throws -> RetryResult
+    func retryPreview(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult
 
     // MARK: Reads
-    func item(_ id: UUID) throws -> WorkItem?
+    func item(_ id: UUID) async throws -> WorkItem?
     func items(jobID: UUID, status: WorkItemStatus?) throws -> [WorkItem]
-    func allItems(status: WorkItemStatus?) throws -> [WorkItem]
-    func itemsPage(jobID: UUID, status: WorkItemStatus?, after: Int?, limit: Int) throws -> WorkItemPage
-    func events(itemID: UUID) throws -> [ItemEvent]
-    func checkpoints(itemID: UUID) throws -> [Checkpoint]
-    func jobStatuses() throws -> [JobStatus]
-    func jobStatus(_ jobID: UUID) throws -> JobStatus?
-    func itemCounts() throws -> [WorkItemStatus: Int]
-    func jobsWithPendingItems() throws -> [UUID]
+    func items(jobID: UUID, status: WorkItemStatus?) async throws -> [WorkItem]
+    func allItems(status: WorkItemStatus?) async throws -> [WorkItem]
+    func itemsPage(jobID: UUID, status: WorkItemStatus?, after: Int?, limit: Int) async throws -> WorkItemPage
+    func events(itemID: UUID) async throws -> [ItemEvent]
+    func checkpoints(itemID: UUID) async throws -> [Checkpoint]
+    func jobStatuses() async throws -> [JobStatus]
+    func jobStatus(_ jobID: UUID) async throws -> JobStatus?
+    func itemCounts() async throws -> [WorkItemStatus: Int]
+    func jobsWithPendingItems() async throws -> [UUID]
     func interruptedItems() throws -> [UUID]
 }
 
 extension JobStore {
     func items(jobID: UUID) throws -> [WorkItem] { try items(jobID: jobID, status: nil) }
+    func items(jobID: UUID) async throws -> [WorkItem] { try await items(jobID: jobID, status: nil) }
     func retry(_ ids: [UUID], mode: RetryMode) throws -> RetryResult { try retry(ids, mode: mode, origin: .manual) }
+    func retry(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult { try await retry(ids, mode: mode, origin: .manual) }
     func stop(itemID: String, owner: String, as status: WorkItemStatus, error: String?, kind: ErrorKind?) throws -> WorkItem {
         try stop(itemID: itemID, owner: owner, as: status, error: error, kind: kind, retry: nil)
     }

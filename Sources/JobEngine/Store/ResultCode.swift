@@ -19,6 +19,7 @@ public struct ResultCode: Sendable, Hashable, CustomStringConvertible {
     public static let cannotOpen = ResultCode(extended: SQLITE_CANTOPEN)
     public static let misuse = ResultCode(extended: SQLITE_MISUSE)
     public static let notADatabase = ResultCode(extended: SQLITE_NOTADB)
+    public static let interrupt = ResultCode(extended: SQLITE_INTERRUPT)
     public static let corrupt = ResultCode(extended: SQLITE_CORRUPT)
 
     public var description: String { String(cString: sqlite3_errstr(rawValue)) }

@@ -4,8 +4,8 @@ extension Store {
     /// Up to `limit` items of a job after spec position `after` (from the start when nil), optionally
     /// only those with `status`. Keyset paging on the (job, status, position) index: no offset scans,
     /// and items changing status between pages are neither skipped nor repeated by position.
-    package func itemsPage(jobID: UUID, status: WorkItemStatus?, after: Int?, limit: Int) throws -> WorkItemPage {
-        try reader.sync { db in
+    package func itemsPage(jobID: UUID, status: WorkItemStatus?, after: Int?, limit: Int) async throws -> WorkItemPage {
+        try await reader.run { db in
             let rows = try db.execute("""
                 SELECT \(Self.itemColumns), w.position FROM work_items w JOIN jobs j ON j.id = w.job_id
                 WHERE w.job_id = ? AND (? IS NULL OR w.status = ?) AND w.position > ? ORDER BY w.position LIMIT ?
@@ -18,8 +18,8 @@ extension Store {
     }
 
     /// The item's checkpoints, collect first; empty before its first page.
-    package func checkpoints(itemID: UUID) throws -> [Checkpoint] {
-        try reader.sync { db in
+    package func checkpoints(itemID: UUID) async throws -> [Checkpoint] {
+        try await reader.run { db in
             try db.execute("""
                 SELECT phase, cursor, documents, sink_offset, updated_at FROM checkpoints WHERE item_id = ?
                 ORDER BY CASE phase WHEN 'collect' THEN 0 ELSE 1 END
@@ -33,8 +33,8 @@ extension Store {
     }
 
     /// Item counts per status over every job: what the `jobengine_work_items` gauge shows.
-    package func itemCounts() throws -> [WorkItemStatus: Int] {
-        try reader.sync { db in
+    package func itemCounts() async throws -> [WorkItemStatus: Int] {
+        try await reader.run { db in
             var counts: [WorkItemStatus: Int] = [:]
             for row in try db.execute("SELECT status, COUNT(*) AS n FROM work_items GROUP BY status") {
                 if let status = WorkItemStatus(rawValue: row.string("status") ?? "") { counts[status] = row.int("n") }

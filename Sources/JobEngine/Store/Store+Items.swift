@@ -31,8 +31,8 @@ extension Store {
         """
 
     /// One work item, or nil for an unknown id.
-    package func item(_ id: UUID) throws -> WorkItem? {
-        try reader.sync { db in try Self.itemRow(db, id: id.uuidString.lowercased()).map(Self.decodeItem) }
+    package func item(_ id: UUID) async throws -> WorkItem? {
+        try await reader.run { db in try Self.itemRow(db, id: id.uuidString.lowercased()).map(Self.decodeItem) }
     }
 
     /// The row of one item with its job's name, as `decodeItem` reads it.
@@ -42,18 +42,25 @@ extension Store {
 
     /// The items of a job in spec order, optionally only those with `status`.
     package func items(jobID: UUID, status: WorkItemStatus? = nil) throws -> [WorkItem] {
-        try reader.sync { db in
-            let rows = try db.execute("""
-                SELECT \(Self.itemColumns) FROM work_items w JOIN jobs j ON j.id = w.job_id
-                WHERE w.job_id = ? AND (? IS NULL OR w.status = ?) ORDER BY w.position
-                """, [.text(jobID.uuidString.lowercased()), SQLValue(status?.rawValue), SQLValue(status?.rawValue)])
-            return try rows.map(Self.decodeItem)
-        }
+        try reader.sync { db in try Self.items(db, jobID: jobID, status: status) }
+    }
+
+    /// As `items(jobID:status:)`, from async code.
+    package func items(jobID: UUID, status: WorkItemStatus? = nil) async throws -> [WorkItem] {
+        try await reader.run { db in try Self.items(db, jobID: jobID, status: status) }
+    }
+
+    private static func items(_ db: Connection, jobID: UUID, status: WorkItemStatus?) throws -> [WorkItem] {
+        try db.execute("""
+            SELECT \(itemColumns) FROM work_items w JOIN jobs j ON j.id = w.job_id
+            WHERE w.job_id = ? AND (? IS NULL OR w.status = ?) ORDER BY w.position
+            """, [.text(jobID.uuidString.lowercased()), SQLValue(status?.rawValue), SQLValue(status?.rawValue)])
+            .map(decodeItem)
     }
 
     /// The item's history, oldest first.
-    package func events(itemID: UUID) throws -> [ItemEvent] {
-        try reader.sync { db in
+    package func events(itemID: UUID) async throws -> [ItemEvent] {
+        try await reader.run { db in
             try db.execute("SELECT * FROM events WHERE item_id = ? ORDER BY id", [.text(itemID.uuidString.lowercased())])
                 .map { row in
                     ItemEvent(

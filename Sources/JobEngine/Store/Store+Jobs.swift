@@ -5,12 +5,12 @@ extension Store {
     /// spec version with each item's current parameter fingerprint updated and new items added.
     /// The job takes ownership of its sink `targets` (invariant 7). One transaction: on any error
     /// (a target another job owns, or one holding data no job of this store wrote) nothing is written.
-    package func submit(_ spec: JobSpec, baseDirectory: String, targets: [SinkTarget] = []) throws -> SubmitResult {
+    package func submit(_ spec: JobSpec, baseDirectory: String, targets: [SinkTarget] = []) async throws -> SubmitResult {
         let specJSON = String(decoding: spec.jsonValue.canonicalJSON(), as: UTF8.self)
         var settings = spec
         settings.items = []
         let settingsJSON = String(decoding: settings.jsonValue.canonicalJSON(), as: UTF8.self)
-        return try writer.write { db in
+        return try await writer.write { db in
             let now = Self.now
             let existing = try db.execute("SELECT id, spec_version FROM jobs WHERE name = ?", [.text(spec.name)]).first
             let jobID: String
@@ -106,32 +106,41 @@ extension Store {
 
     /// The job with this id, or with this name when `idOrName` is not a known id.
     package func job(_ idOrName: String) throws -> Job? {
-        try reader.sync { db in
-            try Self.job(db, where: "id = ?", .text(idOrName.lowercased())) ?? Self.job(db, where: "name = ?", .text(idOrName))
-        }
+        try reader.sync { db in try Self.job(db, idOrName: idOrName) }
+    }
+
+    /// As `job(_:)`, from async code.
+    package func job(_ idOrName: String) async throws -> Job? {
+        try await reader.run { db in try Self.job(db, idOrName: idOrName) }
+    }
+
+    private static func job(_ db: Connection, idOrName: String) throws -> Job? {
+        try job(db, where: "id = ?", .text(idOrName.lowercased())) ?? job(db, where: "name = ?", .text(idOrName))
     }
 
     /// The job as a run needs it: its spec without the item list (`spec.items` is empty), which a
     /// job of 100,000 items would otherwise parse at every start. Items come from `work_items`.
-    package func runtimeJob(_ id: UUID) throws -> Job? {
-        try reader.sync { db in
+    package func runtimeJob(_ id: UUID) async throws -> Job? {
+        try await reader.run { db in
             try db.execute("SELECT * FROM jobs WHERE id = ?", [.text(id.uuidString.lowercased())]).first
                 .map { try Self.decodeJob($0, column: "settings_json") }
         }
     }
 
     /// Every job, oldest first.
-    package func jobs() throws -> [Job] {
-        try reader.sync { db in
-            try db.execute("SELECT * FROM jobs ORDER BY created_at, name").map { try Self.decodeJob($0) }
-        }
+    package func jobs() async throws -> [Job] {
+        try await reader.run { db in try Self.jobs(db) }
+    }
+
+    static func jobs(_ db: Connection) throws -> [Job] {
+        try db.execute("SELECT * FROM jobs ORDER BY created_at, name").map { try decodeJob($0) }
     }
 
     /// Marks a job cancelled: its pending items become `cancelled` now; running ones stop at their
     /// next checkpoint. Returns how many pending items were cancelled.
     @discardableResult
-    package func cancelJob(_ jobID: UUID) throws -> Int {
-        try writer.write { db in
+    package func cancelJob(_ jobID: UUID) async throws -> Int {
+        try await writer.write { db in
             let id = jobID.uuidString.lowercased()
             try db.execute("UPDATE jobs SET cancelled = 1, updated_at = ? WHERE id = ?", [.real(Self.now), .text(id)])
             let pending = try db.execute(

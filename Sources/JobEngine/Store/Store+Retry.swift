@@ -11,30 +11,41 @@ extension Store {
     /// - Throws: `SQLiteError` when the store cannot be written; then nothing changed.
     package func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin = .manual) throws -> RetryResult {
         guard !ids.isEmpty else { return RetryResult(total: 0, started: [], skipped: []) }
-        let result = try writer.write { db in
-            var started: [UUID] = []
-            var skipped: [RetryResult.Skipped] = []
-            for id in ids {
-                switch try Self.startRetry(db, id: id.uuidString.lowercased(), mode: mode, origin: origin, notBefore: nil) {
-                case .started: started.append(id)
-                case .skipped(let reason): skipped.append(.init(id: id, reason: reason))
-                }
-            }
-            return RetryResult(total: started.count, started: started, skipped: skipped)
-        }
+        let result = try writer.write { db in try Self.retry(db, ids, mode: mode, origin: origin) }
         EngineMetrics.retriesStarted(result.total, mode: mode, origin: origin)
         return result
     }
 
+    /// As `retry(_:mode:origin:)`, from async code.
+    package func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin = .manual) async throws -> RetryResult {
+        guard !ids.isEmpty else { return RetryResult(total: 0, started: [], skipped: []) }
+        let result = try await writer.write { db in try Self.retry(db, ids, mode: mode, origin: origin) }
+        EngineMetrics.retriesStarted(result.total, mode: mode, origin: origin)
+        return result
+    }
+
+    private static func retry(_ db: Connection, _ ids: [UUID], mode: RetryMode, origin: RetryOrigin) throws -> RetryResult {
+        var started: [UUID] = []
+        var skipped: [RetryResult.Skipped] = []
+        for id in ids {
+            switch try startRetry(db, id: id.uuidString.lowercased(), mode: mode, origin: origin, notBefore: nil) {
+            case .started: started.append(id)
+            case .skipped(let reason): skipped.append(.init(id: id, reason: reason))
+            }
+        }
+        return RetryResult(total: started.count, started: started, skipped: skipped)
+    }
+
     /// What `retry(_:mode:dryRun:)` would do, changing nothing.
-    package func retryPreview(_ ids: [UUID], mode: RetryMode) throws -> RetryResult {
-        try reader.sync { db in
+    package func retryPreview(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult {
+        try await reader.run { db in
             var started: [UUID] = []
+            var seen = Set<UUID>()
             var skipped: [RetryResult.Skipped] = []
             for id in ids {
                 if let reason = RetryRules.refusal(try Self.retryFacts(db, id: id.uuidString.lowercased()), mode: mode, origin: .manual) {
                     skipped.append(.init(id: id, reason: reason))
-                } else if !started.contains(id) {
+                } else if seen.insert(id).inserted {
                     started.append(id)
                 } else {
                     skipped.append(.init(id: id, reason: .notRetryable(.pending)))

@@ -40,7 +40,7 @@ import Testing
         let item = try #require(summary.items.first)
         #expect(item.status == .failed)
         #expect(item.lastError == "source exploded")
-        let stored = try #require(try engine.store.item(item.id))
+        let stored = try #require(try await engine.store.item(item.id))
         #expect(stored.status == .failed && stored.lastError == "source exploded" && stored.leaseOwner == nil)
         await engine.shutdown()
     }
