@@ -45,7 +45,8 @@ extension Engine {
     /// - Returns: the items marked interrupted now, and those queued for recover and for restart.
     /// - Throws: `SQLiteError` when the store cannot be written.
     public func recoverInterrupted() async throws -> (interrupted: [UUID], recovered: [UUID], restarted: [UUID]) {
-        try await blocking { [self] in
+        try await endDeadSubmits()
+        return try await blocking { [self] in
             let swept = takeSweptAtOpen() + (try sweep())
             let ids = try store.interruptedItems()
             let (recovered, restarted) = try RetryCoordinator(store: store).retryOrRestart(ids, mode: .recover, origin: .interruption)

@@ -158,7 +158,7 @@ public final class Engine: Sendable {
         let problems = spec.validationProblems()
             + registry.withLock { $0 }.problems(in: spec, baseDirectory: base, protecting: .store(at: store.path))
         guard problems.isEmpty else { throw JobSpec.invalid(problems) }
-        return try await record(spec, baseDirectory: base)
+        return try await record(spec, baseDirectory: base, protecting: .store(at: store.path))
     }
 
     /// Reads, validates and records the JSON spec at `url`; its relative paths resolve against its folder.
@@ -167,14 +167,35 @@ public final class Engine: Sendable {
     /// - Throws: `EngineError` `.invalidSpec` (unreadable file, malformed JSON, every problem); then
     ///   nothing is written.
     public func submit(specAt url: URL) async throws -> SubmitResult {
-        let spec = try registry.withLock { $0 }.loadSpec(at: url, protecting: .store(at: store.path))
-        return try await record(spec, baseDirectory: url.deletingLastPathComponent().standardizedFileURL)
+        let protected = ProtectedPaths.store(at: store.path).adding(specFile: url)
+        let spec = try registry.withLock { $0 }.loadSpec(at: url, protecting: protected)
+        return try await record(spec, baseDirectory: url.deletingLastPathComponent().standardizedFileURL, protecting: protected)
     }
 
-    private func record(_ spec: JobSpec, baseDirectory: URL) async throws -> SubmitResult {
+    private func record(_ spec: JobSpec, baseDirectory: URL, protecting: ProtectedPaths) async throws -> SubmitResult {
         try checkWritable()
-        let targets = SinkTarget.of(spec, baseDirectory: baseDirectory)
-        return try await store.submit(spec, baseDirectory: baseDirectory.path, targets: targets)
+        // Another live engine submitting the same job (two `engine-run run` of one spec at once):
+        // this submit waits for that one and then goes on, as one long transaction made it wait before.
+        var wait = 0.05
+        while true {
+            try await endDeadSubmits()
+            do {
+                return try await store.submit(spec, baseDirectory: baseDirectory, owner: owner, protecting: protecting)
+            } catch let error as EngineError where error.code == .busy {
+                try checkOpen()
+                try await Task.sleep(for: .seconds(wait))
+                wait = min(wait * 2, 1)
+            }
+        }
+    }
+
+    /// Discards or finishes the submits of engines proven dead (`DeadOwnerSweep.deadSubmits`).
+    func endDeadSubmits() async throws {
+        let dead = try await blocking { [self] in try DeadOwnerSweep(store: store, owner: owner, running: running).deadSubmits() }
+        for submit in dead {
+            logger.warning("the submit of job \(submit.jobName) by \(submit.owner), which died, is \(submit.applying ? "finished" : "discarded")")
+            try await store.endUnfinishedSubmit(submit)
+        }
     }
 
     /// Runs the job's runnable items to completion (including automatic retries) and returns how
@@ -218,6 +239,11 @@ public final class Engine: Sendable {
     /// - Throws: as ``run(jobID:)``.
     public func start(jobID: UUID) async throws -> RunHandle {
         try checkWritable()
+        do {
+            try await endDeadSubmits()  // a job a dead engine was applying a spec to runs once it is finished
+        } catch let error as SQLiteError where error.isBusy {
+            logger.notice("ending a dead engine's submit skipped: the store is locked by another process")
+        }
         _ = try await blocking { [self] in
             do {
                 return try continueSwept(jobID: jobID)

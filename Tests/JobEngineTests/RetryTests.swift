@@ -91,7 +91,10 @@ import Testing
         let (engine, job, _, bad) = try await storeWithOneFailure(folder)
 
         // Operational settings do not change the fingerprint: recover stays allowed.
+        // A stored job's spec holds its settings; its items are its work items.
         var spec = job.spec
+        #expect(spec.items.isEmpty)
+        spec.items = try await engine.items(jobID: job.id).map { ItemSpec(name: $0.name, params: $0.parameters) }
         spec.concurrency = 1
         spec.retry.maxAttempts = 2
         #expect(try await engine.submit(spec, baseDirectory: folder.url).changedItems.isEmpty)

@@ -42,7 +42,7 @@ import Testing
             "items[3]: must be an object, got a number",
             "faults[0].phase: must be \"collect\" or \"ingest\"",
             "faults[0].at_document: must be a whole number, got a fraction",
-            "extra: unknown key (known keys: checkpoint, collector, concurrency, faults, ingester, items, name, retry)",
+            "extra: unknown key (known keys: checkpoint, collector, concurrency, faults, ingester, items, items_file, name, retry)",
         ])
     }
 

@@ -28,7 +28,7 @@ import Testing
         let store = try kind.open(folder)
         var spec = makeSpec(items: items)
         spec.collector.options["document_bytes"] = .number(Double(documentBytes))
-        let job = try await store.submit(spec, baseDirectory: folder.url.path, targets: []).job
+        let job = try await store.submit(spec, baseDirectory: folder.url, owner: Self.owner, protecting: ProtectedPaths()).job
         return (store, job)
     }
 
@@ -110,7 +110,7 @@ import Testing
         #expect(try await store.retry([claim.item.id], mode: .recover).total == 1)  // queued under the old parameters
         var changed = makeSpec(items: ["a"])
         changed.collector.options["document_bytes"] = 999
-        let resubmitted = try await store.submit(changed, baseDirectory: folder.url.path, targets: [])
+        let resubmitted = try await store.submit(changed, baseDirectory: folder.url, owner: Self.owner, protecting: ProtectedPaths())
         #expect(resubmitted.changedItems == ["a"])
         // The claim compares fingerprints: the item restarts, its checkpoints and staged copies gone.
         let reclaimed = try Self.claim(store, resubmitted.job)
@@ -149,10 +149,10 @@ import Testing
         let folder = try TemporaryDirectory()
         let store = try kind.open(folder)
         let alpha = makeSpec(name: "alpha")
-        _ = try await store.submit(alpha, baseDirectory: folder.url.path, targets: SinkTarget.of(alpha, baseDirectory: folder.url))
+        _ = try await store.submit(alpha, baseDirectory: folder.url, owner: Self.owner, protecting: ProtectedPaths())
         let beta = makeSpec(name: "beta")
         let error = try await #require(throws: EngineError.self) {
-            try await store.submit(beta, baseDirectory: folder.url.path, targets: SinkTarget.of(beta, baseDirectory: folder.url))
+            try await store.submit(beta, baseDirectory: folder.url, owner: Self.owner, protecting: ProtectedPaths())
         }
         #expect(error.problems.first?.message.contains("belongs to job alpha") == true)
         #expect(try await store.job("beta") == nil)

@@ -8,6 +8,7 @@ public struct EngineError: Error, Sendable, CustomStringConvertible, Equatable {
             case storeUnusable
             case storeNewerThanEngine
             case shutDown
+            case busy
         }
 
         fileprivate let value: Value
@@ -22,6 +23,8 @@ public struct EngineError: Error, Sendable, CustomStringConvertible, Equatable {
         public static let storeNewerThanEngine = Code(value: .storeNewerThanEngine)
         /// The engine was shut down or closed.
         public static let shutDown = Code(value: .shutDown)
+        /// Another engine is doing the same thing now (submitting the same job); try again later.
+        public static let busy = Code(value: .busy)
 
         public var description: String { value.rawValue }
     }

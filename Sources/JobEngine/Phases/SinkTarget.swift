@@ -18,9 +18,20 @@ package struct SinkTarget: Sendable, Hashable {
 
     /// The targets a spec's ingester writes, for the built-in types (custom ingesters: none known).
     static func of(_ spec: JobSpec, baseDirectory: URL) -> [SinkTarget] {
+        of(spec, itemNames: spec.items.map(\.name), baseDirectory: baseDirectory)
+    }
+
+    /// Whether each item of `spec` writes a target of its own (its path holds `{item}`).
+    static func perItem(_ spec: JobSpec) -> Bool {
+        guard case .string(let template) = spec.ingester.options["path"] else { return false }
+        return template.contains("{item}")
+    }
+
+    /// The targets of the items named `itemNames` (of every item, when the target is shared): a
+    /// submit streaming its items from a file asks chunk by chunk.
+    static func of(_ spec: JobSpec, itemNames: [String], baseDirectory: URL) -> [SinkTarget] {
         guard case .string(let template) = spec.ingester.options["path"] else { return [] }
-        let perItem = template.contains("{item}")
-        let names: [String?] = perItem ? spec.items.map(\.name) : [nil]
+        let names: [String?] = perItem(spec) ? itemNames : [nil]
         switch spec.ingester.type {
         case "jsonl":
             return names.map { name in

@@ -42,8 +42,22 @@ struct DeadOwnerSweep {
             itemOwner == owner ? running.contains(itemID) : alive.contains(itemOwner)
         }
         // Only now, with the dead owners' items marked: a lock file is the proof of its owner's
-        // death, so it goes once that proof was used.
-        if let directory = store.ownerLockDirectory { OwnerLock.removeStale(in: directory) }
+        // death, so it goes once that proof was used. The lock of an owner whose submit is not yet
+        // ended stays: it is the proof `deadSubmits` needs.
+        if let directory = store.ownerLockDirectory {
+            OwnerLock.removeStale(in: directory, keeping: Set(try store.unfinishedSubmits().map(\.owner)))
+        }
         return interrupted
+    }
+
+    /// Submits whose engine is proven dead (a same-host owner lock this call took): the caller
+    /// discards or finishes them (`JobStore.endUnfinishedSubmit`). A live engine's submit, or one
+    /// whose engine cannot be judged, is left to that engine.
+    func deadSubmits() throws -> [UnfinishedSubmit] {
+        guard let directory = store.ownerLockDirectory else { return [] }
+        return try store.unfinishedSubmits().filter { submit in
+            submit.owner != owner && OwnerLock.host(of: submit.owner) == OwnerLock.host(of: owner)
+                && OwnerLock.probe(owner: submit.owner, directory: directory) == .dead
+        }
     }
 }

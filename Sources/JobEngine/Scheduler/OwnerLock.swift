@@ -85,10 +85,11 @@ final class OwnerLock: @unchecked Sendable {
     /// Removes the lock files nobody holds: engines that died without running items leave them, and
     /// nothing else would ever look at them again. Returns how many were removed.
     @discardableResult
-    static func removeStale(in directory: URL) -> Int {
+    static func removeStale(in directory: URL, keeping owners: Set<String> = []) -> Int {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        let kept = Set(owners.map(fileName))
         var removed = 0
-        for name in names where name.hasSuffix(".lock") {
+        for name in names where name.hasSuffix(".lock") && !kept.contains(name) {
             let path = directory.appendingPathComponent(name).path
             let probe = open(path, O_RDONLY | O_CLOEXEC)
             guard probe >= 0 else { continue }

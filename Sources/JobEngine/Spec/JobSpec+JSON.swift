@@ -37,7 +37,7 @@ extension JobSpec {
             object["type"] = .string(spec.type)
             return .object(object)
         }
-        return .object([
+        var object: [String: JSONValue] = [
             "name": .string(name),
             "concurrency": .number(Double(concurrency)),
             "retry": [
@@ -48,7 +48,6 @@ extension JobSpec {
             "checkpoint": ["sync": .string(checkpoint.sync.rawValue)],
             "collector": component(collector),
             "ingester": component(ingester),
-            "items": .array(items.map { .object(["name": .string($0.name), "params": .object($0.params)]) }),
             "faults": .array(faults.map { fault in
                 var object: [String: JSONValue] = [
                     "item": .string(fault.item), "phase": .string(fault.phase.rawValue),
@@ -58,7 +57,13 @@ extension JobSpec {
                 if let stall = fault.stallMilliseconds { object["stall_ms"] = .number(Double(stall)) }
                 return .object(object)
             }),
-        ])
+        ]
+        if let itemsFile {
+            object["items_file"] = .string(itemsFile)
+        } else {
+            object["items"] = .array(items.map { .object(["name": .string($0.name), "params": .object($0.params)]) })
+        }
+        return .object(object)
     }
 
     /// Reads a parsed JSON value into a spec, collecting every problem. `withoutItems` reads a
@@ -86,8 +91,12 @@ extension JobSpec {
         let collector = readComponent("collector", of: root)
         let ingester = readComponent("ingester", of: root)
 
+        let itemsFile = root.raw("items_file") == nil ? nil : root.string("items_file")
+        if itemsFile != nil, root.raw("items") != nil {
+            root.report("items_file", "give the items either inline (items) or in a file (items_file), not both")
+        }
         var items: [ItemSpec] = []
-        if let array = root.array("items") {
+        if itemsFile == nil || root.raw("items") != nil, let array = root.array("items") {
             if array.isEmpty && !withoutItems { root.report("items", "must list at least one item") }
             for (index, element) in array.enumerated() {
                 guard let reader = root.element(element, of: "items", at: index) else { continue }
@@ -117,7 +126,7 @@ extension JobSpec {
 
         guard let name, let concurrency, let collector, let ingester else { return (nil, root.allProblems) }
         let spec = JobSpec(name: name, concurrency: concurrency, retry: retry, checkpoint: checkpoint,
-                           collector: collector, ingester: ingester, items: items, faults: faults)
+                           collector: collector, ingester: ingester, items: items, itemsFile: itemsFile, faults: faults)
         return (spec, root.allProblems + (withoutItems ? [] : spec.semanticProblems()))
     }
 
@@ -147,7 +156,8 @@ extension JobSpec {
         if !(1...1024).contains(concurrency) {
             problems.append(SpecProblem(field: "concurrency", message: concurrency < 1 ? "must be > 0" : "must be <= 1024"))
         }
-        if items.isEmpty, !problems.contains(where: { $0.field == "items" }) {
+        if itemsFile?.isEmpty == true { problems.append(SpecProblem(field: "items_file", message: "must name a JSON Lines file, e.g. \"items.jsonl\"")) }
+        if items.isEmpty, itemsFile == nil, !problems.contains(where: { $0.field == "items" }) {
             problems.append(SpecProblem(field: "items", message: "must list at least one item"))
         }
         if let problem = Self.nameProblem(name) { problems.append(SpecProblem(field: "name", message: problem)) }
@@ -162,7 +172,8 @@ extension JobSpec {
                 seen[item.name] = index
             }
         }
-        for (index, fault) in faults.enumerated() where seen[fault.item] == nil {
+        // With an items_file, faults are checked against its names as it is read.
+        for (index, fault) in faults.enumerated() where itemsFile == nil && seen[fault.item] == nil {
             problems.append(SpecProblem(field: "faults[\(index)].item",
                                         message: "no item is named \"\(fault.item)\""))
         }

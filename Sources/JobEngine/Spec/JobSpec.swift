@@ -18,12 +18,17 @@ public struct JobSpec: Sendable, Equatable {
     public var checkpoint: CheckpointSpec
     public var collector: ComponentSpec
     public var ingester: ComponentSpec
+    /// The items, inline. Empty when they come from ``itemsFile``, and in a stored job's spec
+    /// (read a job's items with `Engine.itemsPage`).
     public var items: [ItemSpec]
+    /// A JSON Lines file of the items, one `{"name": …, "params": {…}}` per line, relative to the
+    /// spec's folder: for jobs of many items, which are streamed from it and never held in memory.
+    public var itemsFile: String?
     public var faults: [FaultSpec]
 
     public init(
         name: String, concurrency: Int = 4, retry: RetrySpec = RetrySpec(), checkpoint: CheckpointSpec = CheckpointSpec(),
-        collector: ComponentSpec, ingester: ComponentSpec, items: [ItemSpec], faults: [FaultSpec] = []
+        collector: ComponentSpec, ingester: ComponentSpec, items: [ItemSpec], itemsFile: String? = nil, faults: [FaultSpec] = []
     ) {
         self.name = name
         self.concurrency = concurrency
@@ -32,6 +37,7 @@ public struct JobSpec: Sendable, Equatable {
         self.collector = collector
         self.ingester = ingester
         self.items = items
+        self.itemsFile = itemsFile
         self.faults = faults
     }
 }

@@ -5,20 +5,53 @@ import Foundation
 /// go: the collector and ingester settings, the item's params and the folder relative paths
 /// resolve against. Operational settings (concurrency, retry, checkpoint sync, faults) are left
 /// out: changing them cannot mix old and new data, so they must not force a restart.
-enum ParameterFingerprint {
-    static func of(spec: JobSpec, item: ItemSpec, baseDirectory: String) -> String {
+///
+/// It is the SHA-256 of the canonical JSON `{"base_directory":…,"collector":…,"ingester":…,"params":…}`
+/// (keys sorted). Everything but the params is the same for every item of a job, so one value
+/// encodes it once: a submit of a million items encodes each item's params only.
+struct ParameterFingerprint {
+    private let prefix: Data
+    private let encoder: JSONEncoder
+
+    init(spec: JobSpec, baseDirectory: String) {
         func component(_ spec: ComponentSpec) -> JSONValue {
             var object = spec.options
             object["type"] = .string(spec.type)
             return .object(object)
         }
-        let value: JSONValue = [
-            "collector": component(spec.collector),
-            "ingester": component(spec.ingester),
-            "params": .object(item.params),
-            "base_directory": .string(baseDirectory),
-        ]
-        let digest = SHA256.hash(data: value.canonicalJSON())
-        return digest.map { String(format: "%02x", $0) }.joined()
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var prefix = Data(#"{"base_directory":"#.utf8)
+        prefix += JSONValue.string(baseDirectory).canonicalJSON()
+        prefix += Data(#","collector":"#.utf8) + component(spec.collector).canonicalJSON()
+        prefix += Data(#","ingester":"#.utf8) + component(spec.ingester).canonicalJSON()
+        prefix += Data(#","params":"#.utf8)
+        self.prefix = prefix
+    }
+
+    /// The fingerprint of one item of the job.
+    func of(_ params: [String: JSONValue]) -> String {
+        var hasher = SHA256()
+        hasher.update(data: prefix)
+        // Encoding a JSONValue cannot fail: every case maps onto a JSON primitive.
+        hasher.update(data: try! encoder.encode(JSONValue.object(params)))
+        hasher.update(data: Data("}".utf8))
+        return Self.hex(hasher.finalize())
+    }
+
+    static func of(spec: JobSpec, item: ItemSpec, baseDirectory: String) -> String {
+        ParameterFingerprint(spec: spec, baseDirectory: baseDirectory).of(item.params)
+    }
+
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    private static func hex(_ digest: SHA256.Digest) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64)
+        for byte in digest {
+            bytes.append(digits[Int(byte >> 4)])
+            bytes.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

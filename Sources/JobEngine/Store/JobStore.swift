@@ -26,7 +26,9 @@ package protocol JobStore: AnyObject, Sendable {
     func close()
 
     // MARK: Jobs
-    func submit(_ spec: JobSpec, baseDirectory: String, targets: [SinkTarget]) async throws -> SubmitResult
+    func submit(_ spec: JobSpec, baseDirectory: URL, owner: String, protecting: ProtectedPaths) async throws -> SubmitResult
+    func unfinishedSubmits() throws -> [UnfinishedSubmit]
+    func endUnfinishedSubmit(_ submit: UnfinishedSubmit) async throws
     func job(_ idOrName: String) throws -> Job?
     func job(_ idOrName: String) async throws -> Job?
     func runtimeJob(_ id: UUID) async throws -> Job?

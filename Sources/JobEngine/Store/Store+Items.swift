@@ -90,9 +90,11 @@ extension Store {
         try writer.write { db in
             let now = Self.now
             let job = jobID.uuidString.lowercased()
-            guard let version = try db.execute("SELECT spec_version FROM jobs WHERE id = ?", [.text(job)]).first?.int("spec_version")
+            guard let jobRow = try db.execute("SELECT spec_version, submit_state FROM jobs WHERE id = ?", [.text(job)]).first
             else { return .nothing }
-            guard version == specVersion else { return .specChanged }
+            // A new spec version being applied: its items are half old, half new until it is current.
+            guard jobRow.string("submit_state") != "applying" else { return .nothing }
+            guard jobRow.int("spec_version") == specVersion else { return .specChanged }
             guard let row = try db.execute("""
                 SELECT id, params_fingerprint, checkpoint_fingerprint FROM work_items
                 WHERE job_id = ? AND status = 'pending' AND (not_before IS NULL OR not_before <= ?)
@@ -136,10 +138,12 @@ extension Store {
     /// When the next back-off of a job's pending items ends, and whether any item is pending at all.
     package func pendingState(jobID: UUID) throws -> (pending: Int, earliestNotBefore: Double?) {
         try reader.sync { db in
+            // The count is the job's counter; the back-off's end comes from a partial index of the
+            // items waiting in one: neither reads the job's other items.
             let row = try db.execute("""
-                SELECT COUNT(*) AS n, MIN(not_before) AS earliest FROM work_items
-                WHERE job_id = ? AND status = 'pending'
-                AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = work_items.job_id AND jobs.cancelled = 1)
+                SELECT j.pending_items AS n, (SELECT MIN(w.not_before) FROM work_items w WHERE w.job_id = j.id
+                AND w.status = 'pending' AND w.not_before IS NOT NULL) AS earliest
+                FROM jobs j WHERE j.id = ? AND j.cancelled = 0
                 """, [.text(jobID.uuidString.lowercased())]).first
             return (row?.int("n") ?? 0, row?.double("earliest"))
         }

@@ -83,11 +83,9 @@ struct JobDetail: Encodable {
     func encode(to encoder: any Encoder) throws {
         try status.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
-        var spec = status.job.spec
-        spec.items = []
-        if case .object(var object) = spec.jsonValue {
+        if case .object(var object) = status.job.spec.jsonValue {
             object["items"] = nil
-            object["item_count"] = .number(Double(status.job.spec.items.count))
+            object["item_count"] = .number(Double(status.itemCount))
             try container.encode(JSONValue.object(object), forKey: .spec)
         }
         try container.encodeIfPresent(cancelledPending, forKey: .cancelledPending)
