@@ -175,13 +175,15 @@ public final class Engine: Sendable {
     private func record(_ spec: JobSpec, baseDirectory: URL, protecting: ProtectedPaths) async throws -> SubmitResult {
         try checkWritable()
         // Another live engine submitting the same job (two `engine-run run` of one spec at once):
-        // this submit waits for that one and then goes on, as one long transaction made it wait before.
+        // this submit waits for that one and then goes on, as one long transaction made it wait before;
+        // after ten minutes it gives up with the other engine's name.
         var wait = 0.05
+        let deadline = Date().addingTimeInterval(600)
         while true {
             try await endDeadSubmits()
             do {
                 return try await store.submit(spec, baseDirectory: baseDirectory, owner: owner, protecting: protecting)
-            } catch let error as EngineError where error.code == .busy {
+            } catch let error as EngineError where error.code == .busy && Date() < deadline {
                 try checkOpen()
                 try await Task.sleep(for: .seconds(wait))
                 wait = min(wait * 2, 1)

@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+
+@testable import JobEngine
+
+/// Issue 12: a submit whose engine died half-way is discarded (still staging) or finished
+/// (applying) by the next engine, and no half-submitted job ever runs.
+@Suite(.timeLimit(.minutes(1))) struct UnfinishedSubmitTests {
+    /// The owner id of an engine that died on this host: its lock file is there, and nobody holds it.
+    static func deadOwner(_ folder: TemporaryDirectory) throws -> String {
+        let owner = OwnerLock.makeOwnerID()
+        let lock = try OwnerLock(owner: owner, directory: URL(fileURLWithPath: folder.storePath + ".owners"))
+        lock.release(removingFile: false)
+        return owner
+    }
+
+    @Test func aSubmitThatDiedWhileStagingIsDiscardedAndNeverRuns() async throws {
+        let folder = try TemporaryDirectory()
+        try Engine(storePath: folder.storePath, logger: quietLogger).close()  // creates the store
+        let dead = try Self.deadOwner(folder)
+        // What a dying engine leaves: a new job at version 0 with a few staged items and a target.
+        let connection = try Connection(path: folder.storePath)
+        try connection.execute("""
+            INSERT INTO jobs (id, name, spec_json, settings_json, spec_version, base_directory, created_at, updated_at,
+            submit_state, submit_owner, next_settings_json, next_base_directory)
+            VALUES ('00000000-0000-0000-0000-000000000001', 'ghost', '{}', '{}', 0, '/', 0, 0, 'staging', ?, '{}', '/')
+            """, [.text(dead)])
+        for n in 0..<3 {
+            try connection.execute("""
+                INSERT INTO submit_items VALUES ('00000000-0000-0000-0000-000000000001', ?, ?, ?, '{}', 'f')
+                """, [.text("s\(n)"), .integer(Int64(n)), .text(UUID().uuidString.lowercased())])
+        }
+        try connection.execute("INSERT INTO sink_targets VALUES ('file:/tmp/ghost', '00000000-0000-0000-0000-000000000001', 0, 1)")
+        connection.close()
+
+        let engine = try Engine(storePath: folder.storePath, logger: quietLogger)
+        #expect(try await engine.jobs().isEmpty)  // invisible while staging
+        _ = try await engine.recoverInterrupted()
+        #expect(try query(folder.storePath, "SELECT (SELECT COUNT(*) FROM jobs) + (SELECT COUNT(*) FROM submit_items) + (SELECT COUNT(*) FROM sink_targets) AS n").first?.int("n") == 0)
+        // The name is free again.
+        let job = try await engine.submit(makeSpec(name: "ghost", items: ["a"], documents: 1), baseDirectory: folder.url).job
+        #expect(try await engine.run(jobID: job.id).allSucceeded)
+        engine.close()
+    }
+
+    @Test func aSubmitThatDiedWhileApplyingIsFinishedAndItsJobRunsOnlyThen() async throws {
+        let folder = try TemporaryDirectory()
+        let engine = try Engine(storePath: folder.storePath, logger: quietLogger)
+        let job = try await engine.submit(makeSpec(items: ["a", "b"], documents: 1), baseDirectory: folder.url).job
+        engine.close()
+        let dead = try Self.deadOwner(folder)
+        // Half applied: "c" still staged, "a" already moved with its new params (version 2 marks it).
+        let connection = try Connection(path: folder.storePath)
+        let id = job.id.uuidString.lowercased()
+        try connection.execute("""
+            UPDATE jobs SET submit_state = 'applying', submit_owner = ?, next_settings_json = settings_json,
+            next_base_directory = base_directory WHERE id = ?
+            """, [.text(dead), .text(id)])
+        try connection.execute("UPDATE work_items SET fingerprint_version = 2, position = 0 WHERE job_id = ? AND name = 'a'", [.text(id)])
+        try connection.execute("INSERT INTO submit_items VALUES (?, 'c', 1, ?, '{}', 'f')", [.text(id), .text(UUID().uuidString.lowercased())])
+        connection.close()
+
+        let next = try Engine(storePath: folder.storePath, logger: quietLogger)
+        // While applying, nothing of the job can be claimed.
+        #expect(try claimDirectly(next, jobID: job.id) == nil)
+        let summary = try await next.run(jobID: job.id)  // finishes the dead submit first
+        #expect(summary.job.specVersion == 2)
+        #expect(summary.items.map(\.name) == ["a", "c", "b"] && summary.allSucceeded)
+        #expect(try query(folder.storePath, "SELECT submit_state FROM jobs").first?.string("submit_state") == "ready")
+        #expect(try query(folder.storePath, "SELECT COUNT(*) AS n FROM submit_items").first?.int("n") == 0)
+        next.close()
+    }
+
+    @Test func aLiveEnginesSubmitIsLeftAlone() async throws {
+        let folder = try TemporaryDirectory()
+        let engine = try Engine(storePath: folder.storePath, logger: quietLogger)
+        let job = try await engine.submit(makeSpec(items: ["a"], documents: 1), baseDirectory: folder.url).job
+        let other = try Engine(storePath: folder.storePath, logger: quietLogger)  // alive: its lock is held
+        try query(folder.storePath, "UPDATE jobs SET submit_state = 'staging', submit_owner = ? WHERE id = ?",
+                  [.text(other.owner), .text(job.id.uuidString.lowercased())])
+        _ = try await engine.recoverInterrupted()
+        #expect(try query(folder.storePath, "SELECT submit_state FROM jobs").first?.string("submit_state") == "staging")
+        other.close()
+        engine.close()
+    }
+}
