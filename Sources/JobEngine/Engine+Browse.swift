@@ -56,4 +56,9 @@ extension Engine {
     package func jobsWithPendingItems() async throws -> [UUID] {
         try await store.jobsWithPendingItems()
     }
+
+    /// How many failed items of jobs not cancelled a worker's death interrupted (what resume recovers).
+    package func interruptedItemCount() async throws -> Int {
+        try await blocking { [store] in try store.interruptedItems().count }
+    }
 }

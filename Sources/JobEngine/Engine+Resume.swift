@@ -62,7 +62,7 @@ extension Engine {
     public func continueUnfinished(jobID: UUID) async throws -> ContinueReport {
         guard let job = try await job(jobID.uuidString) else { throw EngineError(.unknownJob, "No job has the id \(jobID)") }
         return try await blocking { [store] in
-            let unfinished = try store.items(jobID: jobID).filter { $0.status.isRetryable }.map(\.id)
+            let unfinished = try store.retryableItems(jobID: jobID)
             let (retried, restarted) = try RetryCoordinator(store: store)
                 .retryOrRestart(unfinished, mode: job.spec.retry.mode, origin: .manual)
             return ContinueReport(continued: retried.started, restarted: restarted.started)

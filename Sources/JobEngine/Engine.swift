@@ -291,6 +291,18 @@ public final class Engine: Sendable {
         return try await RetryCoordinator(store: store).retry(ids, mode: mode)
     }
 
+    /// Starts a retry of every failed item of a job (of every job when `jobID` is nil), in steps of
+    /// a few thousand items per transaction: for the hour after an outage, when thousands failed.
+    /// Concurrent retries start each item once, as with ``retry(_:mode:)``.
+    ///
+    /// - Parameter dryRun: say what would start, changing nothing.
+    /// - Returns: the retries started (or that would start) and the failed items skipped, with reasons.
+    /// - Throws: `SQLiteError` when the store cannot be written; the steps done before stay done.
+    public func retryFailed(jobID: UUID? = nil, mode: RetryMode, dryRun: Bool = false) async throws -> RetryResult {
+        if !dryRun { try checkWritable() }
+        return try await store.retryFailed(jobID: jobID, mode: mode, dryRun: dryRun)
+    }
+
     /// What ``retry(_:mode:)`` would start, changing nothing.
     ///
     /// - Returns: the retries that would start and the ids that would be skipped, with reasons.

@@ -17,7 +17,7 @@ struct Cancel: AsyncParsableCommand {
         defer { engine.close() }
         let found = try await resolveJob(job, in: engine)
         let cancelled = try await engine.cancel(jobID: found.id)
-        let running = try await engine.items(jobID: found.id, status: .running).count
+        let running = try await engine.jobStatus(found.id)?.counts[.running] ?? 0
         print("job \(terminalSafe(found.name)) cancelled: \(cancelled) pending item(s) cancelled, \(running) running item(s) stop at their next checkpoint")
     }
 }

@@ -22,25 +22,40 @@ struct Items: AsyncParsableCommand {
     func run() async throws {
         let engine = try options.openEngine(readOnly: true)
         defer { engine.close() }
-        let items = try await items(inJob: job, status: status, of: engine)
-        if json {
-            print(try encodeJSON(items))
-            return
+        let jobs = if let job { [try await resolveJob(job, in: engine)] } else { try await engine.jobs() }
+        // Streamed a page at a time: a job of a million items is never held in memory, and the
+        // first lines appear at once. The table's columns are as wide as each page needs.
+        var first = true
+        if json { print("[", terminator: "") }
+        for job in jobs {
+            var after: Int?
+            repeat {
+                let page = try await engine.itemsPage(jobID: job.id, status: status, after: after, limit: 1_000)
+                after = page.nextAfter
+                guard !page.items.isEmpty else { continue }
+                if json {
+                    let objects = try page.items.map { try encodeJSON($0) }.joined(separator: ",")
+                    print((first ? "" : ",") + objects, terminator: "")
+                } else {
+                    print(Table.render(header: first ? Self.header : nil, rows: page.items.map(Self.row)))
+                }
+                first = false
+            } while after != nil
         }
-        print(Table.render(header: ["ID", "JOB", "ITEM", "STATUS", "PHASE", "ATTEMPT", "COLLECTED", "INGESTED", "COLLECTED_TOTAL", "ERROR"],
-                           rows: items.map { item in
-                               [item.id.uuidString.lowercased(), item.jobName, item.name, item.status.rawValue, item.phase.rawValue,
-                                String(item.attempt), String(item.collected), String(item.ingested), String(item.collectedTotal),
-                                item.lastError.map { "\(item.errorKind?.rawValue ?? "error"): \($0)" } ?? ""]
-                           }))
+        if json {
+            print("]")
+        } else if first {
+            print(Table.render(header: Self.header, rows: []))
+        }
     }
-}
 
-/// The items of the job named or identified by `job` (of every job when nil), optionally only those
-/// with `status`.
-func items(inJob job: String?, status: WorkItemStatus?, of engine: Engine) async throws -> [WorkItem] {
-    guard let job else { return try await engine.allItems(status: status) }
-    return try await engine.items(jobID: try await resolveJob(job, in: engine).id, status: status)
+    static let header = ["ID", "JOB", "ITEM", "STATUS", "PHASE", "ATTEMPT", "COLLECTED", "INGESTED", "COLLECTED_TOTAL", "ERROR"]
+
+    static func row(_ item: WorkItem) -> [String] {
+        [item.id.uuidString.lowercased(), item.jobName, item.name, item.status.rawValue, item.phase.rawValue,
+         String(item.attempt), String(item.collected), String(item.ingested), String(item.collectedTotal),
+         item.lastError.map { "\(item.errorKind?.rawValue ?? "error"): \($0)" } ?? ""]
+    }
 }
 
 /// The job named or identified by `nameOrID`, or a usage error that says so.
@@ -59,9 +74,10 @@ func encodeJSON<T: Encodable>(_ value: T) throws -> String {
 
 /// Plain aligned columns for terminals.
 enum Table {
-    static func render(header: [String], rows: [[String]]) -> String {
-        let all = [header] + rows.map { $0.map(terminalSafe) }
-        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+    static func render(header: [String]?, rows: [[String]]) -> String {
+        let all = (header.map { [$0] } ?? []) + rows.map { $0.map(terminalSafe) }
+        guard let columns = all.first?.indices else { return "" }
+        let widths = columns.map { column in all.map { $0[column].count }.max() ?? 0 }
         return all.map { row in
             row.enumerated().map { index, cell in
                 index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)

@@ -18,8 +18,9 @@ struct Resume: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try options.openEngine()
-        let pending = try await engine.allItems(status: .pending).count
-        let interrupted = try await engine.allItems(status: .failed).filter { $0.errorKind == .interrupted }.count
+        // Counters and an index of the interrupted items: nothing here reads a job's other items.
+        let pending = try await engine.jobStatuses().map { $0.counts[.pending] ?? 0 }.reduce(0, +)
+        let interrupted = try await engine.interruptedItemCount()
         let execution = Execution(engine: engine, options: options, quiet: quiet)
         let report = try await execution.run(items: pending + interrupted) { try await engine.resume() }
         print("resume: \(report.interrupted.count) item(s) of dead workers marked interrupted; recovering \(report.recovered.count), restarting \(report.restarted.count) (parameters changed); \(report.runs.count) job(s) ran")

@@ -49,17 +49,19 @@ struct Retry: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try options.openEngine()
-        var targets = ids.compactMap { UUID(uuidString: $0) }
-        if failed {
-            let failedItems = try await items(inJob: job, status: .failed, of: engine)
-            targets += failedItems.map(\.id).filter { !targets.contains($0) }
-        }
+        let listed = ids.compactMap { UUID(uuidString: $0) }
+        var jobID: UUID?
+        if let job { jobID = try await resolveJob(job, in: engine).id }
         if dryRun {
             defer { engine.close() }
-            try await preview(targets, engine: engine)
+            var result = try await engine.retryPreview(listed, mode: type)
+            if failed { result = result.merged(with: try await engine.retryFailed(jobID: jobID, mode: type, dryRun: true)) }
+            try await preview(result, engine: engine)
             return
         }
-        let result = try await engine.retry(targets, mode: type)
+        // The listed ids first, then every failed item in steps (those listed are pending by then).
+        var result = try await engine.retry(listed, mode: type)
+        if failed { result = result.merged(with: try await engine.retryFailed(jobID: jobID, mode: type)) }
         // Written straight to the descriptor so it is the first line even when stdout is a pipe.
         FileHandle.standardOutput.write(Data(#"{"total": \#(result.total)}"#.utf8 + [UInt8(ascii: "\n")]))
         for skipped in result.skipped {
@@ -69,19 +71,22 @@ struct Retry: AsyncParsableCommand {
             await engine.shutdown()
             return
         }
-        var jobIDs: [UUID] = []
-        for id in result.started {
-            if let item = try await engine.item(id), !jobIDs.contains(item.jobID) { jobIDs.append(item.jobID) }
+        var jobIDs: Set<UUID> = jobID.map { [$0] } ?? []
+        if failed && jobID == nil {
+            jobIDs.formUnion(try await engine.jobStatuses().filter { ($0.counts[.pending] ?? 0) > 0 }.map(\.job.id))
         }
+        for id in listed {
+            if let item = try await engine.item(id) { jobIDs.insert(item.jobID) }
+        }
+        let started = Set(result.started)
         let execution = Execution(engine: engine, options: options, quiet: quiet)
-        let summaries = try await execution.run(items: result.total) { try await engine.run(jobIDs: jobIDs) }
-        let retried = summaries.flatMap(\.items).filter { result.started.contains($0.id) }
-        _ = execution.report(summaries.map { RunSummary(job: $0.job, items: $0.items.filter { result.started.contains($0.id) }) })
+        let summaries = try await execution.run(items: result.total) { try await engine.run(jobIDs: jobIDs.sorted { $0.uuidString < $1.uuidString }) }
+        let retried = summaries.flatMap(\.items).filter { started.contains($0.id) }
+        _ = execution.report(summaries.map { RunSummary(job: $0.job, items: $0.items.filter { started.contains($0.id) }) })
         if !retried.allSatisfy({ $0.status == .succeeded }) { throw CommandFailure.itemsFailed }
     }
 
-    private func preview(_ targets: [UUID], engine: Engine) async throws {
-        let result = try await engine.retryPreview(targets, mode: type)
+    private func preview(_ result: RetryResult, engine: Engine) async throws {
         print(#"{"total": \#(result.total), "dry_run": true}"#)
         for id in result.started {
             guard let item = try await engine.item(id) else { continue }

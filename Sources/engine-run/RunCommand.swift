@@ -37,27 +37,36 @@ struct Run: AsyncParsableCommand {
         let submitted = try await engine.submit(specAt: url)
         let job = submitted.job
         let report = submitted.created ? nil : try await engine.continueUnfinished(jobID: job.id)
-        // The items as this run starts: for the messages below, the progress total and the statistics.
-        let items = try await engine.items(jobID: job.id)
         if let report {
             print("job \(terminalSafe(job.name)): recorded spec version \(job.specVersion)")
             for name in submitted.addedItems { print("  \(terminalSafe(name)): new item") }
-            let names = Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0.name) })
-            for id in report.continued { print("  \(terminalSafe(names[id] ?? "?")): continuing with \(job.spec.retry.mode.rawValue)") }
-            for id in report.restarted { print("  \(terminalSafe(names[id] ?? "?")): parameters changed; restarting from scratch") }
+            if submitted.addedCount > submitted.addedItems.count {
+                print("  … and \(submitted.addedCount - submitted.addedItems.count) more new items")
+            }
+            try await Self.printEach(report.continued, engine: engine, saying: "continuing with \(job.spec.retry.mode.rawValue)")
+            try await Self.printEach(report.restarted, engine: engine, saying: "parameters changed; restarting from scratch")
         }
-        let pending = items.filter { $0.status == .pending }.count
+        // The job's counters, not its items: a job of a million items is queued without reading them.
+        let pending = try await engine.jobStatus(job.id)?.counts[.pending] ?? 0
         if enqueue {
             engine.close()
             print("job \(terminalSafe(job.name)) (\(job.id.uuidString.lowercased())): \(pending) work item(s) queued for a worker")
             return
         }
         let execution = Execution(engine: engine, options: options, quiet: quiet)
-        let statistics = RunStatistics(before: items)
+        let statistics = RunStatistics(before: try await engine.items(jobID: job.id))
         let summary = try await execution.run(items: pending) { try await engine.run(jobID: job.id) }
         if statsJSON {
             print(try statistics.json(after: summary, checkpoints: engine.checkpointStatistics))
         }
         if !execution.report([summary], toStandardError: statsJSON) { throw CommandFailure.itemsFailed }
+    }
+
+    /// One line per item (the first 20, then a count): what happened to it.
+    private static func printEach(_ ids: [UUID], engine: Engine, saying what: String) async throws {
+        for id in ids.prefix(20) {
+            print("  \(terminalSafe(try await engine.item(id)?.name ?? "?")): \(what)")
+        }
+        if ids.count > 20 { print("  … and \(ids.count - 20) more items: \(what)") }
     }
 }

@@ -35,3 +35,15 @@ public struct RetryResult: Sendable, Equatable {
     public let started: [UUID]
     public let skipped: [Skipped]
 }
+
+extension RetryResult {
+    /// This result and `other`'s together, each started item counted once (a retry of listed ids
+    /// followed by a retry of every failed item, say).
+    public func merged(with other: RetryResult) -> RetryResult {
+        var seen = Set(started)
+        let more = other.started.filter { seen.insert($0).inserted }
+        let startedAll = started + more
+        let skippedAll = skipped + other.skipped.filter { !seen.contains($0.id) }
+        return RetryResult(total: startedAll.count, started: startedAll, skipped: skippedAll)
+    }
+}

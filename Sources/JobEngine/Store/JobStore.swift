@@ -59,6 +59,7 @@ package protocol JobStore: AnyObject, Sendable {
     func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin) throws -> RetryResult
     func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin) async throws -> RetryResult
     func retryPreview(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult
+    func retryFailed(jobID: UUID?, mode: RetryMode, dryRun: Bool) async throws -> RetryResult
 
     // MARK: Reads
     func item(_ id: UUID) async throws -> WorkItem?
@@ -73,6 +74,7 @@ package protocol JobStore: AnyObject, Sendable {
     func itemCounts() async throws -> [WorkItemStatus: Int]
     func jobsWithPendingItems() async throws -> [UUID]
     func interruptedItems() throws -> [UUID]
+    func retryableItems(jobID: UUID) throws -> [UUID]
 }
 
 extension JobStore {

@@ -36,6 +36,69 @@ extension Store {
         return RetryResult(total: started.count, started: started, skipped: skipped)
     }
 
+    /// Starts a retry of every failed item of `jobID` (of every job when nil), a step of
+    /// `submitStep` items per transaction, walking each job's failed items by position (an index,
+    /// never a scan of its other items). With `dryRun`, says what it would start and changes nothing.
+    /// Each step is one transaction, so concurrent retries still start each item once.
+    package func retryFailed(jobID: UUID?, mode: RetryMode, dryRun: Bool) async throws -> RetryResult {
+        let jobs: [String]
+        if let jobID {
+            jobs = [jobID.uuidString.lowercased()]
+        } else {
+            jobs = try await reader.run { db in
+                try db.execute("SELECT id FROM jobs WHERE failed_items > 0 ORDER BY created_at").compactMap { $0.string("id") }
+            }
+        }
+        var started: [UUID] = []
+        var skipped: [RetryResult.Skipped] = []
+        for job in jobs {
+            var after = -1
+            while true {
+                let from = after
+                let step: @Sendable (Connection) throws -> RetryStep? = { db in
+                    try Self.retryFailedStep(db, job: job, after: from, mode: mode, dryRun: dryRun)
+                }
+                guard let done = try await dryRun ? reader.run(step) : writer.write(step) else { break }
+                after = done.last
+                started += done.started
+                skipped += done.skipped
+            }
+        }
+        if !dryRun { EngineMetrics.retriesStarted(started.count, mode: mode, origin: .manual) }
+        return RetryResult(total: started.count, started: started, skipped: skipped)
+    }
+
+    /// One step of `retryFailed`: the retries it started (or would start), those skipped, and the
+    /// position to go on after.
+    struct RetryStep: Sendable {
+        let last: Int
+        var started: [UUID] = []
+        var skipped: [RetryResult.Skipped] = []
+    }
+
+    private static func retryFailedStep(_ db: Connection, job: String, after: Int, mode: RetryMode, dryRun: Bool) throws -> RetryStep? {
+        let rows = try db.execute("""
+            SELECT id, position FROM work_items WHERE job_id = ? AND status = 'failed' AND position > ?
+            ORDER BY position LIMIT ?
+            """, [.text(job), .integer(Int64(after)), .integer(Int64(submitStep))])
+        guard let last = rows.last?.int("position") else { return nil }
+        var step = RetryStep(last: last)
+        for row in rows {
+            let text = row.string("id") ?? ""
+            let id = try decoded(row, "id", in: "work_items", as: UUID.init(uuidString:))
+            let reason: RetryResult.SkipReason?
+            if dryRun {
+                reason = RetryRules.refusal(try retryFacts(db, id: text), mode: mode, origin: .manual)
+            } else if case .skipped(let why) = try startRetry(db, id: text, mode: mode, origin: .manual, notBefore: nil) {
+                reason = why
+            } else {
+                reason = nil
+            }
+            if let reason { step.skipped.append(.init(id: id, reason: reason)) } else { step.started.append(id) }
+        }
+        return step
+    }
+
     /// What `retry(_:mode:dryRun:)` would do, changing nothing.
     package func retryPreview(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult {
         try await reader.run { db in

@@ -57,4 +57,13 @@ extension Store {
                 .compactMap { $0.string("id").flatMap(UUID.init(uuidString:)) }
         }
     }
+
+    /// The ids of a job's failed and cancelled items, in spec order (the status index; nothing else is read).
+    package func retryableItems(jobID: UUID) throws -> [UUID] {
+        try reader.sync { db in
+            try db.execute("""
+                SELECT id FROM work_items WHERE job_id = ? AND status IN ('failed', 'cancelled') ORDER BY position
+                """, [.text(jobID.uuidString.lowercased())]).compactMap { $0.string("id").flatMap(UUID.init(uuidString:)) }
+        }
+    }
 }
