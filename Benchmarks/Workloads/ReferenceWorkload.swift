@@ -43,13 +43,21 @@ public struct ReferenceWorkload: Sendable {
 /// A fresh folder under the system's temporary directory, removed on deinit.
 public final class ScratchDirectory: Sendable {
     public let url: URL
+    private let owned: Bool
 
     public init(_ label: String) {
+        owned = true
         url = FileManager.default.temporaryDirectory.appendingPathComponent("jobengine-bench-\(label)-\(UUID().uuidString)")
         try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
 
-    deinit { try? FileManager.default.removeItem(at: url) }
+    /// An existing folder, kept when this value goes (another process's scratch folder).
+    public init(adopting url: URL) {
+        self.url = url
+        owned = false
+    }
+
+    deinit { if owned { try? FileManager.default.removeItem(at: url) } }
 
     public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 }

@@ -10,7 +10,7 @@ struct EngineBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine-bench",
         abstract: "Measure what checkpointing and recovery cost, as ratios measured in one run.",
-        subcommands: [Compare.self, MemoryProbe.self],
+        subcommands: [Compare.self, MemoryProbe.self, ScaleProbe.self],
         defaultSubcommand: Compare.self)
 }
 
@@ -21,7 +21,7 @@ struct Compare: AsyncParsableCommand {
     var smoke = false
 
     @Option(name: .long, parsing: .upToNextOption,
-            help: "Only these sections: reference, retry, resume, scheduler, memory (default: all).")
+            help: "Only these sections: reference, retry, resume, scheduler, memory, scale (default: all).")
     var only: [String] = []
 
     @Option(name: .long, help: "Samples per configuration; the median is reported (default: 3, or 1 with --smoke).")
@@ -131,6 +131,22 @@ struct Compare: AsyncParsableCommand {
 
         }
 
+        // 7. Jobs of many items: submit from an items file, the page's reads, a bulk retry.
+        if runs("scale") {
+        let items = smoke ? 20_000 : 1_000_000
+        let retried = smoke ? 2_000 : 100_000
+        let folder = ScratchDirectory("scale")
+        let submit = try ScaleProbe.measure(items: items, folder: folder)
+        row("submit \(items) items from items_file (wall time)", seconds(submit.seconds), "", "", "≤ 15 s at 1,000,000")
+        row("  peak RSS of that submit (whole process)", megabytes(submit.peakBytes), "", "", "≤ 150 MB")
+        row("  longest wait of another writer for the write lock", milliseconds(submit.longestLockWait), "", "", "≤ 250 ms")
+        for read in try await ScaleWorkloads.reads(in: folder) {
+            row("\(read.name), \(items) items", milliseconds(read.seconds), "", "", "≤ 50 ms")
+        }
+        row("retry --failed of \(retried) items", seconds(try await ScaleWorkloads.retryFailed(count: retried, in: folder)),
+            "", "", "≤ 5 s at 100,000")
+        }
+
         print("| measure | engine / this | baseline / that | ratio | target |")
         print("|---|---:|---:|---:|---|")
         for cells in rows { print("| " + cells.joined(separator: " | ") + " |") }
@@ -177,5 +193,40 @@ struct MemoryProbe: AsyncParsableCommand {
               let bytes = Int(String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
         else { throw ValidationError("memory probe for \(documents) documents failed (exit \(process.terminationStatus))") }
         return bytes
+    }
+}
+
+/// Submits a job of many items from an items file in a process of its own (so its peak RSS is the
+/// submit's) and prints seconds, longest lock wait and peak RSS.
+struct ScaleProbe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "scale-probe", abstract: "Internal: one large submit.",
+                                                    shouldDisplay: false)
+
+    @Option(help: "Items in the items file.")
+    var items: Int
+
+    @Option(help: "The folder to submit in (the store stays there).")
+    var folder: String
+
+    func run() async throws {
+        let submit = try await ScaleWorkloads.submit(items: items, in: ScratchDirectory(adopting: URL(fileURLWithPath: folder)))
+        print(submit.seconds, submit.longestLockWait, PeakMemory.bytes())
+    }
+
+    /// Runs the probe in a child process of this executable.
+    static func measure(items: Int, folder: ScratchDirectory) throws -> (seconds: Double, longestLockWait: Double, peakBytes: Int) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["scale-probe", "--items", String(items), "--folder", folder.url.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let fields = String(decoding: output, as: UTF8.self).split(whereSeparator: \.isWhitespace)
+        guard process.terminationStatus == 0, fields.count == 3, let seconds = Double(fields[0]), let wait = Double(fields[1]),
+              let bytes = Int(fields[2])
+        else { throw ValidationError("scale probe for \(items) items failed (exit \(process.terminationStatus))") }
+        return (seconds, wait, bytes)
     }
 }
