@@ -36,6 +36,9 @@ public final class Engine: Sendable {
     private let closed = Locked(false)
     /// Items the sweep at open marked interrupted, until `resume` reports them.
     private let sweptAtOpen = Locked<[UUID]>([])
+    /// Names of the jobs this engine is submitting now: a submit of this engine's not among them
+    /// was given up (its task failed past retrying) and is ended like a dead engine's.
+    private let submitting = Locked<[String: Int]>([:])
 
     /// How an engine uses its store.
     public enum Access: Sendable {
@@ -179,6 +182,8 @@ public final class Engine: Sendable {
         // after ten minutes it gives up with the other engine's name.
         var wait = 0.05
         let deadline = Date().addingTimeInterval(600)
+        submitting.withLock { $0[spec.name, default: 0] += 1 }
+        defer { submitting.withLock { $0[spec.name, default: 1] -= 1; if $0[spec.name] == 0 { $0[spec.name] = nil } } }
         while true {
             try await endDeadSubmits()
             do {
@@ -191,12 +196,17 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Discards or finishes the submits of engines proven dead (`DeadOwnerSweep.deadSubmits`).
+    /// Discards or finishes the submits of engines proven dead (`DeadOwnerSweep.deadSubmits`), and
+    /// this engine's own submits that it gave up.
     func endDeadSubmits() async throws {
-        let dead = try await blocking { [self] in try DeadOwnerSweep(store: store, owner: owner, running: running).deadSubmits() }
-        for submit in dead {
-            logger.warning("the submit of job \(submit.jobName) by \(submit.owner), which died, is \(submit.applying ? "finished" : "discarded")")
-            try await store.endUnfinishedSubmit(submit)
+        let ended = try await blocking { [self] in
+            let inFlight = submitting.withLock { Set($0.keys) }
+            let abandoned = try store.unfinishedSubmits().filter { $0.owner == owner && !inFlight.contains($0.jobName) }
+            return try DeadOwnerSweep(store: store, owner: owner, running: running).deadSubmits() + abandoned
+        }
+        for submit in ended {
+            logger.warning("the unfinished submit of job \(submit.jobName) by \(submit.owner) is \(submit.applying ? "finished" : "discarded")")
+            try await store.endUnfinishedSubmit(submit, by: owner)
         }
     }
 
@@ -404,8 +414,11 @@ public final class Engine: Sendable {
         guard !wasClosed else { return }
         scheduler.stop {}
         heartbeat?.stop()
+        // A submit this engine leaves unfinished is ended by the next engine, which needs the lock
+        // file to prove this one died.
+        let leavesSubmit = (try? store.unfinishedSubmits().contains { $0.owner == owner }) ?? false
         store.close()
-        lock?.release(removingFile: !running.leftBehind)
+        lock?.release(removingFile: !running.leftBehind && !leavesSubmit)
         hub.removeAll()
     }
 

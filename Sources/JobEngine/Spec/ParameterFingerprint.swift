@@ -11,7 +11,6 @@ import Foundation
 /// encodes it once: a submit of a million items encodes each item's params only.
 struct ParameterFingerprint {
     private let prefix: Data
-    private let encoder: JSONEncoder
 
     init(spec: JobSpec, baseDirectory: String) {
         func component(_ spec: ComponentSpec) -> JSONValue {
@@ -19,8 +18,6 @@ struct ParameterFingerprint {
             object["type"] = .string(spec.type)
             return .object(object)
         }
-        encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var prefix = Data(#"{"base_directory":"#.utf8)
         prefix += JSONValue.string(baseDirectory).canonicalJSON()
         prefix += Data(#","collector":"#.utf8) + component(spec.collector).canonicalJSON()
@@ -31,10 +28,14 @@ struct ParameterFingerprint {
 
     /// The fingerprint of one item of the job.
     func of(_ params: [String: JSONValue]) -> String {
+        of(canonicalParams: JSONValue.object(params).canonicalJSON())
+    }
+
+    /// The fingerprint of an item whose params' canonical JSON is `canonicalParams`.
+    func of(canonicalParams: Data) -> String {
         var hasher = SHA256()
         hasher.update(data: prefix)
-        // Encoding a JSONValue cannot fail: every case maps onto a JSON primitive.
-        hasher.update(data: try! encoder.encode(JSONValue.object(params)))
+        hasher.update(data: canonicalParams)
         hasher.update(data: Data("}".utf8))
         return Self.hex(hasher.finalize())
     }

@@ -73,9 +73,11 @@ final class Connection {
     /// for the hot loops that write a page's or a batch's documents (one statement lookup, not one
     /// per document).
     func executeEach<S: Sequence>(_ sql: String, _ rows: S, arguments: (S.Element) -> [SQLValue]) throws {
-        try checkNotCancelled(sql)
         let statement = try cachedStatement(sql)
-        for row in rows { _ = try statement.run(arguments(row)) }
+        for row in rows {
+            try checkNotCancelled(sql)
+            _ = try statement.run(arguments(row))
+        }
     }
 
     /// Runs `sql` with bound `arguments` and maps each row by column index (see `Statement.map`).

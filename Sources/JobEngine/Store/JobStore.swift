@@ -28,7 +28,7 @@ package protocol JobStore: AnyObject, Sendable {
     // MARK: Jobs
     func submit(_ spec: JobSpec, baseDirectory: URL, owner: String, protecting: ProtectedPaths) async throws -> SubmitResult
     func unfinishedSubmits() throws -> [UnfinishedSubmit]
-    func endUnfinishedSubmit(_ submit: UnfinishedSubmit) async throws
+    func endUnfinishedSubmit(_ submit: UnfinishedSubmit, by owner: String) async throws
     func job(_ idOrName: String) throws -> Job?
     func job(_ idOrName: String) async throws -> Job?
     func runtimeJob(_ id: UUID) async throws -> Job?

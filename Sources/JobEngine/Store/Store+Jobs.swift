@@ -36,15 +36,14 @@ extension Store {
         try await writer.write { db in
             let id = jobID.uuidString.lowercased()
             try db.execute("UPDATE jobs SET cancelled = 1, updated_at = ? WHERE id = ?", [.real(Self.now), .text(id)])
-            let pending = try db.execute(
-                "SELECT id, attempt FROM work_items WHERE job_id = ? AND status = 'pending'", [.text(id)])
-            for row in pending {
-                try db.execute("UPDATE work_items SET status = 'cancelled', updated_at = ? WHERE id = ?",
-                               [.real(Self.now), row["id"]])
-                try Self.recordEvent(db, itemID: row.string("id")!, jobID: id, attempt: row.int("attempt"),
-                                     from: .pending, to: .cancelled)
-            }
-            return pending.count
+            // Set-based: a job of a million pending items is cancelled in two statements.
+            try db.execute("""
+                INSERT INTO events (item_id, job_id, attempt, from_status, to_status, at)
+                SELECT id, job_id, attempt, 'pending', 'cancelled', ? FROM work_items WHERE job_id = ? AND status = 'pending'
+                """, [.real(Self.now), .text(id)])
+            try db.execute("UPDATE work_items SET status = 'cancelled', updated_at = ? WHERE job_id = ? AND status = 'pending'",
+                           [.real(Self.now), .text(id)])
+            return db.changes
         }
     }
 

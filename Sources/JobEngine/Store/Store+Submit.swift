@@ -44,14 +44,48 @@ extension Store {
         do {
             try await stage(spec, jobID: jobID, baseDirectory: baseDirectory, protecting: protecting)
         } catch {
-            try await Self.unlessCancelled { [self] in try await discardSubmit(jobID: jobID) }
+            do {
+                try await Self.unlessCancelled { [self] in try await whileBusy { try await discardSubmit(jobID: jobID, owner: owner) } }
+            } catch let discard {
+                // The refusal is what the caller must see; the next engine discards what is left.
+                logger.error("discarding the refused submit of job \(spec.name) failed: \(discard)")
+            }
             throw error
         }
         return try await Self.unlessCancelled { [self] in
-            try await writer.write { db in
-                try db.execute("UPDATE jobs SET submit_state = 'applying' WHERE id = ?", [.text(jobID)])
+            try await whileBusy {
+                try await writer.write { db in
+                    try Self.checkOwner(db, jobID: jobID, owner: owner)
+                    try db.execute("UPDATE jobs SET submit_state = 'applying' WHERE id = ?", [.text(jobID)])
+                }
             }
-            return try await apply(jobID: jobID, spec: settings, baseDirectory: base, created: created)
+            return try await whileBusy {
+                try await apply(jobID: jobID, owner: owner, spec: settings, baseDirectory: base, created: created)
+            }
+        }
+    }
+
+    /// Runs `body` again while another process holds the write lock past the busy timeout, for up
+    /// to ten minutes: a submit that staged everything is finished, not left half-applied, by a
+    /// moment of contention. Applying and discarding are idempotent, so running them again is safe.
+    private func whileBusy<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        let deadline = Date().addingTimeInterval(600)
+        var wait = 0.05
+        while true {
+            do {
+                return try await body()
+            } catch let error as SQLiteError where error.isBusy && Date() < deadline {
+                try? await Task.sleep(for: .seconds(wait))
+                wait = min(wait * 2, 2)
+            }
+        }
+    }
+
+    /// Throws unless `owner` still runs the submit of `jobID`: an engine that ended a dead engine's
+    /// submit, or took it over, is the only one that writes it from then on.
+    private static func checkOwner(_ db: Connection, jobID: String, owner: String) throws {
+        guard try db.execute("SELECT 1 FROM jobs WHERE id = ? AND submit_owner = ?", [.text(jobID), .text(owner)]).first != nil else {
+            throw EngineError(.busy, "the submit of job \(jobID) is no longer this engine's: another engine ended it")
         }
     }
 
@@ -73,9 +107,10 @@ extension Store {
             guard existing.string("submit_state") == "ready" else {
                 throw EngineError(.busy, "job \(spec.name) is being submitted by another engine (\(existing.string("submit_owner") ?? "?")); submit again when it has finished")
             }
+            // Submitting a cancelled job again re-opens it now: a cancel arriving during the submit stays.
             try db.execute("""
-                UPDATE jobs SET submit_state = 'staging', submit_owner = ?, next_settings_json = ?, next_base_directory = ?
-                WHERE id = ?
+                UPDATE jobs SET submit_state = 'staging', submit_owner = ?, next_settings_json = ?, next_base_directory = ?,
+                cancelled = 0 WHERE id = ?
                 """, [.text(owner), .text(settingsJSON), .text(baseDirectory.path), .text(jobID)])
         } else {
             jobID = UUID().uuidString.lowercased()
@@ -106,8 +141,9 @@ extension Store {
         func flush() async throws {
             guard !chunk.isEmpty else { return }
             let rows = chunk.map { entry in
-                (entry.position, entry.item.name, UUID().uuidString.lowercased(),
-                 String(decoding: JSONValue.object(entry.item.params).canonicalJSON(), as: UTF8.self), fingerprint.of(entry.item.params))
+                let params = JSONValue.object(entry.item.params).canonicalJSON()
+                return (entry.position, entry.item.name, UUID().uuidString.lowercased(), String(decoding: params, as: UTF8.self),
+                        fingerprint.of(canonicalParams: params))
             }
             let targets = perItemTargets ? SinkTarget.of(spec, itemNames: chunk.map(\.item.name), baseDirectory: baseDirectory) : []
             let file = spec.itemsFile != nil
@@ -180,7 +216,7 @@ extension Store {
 
     /// Applies the staged items of a submit a step at a time, then makes its spec current.
     /// Idempotent: a submit interrupted while applying is finished by calling it again.
-    private func apply(jobID: String, spec: JobSpec, baseDirectory: String, created: Bool) async throws -> SubmitResult {
+    private func apply(jobID: String, owner: String, spec: JobSpec, baseDirectory: String, created: Bool) async throws -> SubmitResult {
         let version = try await reader.run { db in
             (try db.execute("SELECT spec_version FROM jobs WHERE id = ?", [.text(jobID)]).first?.int("spec_version") ?? 0) + 1
         }
@@ -189,7 +225,10 @@ extension Store {
         var addedCount = 0
         var changedCount = 0
         while true {
-            let step = try await writer.write { db in try Self.applyStep(db, jobID: jobID, version: version) }
+            let step = try await writer.write { db in
+                try Self.checkOwner(db, jobID: jobID, owner: owner)
+                return try Self.applyStep(db, jobID: jobID, version: version)
+            }
             guard let step else { break }
             addedCount += step.addedCount
             changedCount += step.changedCount
@@ -203,9 +242,10 @@ extension Store {
         let fingerprint = ParameterFingerprint(spec: spec, baseDirectory: baseDirectory)
         while try await writer.write({ db in try Self.refreshUnlisted(db, jobID: jobID, version: version, fingerprint: fingerprint) }) {}
         let job = try await writer.write { db in
+            try Self.checkOwner(db, jobID: jobID, owner: owner)
             try db.execute("""
                 UPDATE jobs SET spec_json = next_settings_json, settings_json = next_settings_json, spec_version = ?,
-                base_directory = next_base_directory, cancelled = 0, updated_at = ?, submit_state = 'ready', submit_owner = NULL,
+                base_directory = next_base_directory, updated_at = ?, submit_state = 'ready', submit_owner = NULL,
                 next_settings_json = NULL, next_base_directory = NULL WHERE id = ?
                 """, [.integer(Int64(version)), .real(Self.now), .text(jobID)])
             try db.execute("UPDATE sink_targets SET staged = 0 WHERE job_id = ? AND staged = 1", [.text(jobID)])
@@ -284,8 +324,9 @@ extension Store {
 
     /// Discards a submit still staging: its staged items, the targets it claimed and, for a new
     /// job, the job row. A step at a time; the job as it was before the submit is untouched.
-    package func discardSubmit(jobID: String) async throws {
+    package func discardSubmit(jobID: String, owner: String) async throws {
         while try await writer.write({ db in
+            try Self.checkOwner(db, jobID: jobID, owner: owner)
             try db.execute("""
                 DELETE FROM submit_items WHERE job_id = ? AND name IN
                 (SELECT name FROM submit_items WHERE job_id = ? LIMIT ?)
@@ -293,6 +334,7 @@ extension Store {
             return db.changes > 0
         }) {}
         try await writer.write { db in
+            try Self.checkOwner(db, jobID: jobID, owner: owner)
             try db.execute("DELETE FROM sink_targets WHERE job_id = ? AND staged = 1", [.text(jobID)])
             try db.execute("DELETE FROM jobs WHERE id = ? AND spec_version = 0", [.text(jobID)])
             try db.execute("""
@@ -314,10 +356,19 @@ extension Store {
         }
     }
 
-    /// Ends a submit whose engine died: discarded while it was staging, finished once applying.
-    package func endUnfinishedSubmit(_ submit: UnfinishedSubmit) async throws {
+    /// Ends, as `owner`, a submit whose engine died: discarded while it was staging, finished once
+    /// applying. It is taken over first, in one compare-and-set: of two engines ending it at once,
+    /// one does and the other finds nothing to do.
+    package func endUnfinishedSubmit(_ submit: UnfinishedSubmit, by owner: String) async throws {
         let id = submit.jobID.uuidString.lowercased()
-        guard submit.applying else { return try await discardSubmit(jobID: id) }
+        let taken = try await writer.write { db in
+            try db.execute("""
+                UPDATE jobs SET submit_owner = ? WHERE id = ? AND submit_owner = ? AND submit_state = ?
+                """, [.text(owner), .text(id), .text(submit.owner), .text(submit.applying ? "applying" : "staging")])
+            return db.changes == 1
+        }
+        guard taken else { return }
+        guard submit.applying else { return try await discardSubmit(jobID: id, owner: owner) }
         let row = try await reader.run { db in
             try db.execute("SELECT next_settings_json, next_base_directory, spec_version FROM jobs WHERE id = ?", [.text(id)]).first
         }
@@ -325,7 +376,7 @@ extension Store {
               let spec = JobSpec.read(try JSONValue.parse(json), withoutItems: true).0 else {
             throw EngineError(.storeUnusable, "the unfinished submit of job \(submit.jobName) cannot be read; the store is damaged")
         }
-        _ = try await apply(jobID: id, spec: spec, baseDirectory: row.string("next_base_directory") ?? "",
+        _ = try await apply(jobID: id, owner: owner, spec: spec, baseDirectory: row.string("next_base_directory") ?? "",
                             created: row.int("spec_version") == 0)
     }
 
