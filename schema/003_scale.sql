@@ -102,4 +102,6 @@ END;
 -- Resume finds the interrupted items, and a scheduler the end of its items' back-offs, without
 -- scanning a job's other items.
 CREATE INDEX work_items_interrupted ON work_items (job_id) WHERE status = 'failed' AND error_kind = 'interrupted';
+-- A job's items in spec order, for pages of all its items (the status index serves pages of one status).
+CREATE INDEX work_items_by_job_position ON work_items (job_id, position);
 CREATE INDEX work_items_backoff ON work_items (job_id, not_before) WHERE status = 'pending' AND not_before IS NOT NULL;

@@ -13,6 +13,21 @@ import Testing
         try SerializedDatabase(label: "test") { try Connection(path: ":memory:") }
     }
 
+    /// Holds the connection's queue on a thread of its own (as a slot thread's long write would)
+    /// until the returned semaphore is signalled.
+    static func hold(_ database: SerializedDatabase) async throws -> DispatchSemaphore {
+        let holding = Locked(false)
+        let release = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            database.sync { _ in
+                holding.withLock { $0 = true }
+                release.wait()
+            }
+        }
+        try await waitFor(holding)
+        return release
+    }
+
     /// Waits until `flag` is set (by a body running on the connection's queue).
     static func waitFor(_ flag: Locked<Bool>) async throws {
         while !flag.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
@@ -78,15 +93,7 @@ import Testing
 
     @Test func aCallCancelledWhileQueuedNeverRuns() async throws {
         let database = try Self.database()
-        let holding = Locked(false)
-        let release = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            database.sync { _ in
-                holding.withLock { $0 = true }
-                release.wait()
-            }
-        }
-        try await Self.waitFor(holding)
+        let release = try await Self.hold(database)
         let ran = Locked(false)
         let queued = Task { try await database.run { _ in ran.withLock { $0 = true } } }
         try await Task.sleep(for: .milliseconds(20))
@@ -118,15 +125,7 @@ import Testing
 
     @Test func waitingCallsSuspendInsteadOfParkingThreads() async throws {
         let database = try Self.database()
-        let holding = Locked(false)
-        let release = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            database.sync { _ in
-                holding.withLock { $0 = true }
-                release.wait()
-            }
-        }
-        try await Self.waitFor(holding)
+        let release = try await Self.hold(database)
         let threadsBefore = Self.threadCount()
         // 1,000 reads wait for the held connection. Parked on Dispatch threads (the bridge this
         // replaced), they took a thread each until Dispatch's pool ran out (255 threads on Linux).

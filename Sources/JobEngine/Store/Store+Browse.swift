@@ -6,11 +6,20 @@ extension Store {
     /// and items changing status between pages are neither skipped nor repeated by position.
     package func itemsPage(jobID: UUID, status: WorkItemStatus?, after: Int?, limit: Int) async throws -> WorkItemPage {
         try await reader.run { db in
-            let rows = try db.execute("""
+            // Two statements, not one with `? IS NULL OR status = ?`: SQLite picks an index per
+            // statement, and only these exact shapes walk (job, status, position) or (job, position)
+            // from the cursor instead of sorting the job's items (185 ms at 1,000,000 items).
+            let job: SQLValue = .text(jobID.uuidString.lowercased())
+            let bounds: [SQLValue] = [.integer(Int64(after ?? -1)), .integer(Int64(limit + 1))]
+            let rows = try status.map { status in
+                try db.execute("""
+                    SELECT \(Self.itemColumns), w.position FROM work_items w JOIN jobs j ON j.id = w.job_id
+                    WHERE w.job_id = ? AND w.status = ? AND w.position > ? ORDER BY w.position LIMIT ?
+                    """, [job, .text(status.rawValue)] + bounds)
+            } ?? db.execute("""
                 SELECT \(Self.itemColumns), w.position FROM work_items w JOIN jobs j ON j.id = w.job_id
-                WHERE w.job_id = ? AND (? IS NULL OR w.status = ?) AND w.position > ? ORDER BY w.position LIMIT ?
-                """, [.text(jobID.uuidString.lowercased()), SQLValue(status?.rawValue), SQLValue(status?.rawValue),
-                      .integer(Int64(after ?? -1)), .integer(Int64(limit + 1))])
+                WHERE w.job_id = ? AND w.position > ? ORDER BY w.position LIMIT ?
+                """, [job] + bounds)
             let page = rows.prefix(limit)
             let items = try page.map(Self.decodeItem)
             return WorkItemPage(items: items, nextAfter: rows.count > limit ? page.last?.int("position") : nil)

@@ -142,7 +142,7 @@ extension Store {
             guard !chunk.isEmpty else { return }
             let rows = chunk.map { entry in
                 let params = JSONValue.object(entry.item.params).canonicalJSON()
-                return (entry.position, entry.item.name, UUID().uuidString.lowercased(), String(decoding: params, as: UTF8.self),
+                return (entry.position, entry.item.name, ItemID.next(), String(decoding: params, as: UTF8.self),
                         fingerprint.of(canonicalParams: params))
             }
             let targets = perItemTargets ? SinkTarget.of(spec, itemNames: chunk.map(\.item.name), baseDirectory: baseDirectory) : []
@@ -275,20 +275,28 @@ extension Store {
         guard let bounds, bounds.int("n") > 0, let last = bounds.int64("last") else { return nil }
         let now = Self.now
         let step: [SQLValue] = [.text(jobID), .integer(last)]
-        let changed = try db.execute("""
-            SELECT s.name FROM submit_items s JOIN work_items w ON w.job_id = s.job_id AND w.name = s.name
-            WHERE s.job_id = ? AND s.position <= ? AND w.checkpoint_fingerprint IS NOT NULL
-            AND w.checkpoint_fingerprint != s.params_fingerprint ORDER BY s.position
-            """, step).compactMap { $0.string("name") }
+        // The staged step drives every statement (CROSS JOIN fixes SQLite's join order): driven
+        // from work_items instead, each step walked the job's items applied so far, and a submit of
+        // a million items took minutes instead of seconds.
+        let existing = try db.execute("""
+            SELECT s.name, s.params_json, s.params_fingerprint, s.position, w.id, w.checkpoint_fingerprint
+            FROM submit_items s CROSS JOIN work_items w ON w.job_id = s.job_id AND w.name = s.name
+            WHERE s.job_id = ? AND s.position <= ? ORDER BY s.position
+            """, step)
+        var changed: [String] = []
+        for row in existing {
+            if let made = row.string("checkpoint_fingerprint"), made != row.string("params_fingerprint") {
+                changed.append(row.string("name") ?? "")
+            }
+            try db.execute("""
+                UPDATE work_items SET params_json = ?, params_fingerprint = ?, position = ?, fingerprint_version = ?, updated_at = ?
+                WHERE id = ?
+                """, [row["params_json"], row["params_fingerprint"], row["position"], .integer(Int64(version)), .real(now), row["id"]])
+        }
         let added = try db.execute("""
             SELECT s.name FROM submit_items s WHERE s.job_id = ? AND s.position <= ?
             AND NOT EXISTS (SELECT 1 FROM work_items w WHERE w.job_id = s.job_id AND w.name = s.name) ORDER BY s.position
             """, step).compactMap { $0.string("name") }
-        try db.execute("""
-            UPDATE work_items SET params_json = s.params_json, params_fingerprint = s.params_fingerprint, position = s.position,
-            fingerprint_version = ?, updated_at = ?
-            FROM submit_items s WHERE s.job_id = ? AND s.position <= ? AND work_items.job_id = s.job_id AND work_items.name = s.name
-            """, [.integer(Int64(version)), .real(now)] + step)
         try db.execute("""
             INSERT INTO work_items (id, job_id, name, position, status, phase, params_json, params_fingerprint,
             fingerprint_version, created_at, updated_at)
@@ -298,7 +306,7 @@ extension Store {
             """, [.integer(Int64(version)), .real(now), .real(now)] + step)
         try db.execute("""
             INSERT INTO events (item_id, job_id, attempt, from_status, to_status, at)
-            SELECT s.item_id, s.job_id, 1, NULL, 'pending', ? FROM submit_items s JOIN work_items w ON w.id = s.item_id
+            SELECT s.item_id, s.job_id, 1, NULL, 'pending', ? FROM submit_items s CROSS JOIN work_items w ON w.id = s.item_id
             WHERE s.job_id = ? AND s.position <= ?
             """, [.real(now)] + step)
         try db.execute("DELETE FROM submit_items WHERE job_id = ? AND position <= ?", step)
