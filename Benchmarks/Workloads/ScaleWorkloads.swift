@@ -7,7 +7,7 @@ import JobEngine
 public enum ScaleWorkloads {
     /// Writes an items file of `count` lines, each with a small params object.
     public static func writeItemsFile(_ count: Int, to path: String) {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = FileHandle(forWritingAtPath: path)!
         defer { try? handle.close() }
         var chunk = ""

@@ -305,7 +305,10 @@ public final class Engine: Sendable {
     /// a few thousand items per transaction: for the hour after an outage, when thousands failed.
     /// Concurrent retries start each item once, as with ``retry(_:mode:)``.
     ///
-    /// - Parameter dryRun: say what would start, changing nothing.
+    /// - Parameters:
+    ///   - jobID: the job whose failed items to retry; nil for every job's.
+    ///   - mode: `restart` or `recover`, as for ``retry(_:mode:)``.
+    ///   - dryRun: say what would start, changing nothing.
     /// - Returns: the retries started (or that would start) and the failed items skipped, with reasons.
     /// - Throws: `SQLiteError` when the store cannot be written; the steps done before stay done.
     public func retryFailed(jobID: UUID? = nil, mode: RetryMode, dryRun: Bool = false) async throws -> RetryResult {

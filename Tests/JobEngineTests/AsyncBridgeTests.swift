@@ -53,7 +53,7 @@ import Testing
 
     @Test func aCancelledWriteRollsBackAndLeavesNoTransactionOpen() async throws {
         let database = try Self.database()
-        try await database.run { db in try db.execute("CREATE TABLE t (x INTEGER)") }
+        _ = try await database.run { db in try db.execute("CREATE TABLE t (x INTEGER)") }
         let started = Locked(false)
         let call = Task {
             try await database.write { db in
@@ -72,7 +72,7 @@ import Testing
 
     @Test func noStatementStartsAfterTheCancelEvenBetweenStatements() async throws {
         let database = try Self.database()
-        try await database.run { db in try db.execute("CREATE TABLE t (x INTEGER)") }
+        _ = try await database.run { db in try db.execute("CREATE TABLE t (x INTEGER)") }
         let started = Locked(false)
         let proceed = DispatchSemaphore(value: 0)
         let call = Task {
