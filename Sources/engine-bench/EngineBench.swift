@@ -182,17 +182,10 @@ struct MemoryProbe: AsyncParsableCommand {
 
     /// Runs the probe in a child process of this executable and returns its peak RSS.
     static func measure(documents: Int) throws -> Int {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["memory-probe", "--documents", String(documents)]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let bytes = Int(String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-        else { throw ValidationError("memory probe for \(documents) documents failed (exit \(process.terminationStatus))") }
+        let output = try ChildProbe.run(["memory-probe", "--documents", String(documents)])
+        guard let bytes = Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw ValidationError("memory probe for \(documents) documents printed \(output)")
+        }
         return bytes
     }
 }
@@ -216,18 +209,30 @@ struct ScaleProbe: AsyncParsableCommand {
 
     /// Runs the probe in a child process of this executable.
     static func measure(items: Int, folder: ScratchDirectory) throws -> (seconds: Double, longestLockWait: Double, peakBytes: Int) {
+        let output = try ChildProbe.run(["scale-probe", "--items", String(items), "--folder", folder.url.path])
+        let fields = output.split(whereSeparator: \.isWhitespace)
+        guard fields.count == 3, let seconds = Double(fields[0]), let wait = Double(fields[1]), let bytes = Int(fields[2]) else {
+            throw ValidationError("scale probe for \(items) items printed \(output)")
+        }
+        return (seconds, wait, bytes)
+    }
+}
+
+/// Runs this executable again as a child process (a probe measuring its own peak RSS) and returns
+/// what it printed on stdout.
+enum ChildProbe {
+    static func run(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["scale-probe", "--items", String(items), "--folder", folder.url.path]
+        process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let fields = String(decoding: output, as: UTF8.self).split(whereSeparator: \.isWhitespace)
-        guard process.terminationStatus == 0, fields.count == 3, let seconds = Double(fields[0]), let wait = Double(fields[1]),
-              let bytes = Int(fields[2])
-        else { throw ValidationError("scale probe for \(items) items failed (exit \(process.terminationStatus))") }
-        return (seconds, wait, bytes)
+        guard process.terminationStatus == 0 else {
+            throw ValidationError("\(arguments.joined(separator: " ")) failed (exit \(process.terminationStatus))")
+        }
+        return String(decoding: output, as: UTF8.self)
     }
 }

@@ -28,12 +28,23 @@ extension Store {
         var started: [UUID] = []
         var skipped: [RetryResult.Skipped] = []
         for id in ids {
-            switch try startRetry(db, id: id.uuidString.lowercased(), mode: mode, origin: origin, notBefore: nil) {
-            case .started: started.append(id)
-            case .skipped(let reason): skipped.append(.init(id: id, reason: reason))
+            if let reason = try retryOne(db, id: id.uuidString.lowercased(), mode: mode, origin: origin, dryRun: false) {
+                skipped.append(.init(id: id, reason: reason))
+            } else {
+                started.append(id)
             }
         }
         return RetryResult(total: started.count, started: started, skipped: skipped)
+    }
+
+    /// Starts one item's retry (or, with `dryRun`, only asks ``RetryRules`` whether it would start):
+    /// nil when it starts, else why not. The one path listed, bulk and previewed retries share.
+    private static func retryOne(_ db: Connection, id: String, mode: RetryMode, origin: RetryOrigin, dryRun: Bool) throws
+        -> RetryResult.SkipReason?
+    {
+        if dryRun { return RetryRules.refusal(try retryFacts(db, id: id), mode: mode, origin: origin) }
+        if case .skipped(let reason) = try startRetry(db, id: id, mode: mode, origin: origin, notBefore: nil) { return reason }
+        return nil
     }
 
     /// Starts a retry of every failed item of `jobID` (of every job when nil), a step of
@@ -86,15 +97,11 @@ extension Store {
         for row in rows {
             let text = row.string("id") ?? ""
             let id = try decoded(row, "id", in: "work_items", as: UUID.init(uuidString:))
-            let reason: RetryResult.SkipReason?
-            if dryRun {
-                reason = RetryRules.refusal(try retryFacts(db, id: text), mode: mode, origin: .manual)
-            } else if case .skipped(let why) = try startRetry(db, id: text, mode: mode, origin: .manual, notBefore: nil) {
-                reason = why
+            if let reason = try retryOne(db, id: text, mode: mode, origin: .manual, dryRun: dryRun) {
+                step.skipped.append(.init(id: id, reason: reason))
             } else {
-                reason = nil
+                step.started.append(id)
             }
-            if let reason { step.skipped.append(.init(id: id, reason: reason)) } else { step.started.append(id) }
         }
         return step
     }
@@ -106,7 +113,7 @@ extension Store {
             var seen = Set<UUID>()
             var skipped: [RetryResult.Skipped] = []
             for id in ids {
-                if let reason = RetryRules.refusal(try Self.retryFacts(db, id: id.uuidString.lowercased()), mode: mode, origin: .manual) {
+                if let reason = try Self.retryOne(db, id: id.uuidString.lowercased(), mode: mode, origin: .manual, dryRun: true) {
                     skipped.append(.init(id: id, reason: reason))
                 } else if seen.insert(id).inserted {
                     started.append(id)
