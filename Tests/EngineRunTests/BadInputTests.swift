@@ -15,21 +15,21 @@ import Testing
         let arguments: [String]
         let expected: String
         /// Prepares the folder: spec files, stores.
-        var setUp: @Sendable (Folder) throws -> Void = { _ in }
+        var setUp: @Sendable (Folder) async throws -> Void = { _ in }
         var store = "engine.sqlite"
         var testDescription: String { name }
     }
 
-    static func spec(_ json: String) -> @Sendable (Folder) throws -> Void {
+    static func spec(_ json: String) -> @Sendable (Folder) async throws -> Void {
         { folder in try folder.write("spec.json", json) }
     }
 
-    static func withStore(_ then: @escaping @Sendable (Folder) throws -> Void) -> @Sendable (Folder) throws -> Void {
+    static func withStore(_ then: @escaping @Sendable (Folder) async throws -> Void) -> @Sendable (Folder) async throws -> Void {
         { folder in
             try folder.write("spec.json", validSpec)
-            let made = try CLI.run(["status"], in: folder.url)
+            let made = try await CLI.run(["status"], in: folder.url)
             try #require(made.code == 0, "could not create the store: \(made.stderr)")
-            try then(folder)
+            try await then(folder)
         }
     }
 
@@ -108,11 +108,11 @@ import Testing
     ]
 
     @Test(arguments: cases)
-    func badInputIsRefusedWithAPreciseMessageAndChangesNothing(_ testCase: Case) throws {
+    func badInputIsRefusedWithAPreciseMessageAndChangesNothing(_ testCase: Case) async throws {
         let folder = try Folder()
-        try testCase.setUp(folder)
+        try await testCase.setUp(folder)
         let before = folder.contents(testCase.store)
-        let output = try CLI.run(testCase.arguments, in: folder.url)
+        let output = try await CLI.run(testCase.arguments, in: folder.url)
         #expect(output.code == 2, "exit code; stderr: \(output.stderr)")
         #expect(output.stderr.contains(testCase.expected), "stderr was: \(output.stderr)")
         #expect(output.stdout.isEmpty, "stdout was: \(output.stdout)")
@@ -120,10 +120,10 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: folder.path("out/a.jsonl")))
     }
 
-    @Test func aLockedStoreIsReportedAndLeftAsItWas() throws {
+    @Test func aLockedStoreIsReportedAndLeftAsItWas() async throws {
         let folder = try Folder()
         try folder.write("spec.json", Self.validSpec)
-        #expect(try CLI.run(["status"], in: folder.url).code == 0)
+        #expect(try await CLI.run(["status"], in: folder.url).code == 0)
         let before = folder.contents("engine.sqlite")
         // Another process holds the write lock for the whole run.
         let holder = Process()
@@ -144,7 +144,7 @@ import Testing
         let line = String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
         try #require(line.contains("locked"))
 
-        let output = try CLI.run(["run", "spec.json"], in: folder.url)
+        let output = try await CLI.run(["run", "spec.json"], in: folder.url)
         #expect(output.code == 2)
         #expect(output.stderr.contains("the store is locked by another process"), "stderr was: \(output.stderr)")
         try release.fileHandleForWriting.close()  // the holder reads end-of-input and exits

@@ -29,10 +29,10 @@ import Testing
     static var runsInCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 
     @Test(.enabled(if: runsInCI || missing.isEmpty, "needs chromium, chromium-driver and python3 selenium (.ci/run installs them)"))
-    func anOperatorRecoversAFailedItemFromTheJobsPage() throws {
+    func anOperatorRecoversAFailedItemFromTheJobsPage() async throws {
         try #require(Self.missing.isEmpty, "CI must have \(Self.missing.joined(separator: ", ")) for the browser test")
         let folder = try Folder()
-        let output = try CLI.run(
+        let output = try await CLI.run(
             ["python3", Self.repository.appendingPathComponent("Tests/Browser/jobs_page.py").path,
              "--engine-run", CLI.binary.path,
              "--example", Self.repository.appendingPathComponent("Examples/news.json").path],

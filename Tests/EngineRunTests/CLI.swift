@@ -21,16 +21,18 @@ enum CLI {
     }
 
     /// Runs engine-run to completion in `folder` (up to `timeout` seconds) and returns what it printed.
+    ///
+    /// Waits by suspending, never by blocking: test functions run on Swift's cooperative pool, which
+    /// has one thread per core here, and a test parked in a sleep loop starves every other suite
+    /// running beside it (under ThreadSanitizer, past their time limits).
     static func run(_ arguments: [String], in folder: URL, environment: [String: String] = [:], executable: URL = binary,
-                    timeout: Double = 120) throws -> Output {
+                    timeout: Double = 120) async throws -> Output {
         let process = try start(arguments, in: folder, environment: environment, executable: executable)
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        if process.process.isRunning {
+        if await !process.wait(seconds: timeout) {
             process.process.terminate()
             Issue.record("engine-run \(arguments) did not finish within \(timeout) s")
+            process.process.waitUntilExit()
         }
-        process.process.waitUntilExit()
         return process.output()
     }
 
@@ -56,10 +58,11 @@ enum CLI {
                    stderr: (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "")
         }
 
-        /// Waits up to `seconds` for the process to exit; true if it did.
-        func wait(seconds: Double) -> Bool {
+        /// Waits up to `seconds` for the process to exit; true if it did. Suspends between looks
+        /// (see ``CLI/run(_:in:environment:executable:timeout:)``).
+        func wait(seconds: Double) async -> Bool {
             let deadline = Date().addingTimeInterval(seconds)
-            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+            while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(5)) }
             if !process.isRunning { process.waitUntilExit() }
             return !process.isRunning
         }
@@ -151,8 +154,8 @@ func sqlite(_ path: String, _ sql: String) throws -> [[String: String]] {
 struct SQLFailure: Error { let message: String }
 
 /// The items of a store as `engine-run items --json` prints them.
-func itemsJSON(_ folder: Folder, db: String = "engine.sqlite") throws -> [[String: Any]] {
-    let output = try CLI.run(["items", "--json", "--db", db], in: folder.url)
+func itemsJSON(_ folder: Folder, db: String = "engine.sqlite") async throws -> [[String: Any]] {
+    let output = try await CLI.run(["items", "--json", "--db", db], in: folder.url)
     try #require(output.code == 0, "items --json failed: \(output.stderr)")
     return try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [[String: Any]])
 }

@@ -27,21 +27,21 @@ import Testing
 
     /// Starts `arguments`, waits until the store shows `threshold` progress, then SIGKILLs it.
     /// Returns the progress seen at the kill.
-    static func kill(_ arguments: [String], in folder: Folder, at threshold: Int) throws -> Int {
+    static func kill(_ arguments: [String], in folder: Folder, at threshold: Int) async throws -> Int {
         let process = try CLI.start(arguments, in: folder.url)
         let deadline = Date().addingTimeInterval(60)
         var seen = 0
         while process.process.isRunning && Date() < deadline {
             seen = progress(folder)
             if seen >= threshold { break }
-            Thread.sleep(forTimeInterval: 0.001)
+            try? await Task.sleep(for: .seconds(0.001))
         }
         process.kill(SIGKILL)
-        _ = process.wait(seconds: 10)
+        _ = await process.wait(seconds: 10)
         return seen
     }
 
-    @Test func killedAtTwelveInstantsThenResumedEveryDocumentIsInEverySinkOnce() throws {
+    @Test func killedAtTwelveInstantsThenResumedEveryDocumentIsInEverySinkOnce() async throws {
         let total = 2 * 4 * Self.documents
         var killedAt: [Int] = []
         for round in 0..<12 {
@@ -49,16 +49,16 @@ import Testing
             let sink = round % 2 == 0 ? "jsonl" : "sqlite"
             try folder.write("spec.json", Self.spec(sink: sink, sync: round % 3 == 2 ? "full" : "normal"))
             let threshold = max(1, total * (2 * round + 1) / 24)
-            let seen = try Self.kill(["run", "spec.json", "--quiet"], in: folder, at: threshold)
+            let seen = try await Self.kill(["run", "spec.json", "--quiet"], in: folder, at: threshold)
             killedAt.append(seen)
             if round % 4 == 3 {
                 // Crash the recovery too, once it has made some progress of its own.
-                _ = try Self.kill(["resume", "--quiet"], in: folder, at: min(total, seen + 150))
+                _ = try await Self.kill(["resume", "--quiet"], in: folder, at: min(total, seen + 150))
             }
 
-            let resumed = try CLI.run(["resume", "--quiet"], in: folder.url)
+            let resumed = try await CLI.run(["resume", "--quiet"], in: folder.url)
             #expect(resumed.code == 0, "round \(round) (\(sink)): resume failed: \(resumed.stdout) \(resumed.stderr)")
-            let items = try itemsJSON(folder)
+            let items = try await itemsJSON(folder)
             #expect(items.count == 4)
             for item in items {
                 let name = try #require(item["name"] as? String)
@@ -82,7 +82,7 @@ import Testing
     }
 
     @Test(arguments: [(SIGINT, Int32(130)), (SIGTERM, Int32(143))])
-    func aSignalStopsTheRunQuicklyAndLeavesItemsRecoverable(signal: Int32, expectedCode: Int32) throws {
+    func aSignalStopsTheRunQuicklyAndLeavesItemsRecoverable(signal: Int32, expectedCode: Int32) async throws {
         let folder = try Folder()
         try folder.write("spec.json", """
             {"name": "slow", "concurrency": 2,
@@ -92,16 +92,16 @@ import Testing
             """)
         let process = try CLI.start(["run", "spec.json", "--quiet"], in: folder.url)
         let deadline = Date().addingTimeInterval(30)
-        while Self.progress(folder) < 100 && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+        while Self.progress(folder) < 100 && Date() < deadline { try? await Task.sleep(for: .seconds(0.005)) }
         process.kill(signal)
         let signalled = Date()
-        #expect(process.wait(seconds: 2), "still running 2 s after the signal")
+        #expect(await process.wait(seconds: 2), "still running 2 s after the signal")
         #expect(Date().timeIntervalSince(signalled) < 2)
         let output = process.output()
         #expect(output.code == expectedCode)
         #expect(output.stderr.contains("engine-run resume"))
 
-        let items = try itemsJSON(folder)
+        let items = try await itemsJSON(folder)
         let statuses = items.map { $0["status"] as? String ?? "" }
         #expect(statuses.filter { $0 == "failed" }.count == 2, "\(statuses)")  // the two that were running
         #expect(items.filter { $0["status"] as? String == "failed" }.allSatisfy { $0["error_kind"] as? String == "interrupted" })
@@ -109,16 +109,16 @@ import Testing
         let collectedBefore = items.map { $0["collected"] as? Int ?? 0 }.reduce(0, +)
         #expect(collectedBefore > 0)
 
-        let resumed = try CLI.run(["resume", "--quiet"], in: folder.url)
+        let resumed = try await CLI.run(["resume", "--quiet"], in: folder.url)
         #expect(resumed.code == 0, "\(resumed.stderr)")
-        for item in try itemsJSON(folder) {
+        for item in try await itemsJSON(folder) {
             #expect(item["status"] as? String == "succeeded")
             #expect(item["collected_total"] as? Int == 2000)
             #expect(try jsonlSeqs(folder.path("out/\(item["name"] as! String).jsonl")) == Array(0..<2000))
         }
     }
 
-    @Test func aSecondInterruptForcesExitAtOnce() throws {
+    @Test func aSecondInterruptForcesExitAtOnce() async throws {
         let folder = try Folder()
         // Each page takes 10 s, so a graceful stop would wait that long for the page in flight.
         try folder.write("spec.json", """
@@ -130,26 +130,26 @@ import Testing
         while (try? sqlite(folder.path("engine.sqlite"), "SELECT status FROM work_items").first?["status"]) != "running",
               Date() < deadline
         {
-            Thread.sleep(forTimeInterval: 0.01)
+            try? await Task.sleep(for: .seconds(0.01))
         }
-        Thread.sleep(forTimeInterval: 0.2)
+        try? await Task.sleep(for: .seconds(0.2))
         process.kill(SIGINT)
-        Thread.sleep(forTimeInterval: 0.3)
+        try? await Task.sleep(for: .seconds(0.3))
         #expect(process.process.isRunning, "the first Ctrl-C should wait for the page in flight")
         process.kill(SIGINT)
         // "At once", with room for a sanitizer-instrumented binary on a loaded machine.
-        #expect(process.wait(seconds: 3), "the second Ctrl-C should force the exit")
+        #expect(await process.wait(seconds: 3), "the second Ctrl-C should force the exit")
         #expect(process.output().code == 130)
         #expect(process.output().stderr.contains("forced exit"))
         // A forced exit is a crash: the item was left running. Reading commands never judge workers
         // (finding 4 of issue 9), but the next command that writes sees at once that it is dead.
-        #expect(try itemsJSON(folder).first?["status"] as? String == "running")
-        #expect(try CLI.run(["cancel", "stuck"], in: folder.url).code == 0)
-        let item = try #require(try itemsJSON(folder).first)
+        #expect(try await itemsJSON(folder).first?["status"] as? String == "running")
+        #expect(try await CLI.run(["cancel", "stuck"], in: folder.url).code == 0)
+        let item = try #require(try await itemsJSON(folder).first)
         #expect(item["status"] as? String == "failed" && item["error_kind"] as? String == "interrupted")
     }
 
-    @Test func twoProcessesOnOneStoreNeverRunTheSameItemTwice() throws {
+    @Test func twoProcessesOnOneStoreNeverRunTheSameItemTwice() async throws {
         let folder = try Folder()
         try folder.write("spec.json", """
             {"name": "shared", "concurrency": 2,
@@ -159,7 +159,9 @@ import Testing
             """)
         let first = try CLI.start(["run", "spec.json", "--quiet"], in: folder.url)
         let second = try CLI.start(["run", "spec.json", "--quiet"], in: folder.url)
-        #expect(first.wait(seconds: 60) && second.wait(seconds: 60))
+        let firstEnded = await first.wait(seconds: 60)
+        let secondEnded = await second.wait(seconds: 60)
+        #expect(firstEnded && secondEnded)
         #expect(first.output().code == 0, "\(first.output().stderr)")
         #expect(second.output().code == 0, "\(second.output().stderr)")
         let starts = try sqlite(folder.path("engine.sqlite"), """

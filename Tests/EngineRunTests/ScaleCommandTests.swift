@@ -4,7 +4,7 @@ import Testing
 /// Issue 12 through the CLI: `retry --failed --job` prints the total of a bulk retry, and `items`
 /// streams a job's items page by page (JSON stays one valid array, the table has one header).
 @Suite(.timeLimit(.minutes(3))) struct ScaleCommandTests {
-    @Test func bulkRetryAndStreamedItems() throws {
+    @Test func bulkRetryAndStreamedItems() async throws {
         let folder = try Folder()
         let lines = (0..<2_300).map { #"{"name": "q\#($0)", "params": {"n": \#($0)}}"# }.joined(separator: "\n")
         try folder.write("items.jsonl", lines)
@@ -12,22 +12,22 @@ import Testing
             {"name": "crawl", "collector": {"type": "synthetic", "documents": 1, "page_size": 1},
              "ingester": {"type": "jsonl", "path": "out/{item}.jsonl"}, "items_file": "items.jsonl"}
             """)
-        let enqueued = try CLI.run(["run", "spec.json", "--enqueue"], in: folder.url)
+        let enqueued = try await CLI.run(["run", "spec.json", "--enqueue"], in: folder.url)
         #expect(enqueued.code == 0 && enqueued.stdout.contains("2300 work item(s) queued"), "\(enqueued.stderr)")
         _ = try sqlite(folder.path("engine.sqlite"), "UPDATE work_items SET status = 'failed', error_kind = 'transient' WHERE name != 'q5'")
 
-        let dryRun = try CLI.run(["retry", "--type", "recover", "--failed", "--job", "crawl", "--dry-run"], in: folder.url)
+        let dryRun = try await CLI.run(["retry", "--type", "recover", "--failed", "--job", "crawl", "--dry-run"], in: folder.url)
         #expect(dryRun.code == 0 && dryRun.stdout.hasPrefix(#"{"total": 2299, "dry_run": true}"#), "\(dryRun.stderr)")
-        let retried = try CLI.run(["retry", "--type", "restart", "--failed", "--job", "crawl", "--enqueue"], in: folder.url)
+        let retried = try await CLI.run(["retry", "--type", "restart", "--failed", "--job", "crawl", "--enqueue"], in: folder.url)
         #expect(retried.code == 0 && retried.stdout.hasPrefix(#"{"total": 2299}"#), "\(retried.stderr)")
 
-        let json = try CLI.run(["items", "--job", "crawl", "--json"], in: folder.url)
+        let json = try await CLI.run(["items", "--job", "crawl", "--json"], in: folder.url)
         let array = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
         #expect(array.count == 2_300 && array.compactMap { $0["name"] as? String } == (0..<2_300).map { "q\($0)" })
-        let table = try CLI.run(["items", "--status", "pending"], in: folder.url)
+        let table = try await CLI.run(["items", "--status", "pending"], in: folder.url)
         let rows = table.stdout.split(separator: "\n")
         #expect(rows.count == 2_301 && rows.filter { $0.hasPrefix("ID ") }.count == 1)
-        let none = try CLI.run(["items", "--json", "--status", "running"], in: folder.url)
+        let none = try await CLI.run(["items", "--json", "--status", "running"], in: folder.url)
         #expect(none.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
     }
 }

@@ -9,14 +9,14 @@ import Testing
         let port: Int
         let key: String
 
-        init(in folder: Folder, key: String = "serve-test-key", keyFromEnvironment: Bool = false, arguments: [String] = []) throws {
+        init(in folder: Folder, key: String = "serve-test-key", keyFromEnvironment: Bool = false, arguments: [String] = []) async throws {
             self.key = key
             running = try CLI.start(["serve", "--port", "0", "--poll-seconds", "0.2"] + (keyFromEnvironment ? [] : ["--api-key", key]) + arguments,
                                     in: folder.url, environment: keyFromEnvironment ? ["ENGINE_API_KEY": key] : [:])
             let deadline = Date().addingTimeInterval(60)
             var port: Int?
             while port == nil && Date() < deadline && running.process.isRunning {
-                Thread.sleep(forTimeInterval: 0.05)
+                try? await Task.sleep(for: .seconds(0.05))
                 let out = running.stdoutSoFar
                 if let range = out.range(of: "http://127.0.0.1:") {
                     port = Int(out[range.upperBound...].prefix { $0.isNumber })
@@ -59,12 +59,12 @@ import Testing
     struct ServeFailure: Error { let message: String }
 
     /// Waits until every item of the store satisfies `condition` (up to `seconds`).
-    func waitForItems(_ folder: Folder, seconds: Double = 60, _ condition: ([[String: Any]]) -> Bool) throws -> [[String: Any]] {
+    func waitForItems(_ folder: Folder, seconds: Double = 60, _ condition: ([[String: Any]]) -> Bool) async throws -> [[String: Any]] {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
-            let items = try itemsJSON(folder)
+            let items = try await itemsJSON(folder)
             if condition(items) || Date() > deadline { return items }
-            Thread.sleep(forTimeInterval: 0.2)
+            try? await Task.sleep(for: .seconds(0.2))
         }
     }
 
@@ -75,28 +75,28 @@ import Testing
         (["--api-key", "k", "--port", "70000"], [:], "--port 70000"),
         (["--api-key", "k", "--poll-seconds", "0"], [:], "--poll-seconds"),
     ] as [([String], [String: String], String)])
-    func refusesToStartWithoutAKeyOrWithBadOptions(arguments: [String], environment: [String: String], mention: String) throws {
+    func refusesToStartWithoutAKeyOrWithBadOptions(arguments: [String], environment: [String: String], mention: String) async throws {
         let folder = try Folder()
         var env = environment
         if env["ENGINE_API_KEY"] == "" { env["ENGINE_API_KEY"] = nil }
-        let output = try CLI.run(["serve"] + arguments, in: folder.url, environment: env, timeout: 30)
+        let output = try await CLI.run(["serve"] + arguments, in: folder.url, environment: env, timeout: 30)
         #expect(output.code == 2, "\(output.stderr)")
         #expect(output.stderr.contains(mention), "\(output.stderr)")
         #expect(output.stderr.split(separator: "\n").count <= 3)
         #expect(!FileManager.default.fileExists(atPath: folder.path("engine.sqlite")), "a refused serve created a store")
     }
 
-    @Test func servesQueuedJobsAndRetriesOverHTTPWithTheKeyFromTheEnvironment() throws {
+    @Test func servesQueuedJobsAndRetriesOverHTTPWithTheKeyFromTheEnvironment() async throws {
         let folder = try Folder()
         try FileManager.default.copyItem(at: EndToEndTests.example, to: folder.url.appendingPathComponent("news.json"))
-        let queued = try CLI.run(["run", "news.json", "--enqueue"], in: folder.url)
+        let queued = try await CLI.run(["run", "news.json", "--enqueue"], in: folder.url)
         #expect(queued.code == 0, "\(queued.stderr)")
         #expect(queued.stdout.contains("2 work item(s) queued"))
-        #expect(try itemsJSON(folder).allSatisfy { $0["status"] as? String == "pending" })
+        #expect(try await itemsJSON(folder).allSatisfy { $0["status"] as? String == "pending" })
 
-        let server = try Server(in: folder, key: "from-env", keyFromEnvironment: true)
+        let server = try await Server(in: folder, key: "from-env", keyFromEnvironment: true)
         // The worker runs the queued job: q1 succeeds, q2's sink times out once (max_attempts 1).
-        let settled = try waitForItems(folder) { items in items.allSatisfy { ["succeeded", "failed"].contains($0["status"] as? String) } }
+        let settled = try await waitForItems(folder) { items in items.allSatisfy { ["succeeded", "failed"].contains($0["status"] as? String) } }
         let failed = try #require(settled.first { $0["name"] as? String == "q2" })
         #expect(failed["status"] as? String == "failed")
         let id = try #require(failed["id"] as? String)
@@ -108,7 +108,7 @@ import Testing
         let answer = try #require(try JSONSerialization.jsonObject(with: Data(retry.body.utf8)) as? [String: Any])
         #expect(answer["total"] as? Int == 1)
 
-        let done = try waitForItems(folder) { items in items.allSatisfy { $0["status"] as? String == "succeeded" } }
+        let done = try await waitForItems(folder) { items in items.allSatisfy { $0["status"] as? String == "succeeded" } }
         let item = try #require(done.first { $0["id"] as? String == id })
         #expect(item["status"] as? String == "succeeded")
         #expect(item["collected_total"] as? Int == 1000, "recover collected nothing again")
@@ -116,47 +116,47 @@ import Testing
         let page = try server.curl("GET", "/", key: .some(nil))
         #expect(page.status == 200 && page.body.contains("<html lang=\"en\">"))
         server.running.kill(SIGTERM)
-        #expect(server.running.wait(seconds: 15))
+        #expect(await server.running.wait(seconds: 15))
         #expect(server.running.process.terminationStatus == 0, "\(server.running.output().stderr)")
     }
 
-    @Test func sigtermStopsRunningItemsAtACheckpointAndTheNextServeContinuesThem() throws {
+    @Test func sigtermStopsRunningItemsAtACheckpointAndTheNextServeContinuesThem() async throws {
         let folder = try Folder()
         try folder.write("slow.json", """
             {"name": "slow", "concurrency": 2,
-             "collector": {"type": "synthetic", "documents": 3000, "page_size": 20, "document_bytes": 64, "latency_ms": 15},
+             "collector": {"type": "synthetic", "documents": 3000, "page_size": 20, "document_bytes": 64, "latency_ms": 40},
              "ingester": {"type": "jsonl", "path": "out/{item}.jsonl", "batch_size": 20},
              "items": [{"name": "a"}, {"name": "b"}]}
             """)
-        #expect(try CLI.run(["run", "slow.json", "--enqueue"], in: folder.url).code == 0)
-        let first = try Server(in: folder)
+        #expect(try await CLI.run(["run", "slow.json", "--enqueue"], in: folder.url).code == 0)
+        let first = try await Server(in: folder)
         // Polled straight from the store (not through `items --json`, a process per look): the signal
         // must land while the items run, also on a slow (sanitizer) build.
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline,
               (try? sqlite(folder.path("engine.sqlite"), "SELECT MAX(collected) AS top FROM work_items").first?["top"])
                 .flatMap { $0 }.flatMap { Int($0) } ?? 0 <= 100 {
-            Thread.sleep(forTimeInterval: 0.02)
+            try? await Task.sleep(for: .seconds(0.02))
         }
         let started = Date()
         first.running.kill(SIGTERM)
-        #expect(first.running.wait(seconds: 15), "serve did not stop on SIGTERM")
+        #expect(await first.running.wait(seconds: 15), "serve did not stop on SIGTERM")
         #expect(first.running.process.terminationStatus == 0, "\(first.running.output().stderr)")
         #expect(Date().timeIntervalSince(started) < 10)
 
-        let stopped = try itemsJSON(folder)
+        let stopped = try await itemsJSON(folder)
         #expect(stopped.allSatisfy { $0["status"] as? String != "running" }, "\(stopped)")
         let interrupted = stopped.filter { $0["error_kind"] as? String == "interrupted" }
         #expect(!interrupted.isEmpty)
         #expect(interrupted.allSatisfy { ($0["collected"] as? Int ?? 0) > 0 }, "their checkpoints were kept")
 
-        let second = try Server(in: folder)
-        let done = try waitForItems(folder) { items in items.allSatisfy { $0["status"] as? String == "succeeded" } }
+        let second = try await Server(in: folder)
+        let done = try await waitForItems(folder) { items in items.allSatisfy { $0["status"] as? String == "succeeded" } }
         #expect(done.allSatisfy { $0["status"] as? String == "succeeded" }, "\(done)")
         // Continued from the checkpoint: nothing collected twice.
         #expect(done.allSatisfy { $0["collected_total"] as? Int == 3000 }, "\(done.map { $0["collected_total"] ?? 0 })")
         for name in ["a", "b"] { #expect(try jsonlSeqs(folder.path("out/\(name).jsonl")) == Array(0..<3000)) }
         second.running.kill(SIGINT)
-        #expect(second.running.wait(seconds: 15))
+        #expect(await second.running.wait(seconds: 15))
     }
 }

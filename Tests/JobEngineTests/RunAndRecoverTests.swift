@@ -185,8 +185,9 @@ struct BrokenCollector: Collector {
     }
 }
 
-/// Counts collectors in flight; each first page waits (up to 5 s) until `expected` are in flight,
-/// so the test sees real overlap without depending on timing.
+/// Counts collectors in flight; each first page waits (up to 60 s, ended as soon as `expected` are
+/// in flight) so the test sees real overlap without depending on timing: 400 claims through one
+/// writer under ThreadSanitizer beside other suites took more than 5 s.
 final class ConcurrencyProbe: Sendable {
     private let state = Locked((current: 0, maximum: 0))
     let expected: Int
@@ -195,7 +196,7 @@ final class ConcurrencyProbe: Sendable {
 
     func enter() {
         state.withLock { $0.current += 1; $0.maximum = max($0.maximum, $0.current) }
-        let deadline = Date().addingTimeInterval(5)
+        let deadline = Date().addingTimeInterval(60)
         while state.withLock({ $0.maximum }) < expected && Date() < deadline { Thread.sleep(forTimeInterval: 0.002) }
         Thread.sleep(forTimeInterval: 0.01)
     }

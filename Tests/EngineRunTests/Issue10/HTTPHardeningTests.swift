@@ -5,8 +5,8 @@ import Testing
 /// badly, go away mid-request, or probe with TRACE and HEAD.
 @Suite(.serialized) struct HTTPHardeningTests {
     /// Runs a raw-socket client script (python3) against the server; returns what it printed.
-    static func client(_ script: String, port: Int) throws -> String {
-        let result = try system(["python3", "-c", "PORT = \(port)\n" + script])
+    static func client(_ script: String, port: Int) async throws -> String {
+        let result = try await system(["python3", "-c", "PORT = \(port)\n" + script])
         #expect(result.code == 0, "\(result.output)")
         return result.output
     }
@@ -25,10 +25,10 @@ import Testing
             return ("closed" if not answer else "answered", time.time() - started, answer)
         """
 
-    @Test func finding6_slowHeadersAndPartialBodiesAreDisconnectedAtTheirDeadlines() throws {
+    @Test func finding6_slowHeadersAndPartialBodiesAreDisconnectedAtTheirDeadlines() async throws {
         let folder = try Folder()
-        let server = try ServeTests.Server(in: folder, arguments: ["--header-timeout", "1", "--body-timeout", "1", "--idle-timeout", "2"])
-        let output = try Self.client(Self.helpers + """
+        let server = try await ServeTests.Server(in: folder, arguments: ["--header-timeout", "1", "--body-timeout", "1", "--idle-timeout", "2"])
+        let output = try await Self.client(Self.helpers + """
 
             print("header", *send(b"GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n")[:2])
             print("body", *send(b"PUT /api/pipelines/work-items/retry?type=recover HTTP/1.1\\r\\nHost: x\\r\\napikey: \(server.key)\\r\\nContent-Type: application/json\\r\\nContent-Length: 100\\r\\n\\r\\n{\\"wo")[:2])
@@ -50,10 +50,10 @@ import Testing
         #expect(!(try server.curl("GET", "/metrics", key: .some(nil)).body.contains("status=\"500\"")))
     }
 
-    @Test func finding6_connectionsBeyondTheCapWaitUntilOneCloses() throws {
+    @Test func finding6_connectionsBeyondTheCapWaitUntilOneCloses() async throws {
         let folder = try Folder()
-        let server = try ServeTests.Server(in: folder, arguments: ["--max-connections", "2", "--header-timeout", "30"])
-        let output = try Self.client("""
+        let server = try await ServeTests.Server(in: folder, arguments: ["--max-connections", "2", "--header-timeout", "30"])
+        let output = try await Self.client("""
             import socket, time
             held = [socket.create_connection(("127.0.0.1", PORT)) for _ in range(2)]
             time.sleep(0.5)
@@ -72,10 +72,10 @@ import Testing
         #expect(output.contains("third served") && !output.contains("while two held"), "\(output)")
     }
 
-    @Test func finding7_badChunkFramingIs400AndAClientThatLeftIsNotAServerError() throws {
+    @Test func finding7_badChunkFramingIs400AndAClientThatLeftIsNotAServerError() async throws {
         let folder = try Folder()
-        let server = try ServeTests.Server(in: folder)
-        let output = try Self.client(Self.helpers + """
+        let server = try await ServeTests.Server(in: folder)
+        let output = try await Self.client(Self.helpers + """
 
             state, seconds, answer = send(b"PUT /api/pipelines/work-items/retry?type=recover HTTP/1.1\\r\\nHost: x\\r\\napikey: \(server.key)\\r\\nContent-Type: application/json\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\nZZZ\\r\\nabc\\r\\n0\\r\\n\\r\\n")
             print("chunked", answer.split(b"\\r\\n")[0].decode())
@@ -90,18 +90,18 @@ import Testing
         #expect(!metrics.contains("status=\"500\""), "\(metrics.split(separator: "\n").filter { $0.contains("status=") })")
         #expect(metrics.contains("method=\"PUT\",status=\"499\""))
         server.running.kill(SIGTERM)
-        _ = server.running.wait(seconds: 10)
+        _ = await server.running.wait(seconds: 10)
         #expect(!server.running.output().stderr.contains("request failed"), "\(server.running.output().stderr)")
     }
 
-    @Test func finding8and9_TRACEIs405AndHEADOfHealthzAnswersLikeGET() throws {
+    @Test func finding8and9_TRACEIs405AndHEADOfHealthzAnswersLikeGET() async throws {
         let folder = try Folder()
-        let server = try ServeTests.Server(in: folder)
+        let server = try await ServeTests.Server(in: folder)
         for path in ["/healthz", "/metrics", "/api/pipelines/jobs", "/"] {
             #expect(try server.curl("TRACE", path).status == 405, "TRACE \(path)")
             #expect(try server.curl("QUERY", path).status == 405, "QUERY \(path)")
         }
-        let head = try system(["curl", "-s", "-I", "http://127.0.0.1:\(server.port)/healthz"])
+        let head = try await system(["curl", "-s", "-I", "http://127.0.0.1:\(server.port)/healthz"])
         #expect(head.output.hasPrefix("HTTP/1.1 200"), "\(head.output)")
         // dry_run= (empty) is refused like cursor= (empty); a cursor of the documented form is accepted.
         let job = "00000000-0000-0000-0000-000000000000"

@@ -6,7 +6,7 @@ import Testing
 /// with the sink ahead of its checkpoint, and the sink still ends with each document once.
 @Suite(.serialized) struct SinkAheadKillTests {
     @Test(arguments: ["jsonl", "sqlite"])
-    func aKillBetweenTheSinkWriteAndItsCheckpointDoublesNothing(sink: String) throws {
+    func aKillBetweenTheSinkWriteAndItsCheckpointDoublesNothing(sink: String) async throws {
         let folder = try Folder()
         let spec = OperatorPathCLITests.spec(name: "ahead", items: ["a", "b"], documents: 200, concurrency: 2, sink: sink,
                                              extra: #", "faults": [{"item": "a", "phase": "ingest", "at_document": 100, "stall_ms": 60000}]"#)
@@ -23,14 +23,14 @@ import Testing
             Int((try? sqlite(store, "SELECT ingested FROM work_items WHERE name = 'a'").first?["ingested"]) ?? "0") ?? 0
         }
         // The batch 100…119 is in the sink; its checkpoint (ingested 120) is held back by the stall.
-        #expect(waitFor(seconds: 60) { delivered() >= 120 && checkpointed() == 100 })
+        #expect(await waitFor(seconds: 60) { delivered() >= 120 && checkpointed() == 100 })
         run.kill(SIGKILL)
-        #expect(run.wait(seconds: 10))
+        #expect(await run.wait(seconds: 10))
         #expect(delivered() == 120 && checkpointed() == 100, "the kill did not land with the sink ahead")
 
-        let resumed = try CLI.run(["resume", "--quiet"], in: folder.url)
+        let resumed = try await CLI.run(["resume", "--quiet"], in: folder.url)
         #expect(resumed.code == 0, "\(resumed.stdout)\n\(resumed.stderr)")
-        for item in try itemsJSON(folder) {
+        for item in try await itemsJSON(folder) {
             let name = try #require(item["name"] as? String)
             #expect(item["status"] as? String == "succeeded")
             #expect(item["collected_total"] as? Int == 200)
