@@ -49,7 +49,7 @@ import Testing
             print("note: skipped: mounting a tmpfs needs root (CI runs as root)")
             return
         }
-        defer { _ = try? blockingSystem(["umount", "-l", disk], environment: nil) }
+        defer { _ = try? blockingSystem(["umount", "-l", disk]) }
         let db = "disk/engine.sqlite"
         // 4 × 1,500 documents of 1 KiB: about 6 MB staged, twice what the store's disk holds.
         try folder.write("spec.json", Self.spec(items: ["a", "b", "c", "d"], documents: 1_500, documentBytes: 1_024, concurrency: 4))

@@ -16,7 +16,9 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
     }
 }
 
-func blockingSystem(_ arguments: [String], environment: [String: String]?) throws -> (code: Int32, output: String) {
+/// ``system(_:environment:)`` on the calling thread: for the few callers that cannot await (a
+/// `defer`, the synchronous `installed` check that decides whether a test runs).
+func blockingSystem(_ arguments: [String], environment: [String: String]? = nil) throws -> (code: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
@@ -32,7 +34,7 @@ func blockingSystem(_ arguments: [String], environment: [String: String]?) throw
 
 /// Whether a command is on the PATH.
 func installed(_ command: String) -> Bool {
-    (try? blockingSystem(["sh", "-c", "command -v \(command)"], environment: nil).code) == 0
+    (try? blockingSystem(["sh", "-c", "command -v \(command)"]).code) == 0
 }
 
 /// True in CI (`CI=true`), where a test whose tools `.ci/run` installs must not skip.
