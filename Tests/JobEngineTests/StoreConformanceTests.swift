@@ -222,7 +222,7 @@ import Testing
             return
         }
         let stopped = try store.stop(itemID: claim.item.id.uuidString.lowercased(), owner: Self.owner, as: .failed, error: "down",
-                                     kind: .transient, retry: (mode: .recover, notBefore: 0))
+                                     kind: .transient, retry: (mode: .recover, notBefore: 0), sync: .normal)
         #expect(stopped.status == .failed)
         #expect(try await store.job(job.id.uuidString)?.cancelled == true)
         #expect(try await store.retry([claim.item.id], mode: .recover, origin: .interruption).skipped.map(\.reason) == [.jobCancelled])

@@ -107,7 +107,7 @@ final class Gate: Sendable {
 func claimDirectly(_ engine: Engine, jobID: UUID, leaseSeconds: Double = 30) throws -> ClaimedItem? {
     let version = try #require(try engine.store.job(jobID.uuidString)).specVersion
     guard case .claimed(let claim) = try engine.sqliteStore.claimNext(jobID: jobID, specVersion: version, owner: engine.owner,
-                                                                  leaseSeconds: leaseSeconds) else { return nil }
+                                                                  leaseSeconds: leaseSeconds, onClaim: { _ in }) else { return nil }
     return claim
 }
 

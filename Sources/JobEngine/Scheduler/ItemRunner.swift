@@ -59,13 +59,14 @@ struct ItemRunner {
                 try sink.reset(for: context)
                 try persist { try store.clearSinkReset(itemID: itemID, owner: owner) }
             }
+            var collected = item.collected
             if item.phase == .collect {
                 let collector = try registry.makeCollector(job.spec, baseDirectory: baseDirectory, item: context)
-                try collect(with: collector, from: claim.collectCursor, seq: item.collected, context: context)
+                collected = try collect(with: collector, from: claim.collectCursor, seq: item.collected, context: context)
             }
             // An item still collecting has delivered nothing, so this is (0, nil) for it.
-            try ingest(into: sink, from: item.ingested, sinkOffset: claim.sinkOffset, context: context)
-            let finished = try persist { try store.finish(itemID: itemID, owner: owner) }
+            let finished = try ingest(into: sink, from: item.ingested, upTo: collected, sinkOffset: claim.sinkOffset, context: context)
+                ?? persist { try store.finish(itemID: itemID, owner: owner, sync: job.spec.checkpoint.sync) }
             logger.info("work item succeeded", metadata: ["collected_total": "\(finished.collectedTotal)"])
             emit(.itemStopped(finished))
         } catch let lost as LeaseLost {
@@ -75,7 +76,8 @@ struct ItemRunner {
             let error = stop.reason == .cancelled ? "job cancelled" : "engine shut down"
             let kind: ErrorKind? = stop.reason == .cancelled ? nil : .interrupted
             record(itemID: itemID, as: .init(status: status, error: error, kind: kind), logger: logger) {
-                try store.stop(itemID: itemID, owner: owner, as: status, error: error, kind: kind)
+                try store.stop(itemID: itemID, owner: owner, as: status, error: error, kind: kind, retry: nil,
+                               sync: job.spec.checkpoint.sync)
             }
         } catch {
             let kind = (error as? PhaseError)?.kind ?? .transient
@@ -85,7 +87,8 @@ struct ItemRunner {
                 : nil
             logger.error("work item failed: \(error)", metadata: ["error_kind": "\(kind.rawValue)", "retrying": "\(retry != nil)"])
             record(itemID: itemID, as: .init(status: .failed, error: "\(error)", kind: kind), logger: logger) {
-                try store.stop(itemID: itemID, owner: owner, as: .failed, error: "\(error)", kind: kind, retry: retry)
+                try store.stop(itemID: itemID, owner: owner, as: .failed, error: "\(error)", kind: kind, retry: retry,
+                               sync: job.spec.checkpoint.sync)
             }
         }
     }
@@ -145,7 +148,8 @@ struct ItemRunner {
         }
     }
 
-    private func collect(with collector: any Collector, from cursor: String?, seq start: Int, context: ItemContext) throws {
+    /// Collects to the last page; returns how many documents the item has collected in all.
+    private func collect(with collector: any Collector, from cursor: String?, seq start: Int, context: ItemContext) throws -> Int {
         var cursor = cursor
         var seq = start
         while true {
@@ -165,12 +169,16 @@ struct ItemRunner {
             seq += page.documents.count
             cursor = page.next
             emit(.pageCollected(itemID: context.itemID, collected: seq))
-            guard cursor != nil else { return }
+            guard cursor != nil else { return seq }
             if outcome.jobCancelled { throw StopRequested(reason: .cancelled) }
         }
     }
 
-    private func ingest(into sink: any Ingester, from start: Int, sinkOffset: Int64?, context: ItemContext) throws {
+    /// Delivers the staged documents from `start` up to `total` (the item's collected count) batch
+    /// by batch. The last batch's checkpoint also finishes the item, in one transaction, and the
+    /// finished item is returned; nil when there was no batch left to deliver.
+    private func ingest(into sink: any Ingester, from start: Int, upTo total: Int, sinkOffset: Int64?,
+                        context: ItemContext) throws -> WorkItem? {
         try sink.prepare(for: context, sinkOffset: sinkOffset)
         let itemID = context.itemID.uuidString.lowercased()
         let batchSize = ComponentRegistry.batchSize(of: job.spec)
@@ -178,8 +186,9 @@ struct ItemRunner {
         var cancelled = false
         while true {
             if let reason = stopReason() { throw StopRequested(reason: reason) }
+            guard seq < total else { return nil }
             let documents = try store.stagedDocuments(itemID: itemID, from: seq, limit: batchSize)
-            guard !documents.isEmpty else { return }
+            guard !documents.isEmpty else { return nil }
             if cancelled { throw StopRequested(reason: .cancelled) }
             let range = seq..<(seq + documents.count)
             try injectFaults(.ingest, documents: range, item: context.itemName)
@@ -188,14 +197,23 @@ struct ItemRunner {
             try stallFaults(.ingest, documents: range, item: context.itemName)
             seq += documents.count
             let started = ContinuousClock.now
-            cancelled = try persist {
-                try store.commitBatch(itemID: itemID, owner: owner, ingested: seq, sinkOffset: offset,
-                                      sync: job.spec.checkpoint.sync)
-            }.jobCancelled
+            var finished: WorkItem?
+            if seq >= total {
+                finished = try persist {
+                    try store.finishAfterBatch(itemID: itemID, owner: owner, ingested: seq, sinkOffset: offset,
+                                               sync: job.spec.checkpoint.sync)
+                }
+            } else {
+                cancelled = try persist {
+                    try store.commitBatch(itemID: itemID, owner: owner, ingested: seq, sinkOffset: offset,
+                                          sync: job.spec.checkpoint.sync)
+                }.jobCancelled
+            }
             metrics.batchCommitLatency.record(duration: ContinuousClock.now - started)
             metrics.batchCommits.increment()
             metrics.documentsIngested.increment(by: documents.count)
             emit(.batchIngested(itemID: context.itemID, ingested: seq))
+            if let finished { return finished }
         }
     }
 

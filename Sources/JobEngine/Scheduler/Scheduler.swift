@@ -98,24 +98,41 @@ final class Scheduler: Sendable {
     /// is waited out.
     private func work(job: Job, runner: ItemRunner, slot: Slot) throws {
         var contention = Backoff()
+        var failedClaims = 0
         while !isStopping {
-            var claimedID: String?
+            // Set inside the claim's transaction, which may run on another slot's thread (the
+            // group commit's leader).
+            let claimedID = Locked<String?>(nil)
             let claim: Claim
             do {
                 claim = try store.claimNext(jobID: job.id, specVersion: job.specVersion, owner: owner,
-                                            leaseSeconds: leaseSeconds) { id in
-                    claimedID = id
+                                            leaseSeconds: leaseSeconds, sync: job.spec.checkpoint.sync) { [running] id in
+                    claimedID.withLock { $0 = id }
                     running.begin(id, slot: slot)
                 }
             } catch let error as SQLiteError where error.isBusy {
-                if let claimedID { running.end(claimedID, slot: slot) }
+                if let id = claimedID.withLock({ $0 }) { running.end(id, slot: slot) }
+                contention.sleep()
+                continue
+            } catch let error as SQLiteError {
+                // Nothing was claimed. In a group commit a claim shares the fate of the checkpoints
+                // beside it, so a full disk that failed another item's page failed this claim too:
+                // that item records its own failure; this slot tries again a few times, then leaves
+                // the job's pending items pending for a later run rather than failing the run.
+                if let id = claimedID.withLock({ $0 }) { running.end(id, slot: slot) }
+                failedClaims += 1
+                guard failedClaims < 5, !isStopping else {
+                    logger.error("could not claim a work item of job \(job.name): \(StoreWriteFailure(underlying: error)); its pending items stay pending")
+                    return
+                }
                 contention.sleep()
                 continue
             } catch {
-                if let claimedID { running.end(claimedID, slot: slot) }
+                if let id = claimedID.withLock({ $0 }) { running.end(id, slot: slot) }
                 throw error
             }
             contention = Backoff()
+            failedClaims = 0
             switch claim {
             case .claimed(let item):
                 runner.run(item)

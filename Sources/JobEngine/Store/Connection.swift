@@ -9,6 +9,8 @@ final class Connection {
     let path: String
     private var statements: [String: Statement] = [:]
     private var synchronous: SyncMode?
+    /// Gives other processes a turn at the write lock between back-to-back write transactions.
+    var lockShare = WriteLockShare()
     /// Set while an async caller's work runs (`SerializedDatabase.run`): true once that caller was
     /// cancelled, and then no further statement starts. `sqlite3_interrupt` stops the statement
     /// running at the cancel; this stops the ones after it, which SQLite would run again.
@@ -110,6 +112,8 @@ final class Connection {
     /// rather than as a deadlock at the first write.
     @discardableResult
     func inTransaction<T>(immediate: Bool = true, _ body: () throws -> T) throws -> T {
+        if immediate { lockShare.beforeBegin() }
+        defer { if immediate { lockShare.afterEnd() } }
         try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
         do {
             let result = try body()

@@ -36,16 +36,18 @@ package protocol JobStore: AnyObject, Sendable {
     func cancelJob(_ jobID: UUID) async throws -> Int
 
     // MARK: Claims and checkpoints (lease-conditioned)
-    func claimNext(jobID: UUID, specVersion: Int, owner: String, leaseSeconds: Double, onClaim: (String) -> Void) throws -> Claim
+    func claimNext(jobID: UUID, specVersion: Int, owner: String, leaseSeconds: Double, sync: SyncMode,
+                   onClaim: @escaping @Sendable (String) -> Void) throws -> Claim
     func pendingState(jobID: UUID) throws -> (pending: Int, earliestNotBefore: Double?)
     func commitPage(itemID: String, owner: String, firstSeq: Int, documents: [Document], nextCursor: String?, sync: SyncMode) throws
         -> CheckpointOutcome
     func stagedDocuments(itemID: String, from seq: Int, limit: Int) throws -> [SequencedDocument]
     func commitBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> CheckpointOutcome
     func clearSinkReset(itemID: String, owner: String) throws
-    func finish(itemID: String, owner: String) throws -> WorkItem
+    func finish(itemID: String, owner: String, sync: SyncMode) throws -> WorkItem
+    func finishAfterBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> WorkItem
     func stop(itemID: String, owner: String, as status: WorkItemStatus, error: String?, kind: ErrorKind?,
-              retry: (mode: RetryMode, notBefore: Double)?) throws -> WorkItem
+              retry: (mode: RetryMode, notBefore: Double)?, sync: SyncMode) throws -> WorkItem
     func fireFault(jobID: UUID, itemName: String, phase: Phase, atDocument: Int, times: Int) throws -> Bool
 
     // MARK: Leases and the sweep
@@ -83,7 +85,12 @@ extension JobStore {
     func retry(_ ids: [UUID], mode: RetryMode) throws -> RetryResult { try retry(ids, mode: mode, origin: .manual) }
     func retry(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult { try await retry(ids, mode: mode, origin: .manual) }
     func stop(itemID: String, owner: String, as status: WorkItemStatus, error: String?, kind: ErrorKind?) throws -> WorkItem {
-        try stop(itemID: itemID, owner: owner, as: status, error: error, kind: kind, retry: nil)
+        try stop(itemID: itemID, owner: owner, as: status, error: error, kind: kind, retry: nil, sync: .normal)
+    }
+    func finish(itemID: String, owner: String) throws -> WorkItem { try finish(itemID: itemID, owner: owner, sync: .normal) }
+    func claimNext(jobID: UUID, specVersion: Int, owner: String, leaseSeconds: Double,
+                   onClaim: @escaping @Sendable (String) -> Void) throws -> Claim {
+        try claimNext(jobID: jobID, specVersion: specVersion, owner: owner, leaseSeconds: leaseSeconds, sync: .normal, onClaim: onClaim)
     }
 }
 

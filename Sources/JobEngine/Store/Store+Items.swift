@@ -85,9 +85,15 @@ extension Store {
     /// under other parameters than the job's current ones (the spec was submitted again while the
     /// item waited for a recover, or in an automatic retry's back-off) restarts instead of resuming:
     /// its checkpoints and staged documents go, its sink output is reset, and the claim's event says why.
-    package func claimNext(jobID: UUID, specVersion: Int, owner: String, leaseSeconds: Double,
-                   onClaim: (String) -> Void = { _ in }) throws -> Claim {
-        try writer.write { db in
+    ///
+    /// Claims go through the group commit, like checkpoints: the claims of several slots that
+    /// arrive together (and the finishes they follow) share one transaction, each in its own
+    /// savepoint, and each claims for a thread that starts on its item at once (invariant 8: no
+    /// item is leased ahead of a thread to work on it). The second claim of a group sees the first's
+    /// update and takes the next item.
+    package func claimNext(jobID: UUID, specVersion: Int, owner: String, leaseSeconds: Double, sync: SyncMode,
+                   onClaim: @escaping @Sendable (String) -> Void) throws -> Claim {
+        try checkpoints.write(sync: sync) { db in
             let now = Self.now
             let job = jobID.uuidString.lowercased()
             guard let jobRow = try db.execute("SELECT spec_version, submit_state FROM jobs WHERE id = ?", [.text(job)]).first

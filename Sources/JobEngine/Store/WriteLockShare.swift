@@ -1,0 +1,42 @@
+import Foundation
+
+/// Leaves other processes a turn at SQLite's write lock when this connection writes back to back.
+///
+/// A process waiting for the lock (SQLite's busy handler, Python's `timeout`, another engine) does
+/// not queue for it: it sleeps and tries again, up to 100 ms apart. A writer that begins its next
+/// transaction the instant the last one commits leaves the lock free only for microseconds, so
+/// such a waiter can miss every try for as long as the engine stays busy (measured: up to 5.6 s
+/// behind a 1,000,000-item submit; under ThreadSanitizer, a whole run). After `streak` of
+/// transactions with no pause of `idle` between them, the connection waits `breather` before its
+/// next BEGIN: a waiter that polls every 100 ms lands in one such pause with probability
+/// `breather / 100 ms`, and the engine gives up at most `breather / (streak + breather)` of its
+/// write time, only while it is saturated.
+///
+/// Confined like its connection: only touched on the connection's queue.
+struct WriteLockShare {
+    var streak: Duration = .milliseconds(250)
+    var breather: Duration = .milliseconds(12)
+    var idle: Duration = .milliseconds(2)
+
+    private var streakStart: ContinuousClock.Instant?
+    private var lastEnd: ContinuousClock.Instant?
+
+    /// Called before BEGIN IMMEDIATE: waits out a breather when the streak is long enough.
+    mutating func beforeBegin() {
+        let now = ContinuousClock.now
+        guard let lastEnd, let streakStart, now - lastEnd < idle else {
+            streakStart = now
+            return
+        }
+        if now - streakStart >= streak {
+            let (seconds, attoseconds) = breather.components
+            Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+            self.streakStart = ContinuousClock.now
+        }
+    }
+
+    /// Called once the transaction committed or rolled back: the lock is free from here.
+    mutating func afterEnd() {
+        lastEnd = ContinuousClock.now
+    }
+}
