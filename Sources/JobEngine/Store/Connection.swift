@@ -153,18 +153,17 @@ final class Connection {
 
     /// The settings every database the engine writes gets, the store and the SQLite sink's files
     /// alike (the sink once lacked them and wrote 4.6× its data; Benchmarks/README.md):
-    /// - 16 KiB pages for a new file (an existing one keeps its size: SQLite ignores this once the
-    ///   file is in WAL mode). In a WITHOUT ROWID table a row larger than about a quarter of a page
-    ///   spills into an overflow page: at SQLite's default 4 KiB, each 1 KiB document took a 4 KiB
-    ///   overflow page of its own. Measured with engine-bench, 16 KiB pages also took the file store
-    ///   from 10.2 s / 8.4 s to 8.9 s / 5.8 s on the reference workload (two pairs of runs).
+    /// - `pageSize` for a new file (an existing one keeps its size: SQLite ignores this once the
+    ///   file is in WAL mode). The sink's files take 16 KiB: in its WITHOUT ROWID table a row larger
+    ///   than about a quarter of a page spills into an overflow page (at 4 KiB, each 1 KiB document
+    ///   took a 4 KiB overflow page of its own). The store takes 4 KiB (`Store.pageSize`).
     /// - WAL, `synchronous = NORMAL` (a job's `checkpoint.sync: full` raises it per commit).
     /// - Temporary files in memory: a SAVEPOINT's or an upsert's statement journal spills to a file
     ///   in /var/tmp past 64 KiB, which a page or batch of fifty 1 KiB documents always passes;
     ///   strace showed one temporary file created, written and deleted per checkpoint and per sink
     ///   batch. In memory it is bounded by one transaction.
-    func applyEngineFileSettings() throws {
-        try execute("PRAGMA page_size = 16384")  // before WAL mode writes the header
+    func applyEngineFileSettings(pageSize: Int) throws {
+        try execute("PRAGMA page_size = \(pageSize)")  // before WAL mode writes the header
         try enableWAL()
         try setSynchronous(.normal)
         try execute("PRAGMA temp_store = MEMORY")

@@ -44,10 +44,13 @@ extension Store {
     /// Item counts per status over every job: what the `jobengine_work_items` gauge shows.
     package func itemCounts() async throws -> [WorkItemStatus: Int] {
         try await reader.run { db in
+            // The jobs' counters (kept by the item triggers): one row per job, not one per item.
+            guard let row = try db.execute("""
+                SELECT SUM(pending_items) AS pending, SUM(running_items) AS running, SUM(succeeded_items) AS succeeded,
+                SUM(failed_items) AS failed, SUM(cancelled_items) AS cancelled FROM jobs
+                """).first else { return [:] }
             var counts: [WorkItemStatus: Int] = [:]
-            for row in try db.execute("SELECT status, COUNT(*) AS n FROM work_items GROUP BY status") {
-                if let status = WorkItemStatus(rawValue: row.string("status") ?? "") { counts[status] = row.int("n") }
-            }
+            for status in WorkItemStatus.allCases where row.int(status.rawValue) > 0 { counts[status] = row.int(status.rawValue) }
             return counts
         }
     }

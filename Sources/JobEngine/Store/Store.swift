@@ -121,20 +121,28 @@ package final class Store: Sendable {
     }
 
     private static func configure(_ db: Connection) throws {
-        try db.applyEngineFileSettings()
+        try db.applyEngineFileSettings(pageSize: pageSize)
         try db.execute("PRAGMA foreign_keys = ON")
         try tune(db)
     }
 
+    /// The page size of a new store. Every write transaction writes each page it touches whole to
+    /// the WAL, and an item's claim or finish touches about eight (its row, two index entries, its
+    /// job's counters, the event and its index): at 16 KiB pages the scheduler wrote about 350 KiB
+    /// per one-document item and ran at 0.46 of the bare transitions; at 4 KiB, 0.76 (engine-bench,
+    /// same hour). Staged documents sit in a rowid table (`schema/004_small_pages.sql`), which keeps
+    /// rows of up to about 4 KB inline at this size. A store created with 16 KiB pages keeps them.
+    static let pageSize = 4_096
+
     /// Settings measured with `engine-bench` (Benchmarks/README.md): the WAL is checkpointed every
-    /// 4,000 pages (64 MiB at 16 KiB pages) instead of SQLite's 1,000, so pages that staging rewrites
+    /// 64 MiB of pages instead of SQLite's 1,000 pages, so pages that staging rewrites
     /// again and again reach the database file once, and fewer checkpoints (each an fsync of the
     /// database) interrupt the writer. The page cache stays at SQLite's 2 MiB and nothing is memory
     /// mapped: a larger cache or a map of a store that grows with the staged documents showed up as
     /// resident memory growing with the document count (2× from 10,000 to 1,000,000 documents).
     static func tune(_ db: Connection) throws {
         try db.execute("PRAGMA cache_size = -2000")
-        if !db.isInMemory { try db.execute("PRAGMA wal_autocheckpoint = 4000") }
+        if !db.isInMemory { try db.execute("PRAGMA wal_autocheckpoint = \(64 << 20 / (try db.execute("PRAGMA page_size").first?.int("page_size") ?? 4096))") }
     }
 
     /// The store's schema version (0 for an empty database), read without writing anything.
