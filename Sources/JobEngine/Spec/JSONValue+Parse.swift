@@ -9,9 +9,15 @@ extension JSONValue {
     }
 
     private init(any value: Any) throws {
+        // Swift's own types first: asking whether a dictionary is an `NSNumber` bridged the whole
+        // dictionary to an `NSDictionary` to find out (13 % of a large submit's time, perf).
         switch value {
-        case is NSNull:
-            self = .null
+        case let object as [String: Any]:
+            self = .object(try object.mapValues(JSONValue.init(any:)))
+        case let string as String:
+            self = .string(string)
+        case let array as [Any]:
+            self = .array(try array.map(JSONValue.init(any:)))
         case let number as NSNumber:
             // JSONSerialization gives booleans as NSNumber too; only they have the C type "c" (char).
             if String(cString: number.objCType) == "c" {
@@ -19,12 +25,8 @@ extension JSONValue {
             } else {
                 self = .number(number.doubleValue)
             }
-        case let string as String:
-            self = .string(string)
-        case let array as [Any]:
-            self = .array(try array.map(JSONValue.init(any:)))
-        case let object as [String: Any]:
-            self = .object(try object.mapValues(JSONValue.init(any:)))
+        case is NSNull:
+            self = .null
         default:
             throw EngineError(.invalidSpec, "unexpected JSON value of type \(type(of: value))")
         }
