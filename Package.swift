@@ -72,8 +72,14 @@ let package = Package(
         ),
         .target(
             name: "BenchmarkWorkloads",
-            dependencies: ["JobEngine", "CSQLite", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["JobEngine", "CSQLite", "PlainSQLiteLoop", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/Workloads"
+        ),
+        // The plain C loop over SQLite that the reference workload is compared with (issue 12).
+        .target(
+            name: "PlainSQLiteLoop",
+            path: "Benchmarks/PlainLoop",
+            linkerSettings: [.linkedLibrary("sqlite3")]
         ),
         .executableTarget(
             name: "engine-bench",

@@ -27,6 +27,8 @@ public enum ScaleWorkloads {
         /// The longest another writer waited for the write lock during the submit: how long the
         /// submit held it at a time, seen from outside.
         public let longestLockWait: Double
+        /// The longest the submit's own transactions held the write lock (the engine's measure).
+        public let longestHold: Double
     }
 
     /// Submits a job of `items` items from an items file in `folder` while another connection takes
@@ -45,8 +47,19 @@ public enum ScaleWorkloads {
         let seconds = Date().timeIntervalSince(start)
         let longest = prober.stop()
         precondition(submitted.addedCount == items, "the submit added \(submitted.addedCount) of \(items) items")
+        guard let store = engine.store as? Store else { preconditionFailure("the engine's store is not the SQLite store") }
+        let (holdSeconds, holdAttoseconds) = store.longestWriteLockHold().components
         engine.close()
-        return Submit(seconds: seconds, longestLockWait: longest)
+        return Submit(seconds: seconds, longestLockWait: longest,
+                      longestHold: Double(holdSeconds) + Double(holdAttoseconds) / 1e18)
+    }
+
+    /// The id of the job an earlier `submit` in `folder` made.
+    public static func jobID(in folder: ScratchDirectory) async throws -> UUID {
+        let engine = try Engine(storePath: folder.path("engine.sqlite"), access: .readOnly, logger: EngineWorkloads.logger)
+        defer { engine.close() }
+        guard let job = try await engine.job("crawl") else { preconditionFailure("no job crawl") }
+        return job.id
     }
 
     /// The reads the Jobs page and `status` make, each timed as the median of `samples`, on the

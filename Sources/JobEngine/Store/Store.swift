@@ -195,6 +195,11 @@ package final class Store: Sendable {
         }
     }
 
+    /// The longest this store's writer held SQLite's write lock in one transaction since it opened.
+    package func longestWriteLockHold() -> Duration {
+        writer.sync { db in db.lockShare.longestHold }
+    }
+
     /// The schema version the store is at.
     package func schemaVersion() throws -> Int {
         try reader.sync { db in try db.execute("SELECT MAX(version) AS v FROM schema_versions").first?.int("v") ?? 0 }

@@ -20,10 +20,15 @@ struct WriteLockShare {
 
     private var streakStart: ContinuousClock.Instant?
     private var lastEnd: ContinuousClock.Instant?
+    private var begun: ContinuousClock.Instant?
+    /// The longest this connection held the write lock in one transaction, since it opened: what a
+    /// bounded bulk write promises to keep short (engine-bench measures it during a large submit).
+    private(set) var longestHold: Duration = .zero
 
     /// Called before BEGIN IMMEDIATE: waits out a breather when the streak is long enough.
     mutating func beforeBegin() {
         let now = ContinuousClock.now
+        defer { begun = ContinuousClock.now }
         guard let lastEnd, let streakStart, now - lastEnd < idle else {
             streakStart = now
             return
@@ -37,6 +42,9 @@ struct WriteLockShare {
 
     /// Called once the transaction committed or rolled back: the lock is free from here.
     mutating func afterEnd() {
-        lastEnd = ContinuousClock.now
+        let now = ContinuousClock.now
+        lastEnd = now
+        if let begun { longestHold = max(longestHold, now - begun) }
+        begun = nil
     }
 }
