@@ -244,7 +244,7 @@ CREATE INDEX work_items_backoff ON work_items (job_id, not_before) WHERE status 
 """
 
     private static let v4 = """
--- JobEngine store, version 4: what lets a new store use 4 KiB pages, and transitions touch fewer of them.
+-- JobEngine store, version 4: smaller pages, transitions that touch fewer of them, a new job's items written once.
 -- In a WITHOUT ROWID table a row larger than about a quarter of a page spills into an overflow
 -- page (each 1 KiB document took a 4 KiB page of its own), which is why stores had 16 KiB pages;
 -- but every write transaction then writes each page it touches, 16 KiB at a time, to the WAL:
@@ -267,6 +267,37 @@ CREATE UNIQUE INDEX staged_documents_by_item ON staged_documents (item_id, seq);
 -- item by status moved an entry between two places of a large index (two pages per transition).
 DROP INDEX work_items_by_status;
 CREATE INDEX work_items_running ON work_items (lease_owner, lease_expires_at) WHERE status = 'running';
+
+-- A new job's submit writes its items in place (the job is invisible until the submit ends), then
+-- their creation events a step at a time: the position the events have reached.
+ALTER TABLE jobs ADD COLUMN submit_applied INTEGER;
+
+-- CHECK constraints as OR chains instead of IN lists. SQLite builds an IN list of more than two
+-- values into a temporary index each time a statement checks it: three of them on every insert and
+-- update of an item, most of an insert's cost (200,000 inserts: 1.75 s with IN lists, 0.31 s with
+-- OR chains). The rule each one states is the same. Changing a CHECK constraint does not touch the
+-- stored rows, so the table definitions are edited in place, as sqlite.org/lang_altertable.html
+-- ("making other kinds of table schema changes") allows for constraints; RESET reloads them.
+PRAGMA writable_schema = ON;
+UPDATE sqlite_master SET sql = replace(sql, 'CHECK (status IN (''pending'', ''running'', ''succeeded'', ''failed'', ''cancelled''))',
+    'CHECK (status = ''pending'' OR status = ''running'' OR status = ''succeeded'' OR status = ''failed'' OR status = ''cancelled'')')
+    WHERE type = 'table' AND name = 'work_items';
+UPDATE sqlite_master SET sql = replace(sql, 'CHECK (phase IN (''collect'', ''ingest'', ''done''))',
+    'CHECK (phase = ''collect'' OR phase = ''ingest'' OR phase = ''done'')')
+    WHERE type = 'table' AND name = 'work_items';
+UPDATE sqlite_master SET sql = replace(sql, 'CHECK (retry_mode IN (''restart'', ''recover''))',
+    'CHECK (retry_mode = ''restart'' OR retry_mode = ''recover'')')
+    WHERE type = 'table' AND name = 'work_items';
+UPDATE sqlite_master SET sql = replace(sql, 'CHECK (error_kind IN (''transient'', ''permanent'', ''interrupted''))',
+    'CHECK (error_kind = ''transient'' OR error_kind = ''permanent'' OR error_kind = ''interrupted'')')
+    WHERE type = 'table' AND name = 'work_items';
+UPDATE sqlite_master SET sql = replace(sql, 'CHECK (phase IN (''collect'', ''ingest''))',
+    'CHECK (phase = ''collect'' OR phase = ''ingest'')')
+    WHERE type = 'table' AND name = 'checkpoints';
+UPDATE sqlite_master SET sql = replace(sql, 'CHECK (submit_state IN (''staging'', ''applying'', ''ready''))',
+    'CHECK (submit_state = ''staging'' OR submit_state = ''applying'' OR submit_state = ''ready'')')
+    WHERE type = 'table' AND name = 'jobs';
+PRAGMA writable_schema = RESET;
 
 """
 }

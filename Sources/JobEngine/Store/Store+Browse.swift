@@ -44,10 +44,11 @@ extension Store {
     /// Item counts per status over every job: what the `jobengine_work_items` gauge shows.
     package func itemCounts() async throws -> [WorkItemStatus: Int] {
         try await reader.run { db in
-            // The jobs' counters (kept by the item triggers): one row per job, not one per item.
+            // The jobs' counters (kept by the item triggers): one row per job, not one per item. A
+            // new job still being submitted is not counted: its items are not runnable yet.
             guard let row = try db.execute("""
                 SELECT SUM(pending_items) AS pending, SUM(running_items) AS running, SUM(succeeded_items) AS succeeded,
-                SUM(failed_items) AS failed, SUM(cancelled_items) AS cancelled FROM jobs
+                SUM(failed_items) AS failed, SUM(cancelled_items) AS cancelled FROM jobs WHERE spec_version > 0
                 """).first else { return [:] }
             var counts: [WorkItemStatus: Int] = [:]
             for status in WorkItemStatus.allCases where row.int(status.rawValue) > 0 { counts[status] = row.int(status.rawValue) }

@@ -99,7 +99,8 @@ extension Store {
             guard let jobRow = try db.execute("SELECT spec_version, submit_state FROM jobs WHERE id = ?", [.text(job)]).first
             else { return .nothing }
             // A new spec version being applied: its items are half old, half new until it is current.
-            guard jobRow.string("submit_state") != "applying" else { return .nothing }
+            // A new job (version 0) has nothing runnable until its submit ends.
+            guard jobRow.string("submit_state") != "applying", jobRow.int("spec_version") > 0 else { return .nothing }
             guard jobRow.int("spec_version") == specVersion else { return .specChanged }
             guard let row = try db.execute("""
                 SELECT id, params_fingerprint, checkpoint_fingerprint FROM work_items

@@ -33,7 +33,7 @@ extension Store {
         try await reader.run { db in
             try db.execute("""
                 SELECT \(Self.itemColumns) FROM work_items w JOIN jobs j ON j.id = w.job_id
-                WHERE (? IS NULL OR w.status = ?) ORDER BY j.created_at, j.name, w.position
+                WHERE (? IS NULL OR w.status = ?) AND j.spec_version > 0 ORDER BY j.created_at, j.name, w.position
                 """, [SQLValue(status?.rawValue), SQLValue(status?.rawValue)]).map(Self.decodeItem)
         }
     }

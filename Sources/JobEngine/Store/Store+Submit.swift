@@ -42,7 +42,7 @@ extension Store {
                                  protecting: protecting)
         }
         do {
-            try await stage(spec, jobID: jobID, baseDirectory: baseDirectory, protecting: protecting)
+            try await stage(spec, jobID: jobID, baseDirectory: baseDirectory, protecting: protecting, direct: created)
         } catch {
             do {
                 try await Self.unlessCancelled { [self] in try await whileBusy { try await discardSubmit(jobID: jobID, owner: owner) } }
@@ -131,71 +131,117 @@ extension Store {
     }
 
     /// Stages every item, a step at a time, collecting every problem; throws them all at the end.
-    private func stage(_ spec: JobSpec, jobID: String, baseDirectory: URL, protecting: ProtectedPaths) async throws {
+    ///
+    /// A new job's items go straight into `work_items` (the job stays invisible and unclaimable at
+    /// spec version 0 until the submit ends, and a discard deletes them): staging them elsewhere and
+    /// copying them over wrote every item twice, more than half of a large submit's time. A job
+    /// submitted again stages into `submit_items`, because its items are compared with the ones it has.
+    ///
+    /// An items file is read while the previous step is written: parsing and canonicalizing lines
+    /// is a third of a submit's work, and it runs on this task's thread while the writer's queue
+    /// writes, two cores instead of one.
+    private func stage(_ spec: JobSpec, jobID: String, baseDirectory: URL, protecting: ProtectedPaths, direct: Bool) async throws {
         let fingerprint = ParameterFingerprint(spec: spec, baseDirectory: baseDirectory.path)
         var problems = SubmitProblems()
         var faultItems = Set(spec.faults.map(\.item))
         var chunk: [(position: Int, item: ItemSpec)] = []
         var staged = 0
         let perItemTargets = SinkTarget.perItem(spec)
+        let file = spec.itemsFile != nil
+        let version = direct ? 1 : 0
+        // The step being written while the next is read, and the problems it finds.
+        var writing: Task<SubmitProblems, any Error>?
+        func written() async throws {
+            guard let step = writing else { return }
+            writing = nil
+            problems.add(contentsOf: try await step.value)
+        }
         func flush() async throws {
-            guard !chunk.isEmpty else { return }
+            guard !chunk.isEmpty else { return try await written() }
             let rows = chunk.map { entry in
                 let params = JSONValue.object(entry.item.params).canonicalJSON()
                 return (entry.position, entry.item.name, ItemID.next(), String(decoding: params, as: UTF8.self),
                         fingerprint.of(canonicalParams: params))
             }
             let targets = perItemTargets ? SinkTarget.of(spec, itemNames: chunk.map(\.item.name), baseDirectory: baseDirectory) : []
-            let file = spec.itemsFile != nil
-            let found = problems
-            problems = try await writer.write { db in
-                var problems = found
-                for (position, name, id, params, print) in rows {
-                    try db.execute("""
-                        INSERT INTO submit_items (job_id, name, position, item_id, params_json, params_fingerprint)
-                        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, name) DO NOTHING
-                        """, [.text(jobID), .text(name), .integer(Int64(position)), .text(id), .text(params), .text(print)])
-                    if db.changes == 0 {
-                        let first = try db.execute("SELECT position FROM submit_items WHERE job_id = ? AND name = ?",
+            staged += chunk.count
+            chunk.removeAll(keepingCapacity: true)
+            try await written()
+            let writer = writer
+            writing = Task {
+                try await writer.write { db in
+                    var problems = SubmitProblems()
+                    // Targets first: a per-item target of a new job is adopted only if the job
+                    // already had the item, which the inserts below would make true.
+                    try Self.claim(targets, db, jobID: jobID, jobName: spec.name, protecting: protecting, problems: &problems)
+                    let now = Self.now
+                    for (position, name, id, params, print) in rows {
+                        if direct {
+                            try db.execute("""
+                                INSERT INTO work_items (id, job_id, name, position, status, phase, params_json, params_fingerprint,
+                                fingerprint_version, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', 'collect', ?, ?, ?, ?, ?)
+                                ON CONFLICT (job_id, name) DO NOTHING
+                                """, [.text(id), .text(jobID), .text(name), .integer(Int64(position)), .text(params), .text(print),
+                                      .integer(Int64(version)), .real(now), .real(now)])
+                        } else {
+                            try db.execute("""
+                                INSERT INTO submit_items (job_id, name, position, item_id, params_json, params_fingerprint)
+                                VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, name) DO NOTHING
+                                """, [.text(jobID), .text(name), .integer(Int64(position)), .text(id), .text(params), .text(print)])
+                        }
+                        guard db.changes == 0 else { continue }
+                        let first = try db.execute("SELECT position FROM \(direct ? "work_items" : "submit_items") WHERE job_id = ? AND name = ?",
                                                    [.text(jobID), .text(name)]).first?.int("position") ?? 0
                         problems.add(file
                             ? ItemsFile.problem(position, "name", "duplicate item name \"\(name)\" (also line \(first))")
                             : SpecProblem(field: "items[\(position)].name", message: "duplicate item name \"\(name)\" (also items[\(first)])"))
                     }
+                    return problems
                 }
-                try Self.claim(targets, db, jobID: jobID, jobName: spec.name, protecting: protecting, problems: &problems)
-                return problems
             }
-            staged += chunk.count
-            chunk.removeAll(keepingCapacity: true)
         }
-        if let file = ItemsFile(spec, baseDirectory: baseDirectory) {
-            // The file is read on this task's thread a step at a time; each step is written before
-            // the next is read, so memory holds one step of items whatever the file's length.
-            var lines: [(Int, ItemsFile.Line)] = []
-            let reader = try file.lines()
-            while let line = try reader.next() {
-                lines.append(line)
-                if lines.count == Self.submitStep {
-                    Self.sort(lines, into: &chunk, problems: &problems, faultItems: &faultItems)
-                    lines.removeAll(keepingCapacity: true)
-                    try await flush()
+        do {
+            if let file = ItemsFile(spec, baseDirectory: baseDirectory) {
+                // The file is read on this task's thread a step at a time; memory holds the step being
+                // written and the one being read, whatever the file's length.
+                var lines: [(Int, ItemsFile.Line)] = []
+                var lineProblems = SubmitProblems()
+                let reader = try file.lines()
+                while let line = try reader.next() {
+                    lines.append(line)
+                    if lines.count == Self.submitStep {
+                        Self.sort(lines, into: &chunk, problems: &lineProblems, faultItems: &faultItems)
+                        lines.removeAll(keepingCapacity: true)
+                        // In line order: the step before this one reports its duplicates first.
+                        try await written()
+                        problems.add(contentsOf: lineProblems)
+                        lineProblems = SubmitProblems()
+                        try await flush()
+                    }
                 }
+                Self.sort(lines, into: &chunk, problems: &lineProblems, faultItems: &faultItems)
+                try await written()
+                problems.add(contentsOf: lineProblems)
+                try await flush()
+                try await written()
+                if staged == 0 && problems.isEmpty {
+                    problems.add(SpecProblem(field: "items_file", message: "\(file.url.path) holds no items; list one {\"name\": …} object per line"))
+                }
+                for name in faultItems.sorted() {
+                    problems.add(SpecProblem(field: "faults", message: "no item of the items file is named \"\(name)\""))
+                }
+            } else {
+                for (position, item) in spec.items.enumerated() {
+                    chunk.append((position, item))
+                    if chunk.count == Self.submitStep { try await flush() }
+                }
+                try await flush()
+                try await written()
             }
-            Self.sort(lines, into: &chunk, problems: &problems, faultItems: &faultItems)
-            try await flush()
-            if staged == 0 && problems.isEmpty {
-                problems.add(SpecProblem(field: "items_file", message: "\(file.url.path) holds no items; list one {\"name\": …} object per line"))
-            }
-            for name in faultItems.sorted() {
-                problems.add(SpecProblem(field: "faults", message: "no item of the items file is named \"\(name)\""))
-            }
-        } else {
-            for (position, item) in spec.items.enumerated() {
-                chunk.append((position, item))
-                if chunk.count == Self.submitStep { try await flush() }
-            }
-            try await flush()
+        } catch {
+            // The step in flight ends before the caller discards the submit.
+            _ = try? await writing?.value
+            throw error
         }
         if let error = problems.error { throw error }
     }
@@ -224,6 +270,20 @@ extension Store {
         var changed: [String] = []
         var addedCount = 0
         var changedCount = 0
+        if version == 1 {
+            // A new job's items are in place already (`stage`); what is left is their creation events.
+            while try await writer.write({ db in
+                try Self.checkOwner(db, jobID: jobID, owner: owner)
+                return try Self.recordCreations(db, jobID: jobID)
+            }) {}
+            let listed = try await reader.run { db in
+                (try db.execute("SELECT name FROM work_items WHERE job_id = ? ORDER BY position LIMIT ?",
+                                [.text(jobID), .integer(Int64(Self.submitResultNames))]).compactMap { $0.string("name") },
+                 try db.execute("SELECT pending_items FROM jobs WHERE id = ?", [.text(jobID)]).first?.int("pending_items") ?? 0)
+            }
+            added = listed.0
+            addedCount = listed.1
+        }
         while true {
             let step = try await writer.write { db in
                 try Self.checkOwner(db, jobID: jobID, owner: owner)
@@ -240,13 +300,16 @@ extension Store {
         // for one of them restarts when claimed instead of resuming under the new settings. They
         // move after the listed items, so positions stay unique (paging keys on them).
         let fingerprint = ParameterFingerprint(spec: spec, baseDirectory: baseDirectory)
-        while try await writer.write({ db in try Self.refreshUnlisted(db, jobID: jobID, version: version, fingerprint: fingerprint) }) {}
+        // A new job lists every item it has.
+        while version > 1, try await writer.write({ db in
+            try Self.refreshUnlisted(db, jobID: jobID, version: version, fingerprint: fingerprint)
+        }) {}
         let job = try await writer.write { db in
             try Self.checkOwner(db, jobID: jobID, owner: owner)
             try db.execute("""
                 UPDATE jobs SET spec_json = next_settings_json, settings_json = next_settings_json, spec_version = ?,
                 base_directory = next_base_directory, updated_at = ?, submit_state = 'ready', submit_owner = NULL,
-                next_settings_json = NULL, next_base_directory = NULL WHERE id = ?
+                next_settings_json = NULL, next_base_directory = NULL, submit_applied = NULL WHERE id = ?
                 """, [.integer(Int64(version)), .real(Self.now), .text(jobID)])
             try db.execute("UPDATE sink_targets SET staged = 0 WHERE job_id = ? AND staged = 1", [.text(jobID)])
             guard let job = try Self.job(db, where: "id = ?", .text(jobID)) else {
@@ -314,6 +377,24 @@ extension Store {
                            changed: Array(changed.prefix(submitResultNames)), changedCount: changed.count)
     }
 
+    /// Records the creation event of a step of a new job's items, in position order from where the
+    /// last step ended (`jobs.submit_applied`, so a submit finished by another engine goes on from
+    /// there); false when every item has its event.
+    private static func recordCreations(_ db: Connection, jobID: String) throws -> Bool {
+        let after = try db.execute("SELECT submit_applied FROM jobs WHERE id = ?", [.text(jobID)]).first?.int64("submit_applied") ?? -1
+        let step: [SQLValue] = [.text(jobID), .integer(after), .integer(Int64(submitStep))]
+        try db.execute("""
+            INSERT INTO events (item_id, job_id, attempt, from_status, to_status, at)
+            SELECT id, job_id, 1, NULL, 'pending', ? FROM work_items WHERE job_id = ? AND position > ? ORDER BY position LIMIT ?
+            """, [.real(now)] + step)
+        guard db.changes > 0 else { return false }
+        try db.execute("""
+            UPDATE jobs SET submit_applied = (SELECT MAX(position) FROM
+            (SELECT position FROM work_items WHERE job_id = ? AND position > ? ORDER BY position LIMIT ?)) WHERE id = ?
+            """, step + [.text(jobID)])
+        return true
+    }
+
     /// Gives a step of the items the new version does not list its fingerprint; false when none are left.
     private static func refreshUnlisted(_ db: Connection, jobID: String, version: Int, fingerprint: ParameterFingerprint) throws -> Bool {
         let rows = try db.execute("""
@@ -333,6 +414,15 @@ extension Store {
     /// Discards a submit still staging: its staged items, the targets it claimed and, for a new
     /// job, the job row. A step at a time; the job as it was before the submit is untouched.
     package func discardSubmit(jobID: String, owner: String) async throws {
+        // A new job's items (`stage` wrote them in place; none has an event or a checkpoint yet).
+        while try await writer.write({ db in
+            try Self.checkOwner(db, jobID: jobID, owner: owner)
+            try db.execute("""
+                DELETE FROM work_items WHERE id IN (SELECT w.id FROM work_items w JOIN jobs j ON j.id = w.job_id
+                WHERE w.job_id = ? AND j.spec_version = 0 LIMIT ?)
+                """, [.text(jobID), .integer(Int64(Self.submitStep))])
+            return db.changes > 0
+        }) {}
         while try await writer.write({ db in
             try Self.checkOwner(db, jobID: jobID, owner: owner)
             try db.execute("""
@@ -430,6 +520,12 @@ struct SubmitProblems: Sendable {
 
     mutating func add(_ problem: SpecProblem) {
         if listed.count < Store.problemLimit { listed.append(problem) } else { more += 1 }
+    }
+
+    /// Adds another list's problems after these, its counted ones too.
+    mutating func add(contentsOf other: SubmitProblems) {
+        for problem in other.listed { add(problem) }
+        more += other.more
     }
 
     /// The error refusing the spec, or nil when nothing was found.

@@ -26,6 +26,37 @@ import Testing
         await engine.shutdown()
     }
 
+    /// An IN list in a CHECK constraint made SQLite build a temporary index for every insert and
+    /// update of an item; the constraints are OR chains now, and still refuse what they refused.
+    @Test func itemWritesBuildNoTemporaryIndexAndTheConstraintsStillHold() throws {
+        let folder = try TemporaryDirectory()
+        try Store(path: folder.storePath).close()
+        let writes = [
+            """
+            INSERT INTO work_items (id, job_id, name, position, status, phase, params_json, params_fingerprint, created_at,
+            updated_at) VALUES ('i', 'j', 'n', 0, 'pending', 'collect', '{}', 'f', 0, 0)
+            """,
+            "UPDATE work_items SET status = 'failed', phase = 'ingest', error_kind = 'transient', retry_mode = 'recover' WHERE id = 'i'",
+            "INSERT INTO checkpoints (item_id, phase, documents, updated_at) VALUES ('i', 'collect', 0, 0)",
+            "UPDATE jobs SET submit_state = 'staging' WHERE id = 'j'",
+        ]
+        for sql in writes {
+            let program = try query(folder.storePath, "EXPLAIN " + sql).compactMap { $0.string("opcode") }
+            #expect(!program.contains("OpenEphemeral"), "\(sql)")
+        }
+        try query(folder.storePath, """
+            INSERT INTO jobs (id, name, spec_json, settings_json, spec_version, base_directory, created_at, updated_at)
+            VALUES ('j', 'job', '{}', '{}', 1, '/', 0, 0)
+            """)
+        try query(folder.storePath, writes[0])
+        for bad in ["UPDATE work_items SET status = 'done' WHERE id = 'i'", "UPDATE work_items SET phase = 'x' WHERE id = 'i'",
+                    "UPDATE work_items SET error_kind = 'x' WHERE id = 'i'", "UPDATE work_items SET retry_mode = 'x' WHERE id = 'i'",
+                    "UPDATE jobs SET submit_state = 'x' WHERE id = 'j'"] {
+            #expect(throws: SQLiteError.self, "\(bad)") { try query(folder.storePath, bad) }
+        }
+        #expect(try query(folder.storePath, "PRAGMA integrity_check").first?.string("integrity_check") == "ok")
+    }
+
     @Test func aStoreMadeBeforeTheUpgradeKeepsItsStagedDocuments() throws {
         let folder = try TemporaryDirectory()
         // A version 3 store as an older engine left it: 16 KiB pages, one item with staged documents.

@@ -14,6 +14,13 @@ import Testing
         return owner
     }
 
+    /// Whether a claim of the job's version 0 (all a half-submitted new job has) finds nothing.
+    static func claimAtVersionZero(_ engine: Engine, _ jobID: UUID) throws -> Bool {
+        guard case .nothing = try engine.store.claimNext(jobID: jobID, specVersion: 0, owner: engine.owner, leaseSeconds: 30,
+                                                         onClaim: { _ in }) else { return false }
+        return true
+    }
+
     @Test func aSubmitThatDiedWhileStagingIsDiscardedAndNeverRuns() async throws {
         let folder = try TemporaryDirectory()
         try Engine(storePath: folder.storePath, logger: quietLogger).close()  // creates the store
@@ -68,6 +75,59 @@ import Testing
         #expect(summary.items.map(\.name) == ["a", "c", "b"] && summary.allSucceeded)
         #expect(try query(folder.storePath, "SELECT submit_state FROM jobs").first?.string("submit_state") == "ready")
         #expect(try query(folder.storePath, "SELECT COUNT(*) AS n FROM submit_items").first?.int("n") == 0)
+        next.close()
+    }
+
+    /// A new job's items are written in place while it is invisible: a submit that died then leaves
+    /// items in `work_items`, which the next engine deletes with the job.
+    @Test func aNewJobWhoseSubmitDiedWhileStagingLeavesNoItemBehind() async throws {
+        let folder = try TemporaryDirectory()
+        let engine = try Engine(storePath: folder.storePath, logger: quietLogger)
+        let job = try await engine.submit(makeSpec(name: "ghost", items: ["a", "b", "c"], documents: 1), baseDirectory: folder.url).job
+        engine.close()
+        let dead = try Self.deadOwner(folder)
+        // Back to where the dying engine was: version 0, staging, items written, no events yet.
+        let id = job.id.uuidString.lowercased()
+        try query(folder.storePath, "DROP TRIGGER events_no_delete")
+        try query(folder.storePath, "DELETE FROM events")
+        try query(folder.storePath, "UPDATE sink_targets SET staged = 1")
+        try query(folder.storePath, "UPDATE jobs SET spec_version = 0, submit_state = 'staging', submit_owner = ? WHERE id = ?",
+                  [.text(dead), .text(id)])
+        let next = try Engine(storePath: folder.storePath, logger: quietLogger)
+        #expect(try await next.jobs().isEmpty)  // invisible while staging
+        #expect(try await next.allItems().isEmpty)
+        #expect(try Self.claimAtVersionZero(next, job.id))
+        _ = try await next.recoverInterrupted()
+        #expect(try query(folder.storePath, """
+            SELECT (SELECT COUNT(*) FROM jobs) + (SELECT COUNT(*) FROM work_items) + (SELECT COUNT(*) FROM sink_targets) AS n
+            """).first?.int("n") == 0)
+        next.close()
+    }
+
+    /// A new job's submit that died while writing its items' creation events is finished from the
+    /// event it had reached: every item ends with exactly one.
+    @Test func aNewJobWhoseSubmitDiedWritingEventsIsFinishedWithOneEventPerItem() async throws {
+        let folder = try TemporaryDirectory()
+        let engine = try Engine(storePath: folder.storePath, logger: quietLogger)
+        let names = (0..<5).map { "i\($0)" }
+        let job = try await engine.submit(makeSpec(items: names, documents: 1), baseDirectory: folder.url).job
+        engine.close()
+        let dead = try Self.deadOwner(folder)
+        let id = job.id.uuidString.lowercased()
+        // Events written for the first two items (positions 0 and 1), the rest not yet.
+        try query(folder.storePath, "DROP TRIGGER events_no_delete")
+        try query(folder.storePath, "DELETE FROM events WHERE item_id IN (SELECT id FROM work_items WHERE position >= 2)")
+        try query(folder.storePath, """
+            UPDATE jobs SET spec_version = 0, submit_state = 'applying', submit_owner = ?, submit_applied = 1,
+            next_settings_json = settings_json, next_base_directory = base_directory WHERE id = ?
+            """, [.text(dead), .text(id)])
+        let next = try Engine(storePath: folder.storePath, logger: quietLogger)
+        #expect(try Self.claimAtVersionZero(next, job.id))
+        let summary = try await next.run(jobID: job.id)  // finishes the dead submit first
+        #expect(summary.job.specVersion == 1 && summary.allSucceeded)
+        #expect(summary.items.map(\.name) == names)
+        let creations = try query(folder.storePath, "SELECT item_id, COUNT(*) AS n FROM events WHERE from_status IS NULL GROUP BY item_id")
+        #expect(creations.count == 5 && creations.allSatisfy { $0.int("n") == 1 })
         next.close()
     }
 
