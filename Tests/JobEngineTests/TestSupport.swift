@@ -93,7 +93,9 @@ final class Gate: Sendable {
     }
 
     /// Waits (off the cooperative pool) until a component reached the gate, or fails after `seconds`.
-    func waitUntilReached(seconds: Double = 10) async throws {
+    /// The deadline is generous: under ThreadSanitizer, with every suite running at once on two
+    /// cores, reaching the gate took longer than 10 s.
+    func waitUntilReached(seconds: Double = 60) async throws {
         let reached = self.reached
         let arrived = await withCheckedContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(returning: reached.wait(timeout: .now() + seconds) == .success) }

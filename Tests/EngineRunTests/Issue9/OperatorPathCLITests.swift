@@ -20,7 +20,9 @@ import Testing
 
     @Test func finding1_aRunOutlastsAnotherProcessHoldingTheWriteLockPastTheBusyTimeout() async throws {
         let folder = try Folder()
-        try folder.write("spec.json", Self.spec(items: ["a", "b"], documents: 2_000, latency: 40))
+        // Each item takes 250 pages × 40 ms: long enough that the lock lands mid-run even when
+        // starting the holder is slow (every suite at once under ThreadSanitizer).
+        try folder.write("spec.json", Self.spec(items: ["a", "b"], documents: 5_000, latency: 40))
         let run = try CLI.start(["run", "spec.json", "--quiet"], in: folder.url)
         let store = folder.path("engine.sqlite")
         #expect(await waitFor { (Int((try? sqlite(store, "SELECT SUM(collected) AS n FROM work_items").first?["n"]) ?? "0") ?? 0) > 0 })
@@ -34,11 +36,11 @@ import Testing
         #expect(holder.code == 0, "\(holder.output)")
         // The lock landed mid-run: nothing could be written while it was held.
         let progress = Int((try sqlite(store, "SELECT SUM(collected) + SUM(ingested) AS p FROM work_items").first?["p"]) ?? "0") ?? 0
-        #expect(progress < 2 * 2 * 2_000, "the run had finished before the lock was taken")
+        #expect(progress < 2 * 2 * 5_000, "the run had finished before the lock was taken")
         #expect(await run.wait(seconds: 90), "the run did not end after the lock was released")
         #expect(run.output().code == 0, "\(run.output().stdout)\n\(run.output().stderr)")
         #expect(try sqlite(store, "SELECT COUNT(*) AS n FROM events WHERE to_status = 'failed'").first?["n"] == "0")
-        for name in ["a", "b"] { #expect(try jsonlSeqs(folder.path("out/\(name).jsonl")) == Array(0..<2_000)) }
+        for name in ["a", "b"] { #expect(try jsonlSeqs(folder.path("out/\(name).jsonl")) == Array(0..<5_000)) }
     }
 
     @Test func finding2_aFullDiskFailsItemsClearlyReadsStillAnswerAndARecoverFinishesOnceSpaceIsFreed() async throws {
