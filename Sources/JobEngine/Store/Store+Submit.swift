@@ -157,6 +157,9 @@ extension Store {
             problems.add(contentsOf: try await step.value)
         }
         func flush() async throws {
+            // The step's write runs in a task of its own, which the caller's cancel does not reach:
+            // a cancelled submit stops here, before its next step, and is discarded.
+            try Task.checkCancellation()
             guard !chunk.isEmpty else { return try await written() }
             let rows = chunk.map { entry in
                 let params = JSONValue.object(entry.item.params).canonicalJSON()

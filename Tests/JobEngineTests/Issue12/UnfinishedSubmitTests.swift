@@ -131,6 +131,38 @@ import Testing
         next.close()
     }
 
+    /// A submit cancelled while it streams a large items file either finished before the cancel or
+    /// left nothing: never a job with part of its items.
+    @Test func aCancelledSubmitLeavesTheWholeJobOrNothing() async throws {
+        let folder = try TemporaryDirectory()
+        let lines = (0..<30_000).map { #"{"name": "q\#($0)", "params": {"n": \#($0)}}"# }.joined(separator: "\n")
+        try lines.write(to: folder.url.appendingPathComponent("items.jsonl"), atomically: true, encoding: .utf8)
+        try #"""
+            {"name": "big", "collector": {"type": "synthetic", "documents": 1}, "ingester": {"type": "jsonl", "path": "out/{item}.jsonl"},
+             "items_file": "items.jsonl"}
+            """#.write(to: folder.url.appendingPathComponent("spec.json"), atomically: true, encoding: .utf8)
+        let engine = try Engine(storePath: folder.storePath, logger: quietLogger)
+        let submit = Task { try await engine.submit(specAt: folder.url.appendingPathComponent("spec.json")) }
+        try await Task.sleep(for: .milliseconds(150))
+        submit.cancel()
+        let outcome = await submit.result
+        let counts = try query(folder.storePath, """
+            SELECT (SELECT COUNT(*) FROM jobs) AS jobs, (SELECT COUNT(*) FROM work_items) AS items,
+            (SELECT COUNT(*) FROM submit_items) AS staged, (SELECT COUNT(*) FROM events) AS events
+            """).first
+        switch outcome {
+        case .success(let result):
+            #expect(result.addedCount == 30_000)
+            #expect(counts?.int("jobs") == 1 && counts?.int("items") == 30_000 && counts?.int("events") == 30_000)
+        case .failure(let error):
+            #expect(error is CancellationError, "\(error)")
+            #expect(counts?.int("jobs") == 0 && counts?.int("items") == 0 && counts?.int("events") == 0)
+        }
+        #expect(counts?.int("staged") == 0)
+        #expect(try await engine.jobs().count == (try? outcome.get()) .map { _ in 1 } ?? 0)
+        engine.close()
+    }
+
     @Test func aLiveEnginesSubmitIsLeftAlone() async throws {
         let folder = try TemporaryDirectory()
         let engine = try Engine(storePath: folder.storePath, logger: quietLogger)
