@@ -52,3 +52,22 @@ UPDATE sqlite_master SET sql = replace(sql, 'CHECK (submit_state IN (''staging''
     'CHECK (submit_state = ''staging'' OR submit_state = ''applying'' OR submit_state = ''ready'')')
     WHERE type = 'table' AND name = 'jobs';
 PRAGMA writable_schema = RESET;
+
+-- A new job's submit counts its items once per step instead of once per row: the insert trigger
+-- was about 40 % of an item insert (100,000 inserts with and without it). `counted` says whether
+-- the trigger counted the row's insert (1, every other insert) or the submit step that wrote it (0).
+ALTER TABLE work_items ADD COLUMN counted INTEGER NOT NULL DEFAULT 1;
+DROP TRIGGER work_items_counted_insert;
+CREATE TRIGGER work_items_counted_insert AFTER INSERT ON work_items WHEN new.counted
+BEGIN
+    UPDATE jobs SET
+        pending_items = pending_items + (new.status = 'pending'),
+        running_items = running_items + (new.status = 'running'),
+        succeeded_items = succeeded_items + (new.status = 'succeeded'),
+        failed_items = failed_items + (new.status = 'failed'),
+        cancelled_items = cancelled_items + (new.status = 'cancelled'),
+        collected = collected + new.collected,
+        ingested = ingested + new.ingested,
+        collected_total = collected_total + new.collected_total
+    WHERE id = new.job_id;
+END;

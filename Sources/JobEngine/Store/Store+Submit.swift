@@ -178,14 +178,17 @@ extension Store {
                     // already had the item, which the inserts below would make true.
                     try Self.claim(targets, db, jobID: jobID, jobName: spec.name, protecting: protecting, problems: &problems)
                     let now = Self.now
+                    var inserted = 0
                     for (position, name, id, params, print) in rows {
                         if direct {
                             try db.execute("""
                                 INSERT INTO work_items (id, job_id, name, position, status, phase, params_json, params_fingerprint,
-                                fingerprint_version, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', 'collect', ?, ?, ?, ?, ?)
+                                fingerprint_version, created_at, updated_at, counted)
+                                VALUES (?, ?, ?, ?, 'pending', 'collect', ?, ?, ?, ?, ?, 0)
                                 ON CONFLICT (job_id, name) DO NOTHING
                                 """, [.text(id), .text(jobID), .text(name), .integer(Int64(position)), .text(params), .text(print),
                                       .integer(Int64(version)), .real(now), .real(now)])
+                            inserted += db.changes
                         } else {
                             try db.execute("""
                                 INSERT INTO submit_items (job_id, name, position, item_id, params_json, params_fingerprint)
@@ -198,6 +201,12 @@ extension Store {
                         problems.add(file
                             ? ItemsFile.problem(position, "name", "duplicate item name \"\(name)\" (also line \(first))")
                             : SpecProblem(field: "items[\(position)].name", message: "duplicate item name \"\(name)\" (also items[\(first)])"))
+                    }
+                    // The step counts its new items once (`counted = 0` kept the trigger from counting
+                    // each row), in the same transaction.
+                    if inserted > 0 {
+                        try db.execute("UPDATE jobs SET pending_items = pending_items + ? WHERE id = ?",
+                                       [.integer(Int64(inserted)), .text(jobID)])
                     }
                     return problems
                 }
