@@ -14,7 +14,7 @@ package struct UnfinishedSubmit: Sendable, Equatable {
 extension Store {
     /// Items per transaction of a submit: each step holds the write lock for a few milliseconds to
     /// a few tens of them (Benchmarks/README.md, `scale`), so other workers keep committing.
-    static let submitStep = 2_000
+    static let submitStep = 1_500
     /// Item names a `SubmitResult` lists (its counts count them all).
     static let submitResultNames = 1_000
     /// Problems a refused submit lists before it only counts the rest.
@@ -156,11 +156,16 @@ extension Store {
             writing = nil
             problems.add(contentsOf: try await step.value)
         }
-        func flush() async throws {
+        /// Writes `chunk` once the step before it is written; `lineProblems` (the chunk's bad lines)
+        /// are listed after that step's duplicates, in line order.
+        func flush(_ lineProblems: SubmitProblems = SubmitProblems()) async throws {
             // The step's write runs in a task of its own, which the caller's cancel does not reach:
             // a cancelled submit stops here, before its next step, and is discarded.
             try Task.checkCancellation()
-            guard !chunk.isEmpty else { return try await written() }
+            guard !chunk.isEmpty else {
+                try await written()
+                return problems.add(contentsOf: lineProblems)
+            }
             let rows = chunk.map { entry in
                 let params = JSONValue.object(entry.item.params).canonicalJSON()
                 return (entry.position, entry.item.name, ItemID.next(), String(decoding: params, as: UTF8.self),
@@ -169,7 +174,10 @@ extension Store {
             let targets = perItemTargets ? SinkTarget.of(spec, itemNames: chunk.map(\.item.name), baseDirectory: baseDirectory) : []
             staged += chunk.count
             chunk.removeAll(keepingCapacity: true)
+            // Canonical parameters and fingerprints above were computed while the last step was
+            // still being written.
             try await written()
+            problems.add(contentsOf: lineProblems)
             let writer = writer
             writing = Task {
                 try await writer.write { db in
@@ -224,17 +232,12 @@ extension Store {
                     if lines.count == Self.submitStep {
                         Self.sort(lines, into: &chunk, problems: &lineProblems, faultItems: &faultItems)
                         lines.removeAll(keepingCapacity: true)
-                        // In line order: the step before this one reports its duplicates first.
-                        try await written()
-                        problems.add(contentsOf: lineProblems)
+                        try await flush(lineProblems)
                         lineProblems = SubmitProblems()
-                        try await flush()
                     }
                 }
                 Self.sort(lines, into: &chunk, problems: &lineProblems, faultItems: &faultItems)
-                try await written()
-                problems.add(contentsOf: lineProblems)
-                try await flush()
+                try await flush(lineProblems)
                 try await written()
                 if staged == 0 && problems.isEmpty {
                     problems.add(SpecProblem(field: "items_file", message: "\(file.url.path) holds no items; list one {\"name\": …} object per line"))
