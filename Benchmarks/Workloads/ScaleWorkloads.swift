@@ -48,18 +48,22 @@ public enum ScaleWorkloads {
         let longest = prober.stop()
         precondition(submitted.addedCount == items, "the submit added \(submitted.addedCount) of \(items) items")
         guard let store = engine.store as? Store else { preconditionFailure("the engine's store is not the SQLite store") }
-        let (holdSeconds, holdAttoseconds) = store.longestWriteLockHold().components
+        let hold = store.longestWriteLockHold().inSeconds
         engine.close()
-        return Submit(seconds: seconds, longestLockWait: longest,
-                      longestHold: Double(holdSeconds) + Double(holdAttoseconds) / 1e18)
+        return Submit(seconds: seconds, longestLockWait: longest, longestHold: hold)
     }
 
     /// The id of the job an earlier `submit` in `folder` made.
     public static func jobID(in folder: ScratchDirectory) async throws -> UUID {
         let engine = try Engine(storePath: folder.path("engine.sqlite"), access: .readOnly, logger: EngineWorkloads.logger)
         defer { engine.close() }
+        return try await submittedJob(engine).id
+    }
+
+    /// The job `submit` made, in the store `engine` opened.
+    private static func submittedJob(_ engine: Engine) async throws -> Job {
         guard let job = try await engine.job("crawl") else { preconditionFailure("no job crawl") }
-        return job.id
+        return job
     }
 
     /// The reads the Jobs page and `status` make, each timed as the median of `samples`, on the
@@ -67,7 +71,7 @@ public enum ScaleWorkloads {
     public static func reads(in folder: ScratchDirectory, samples: Int = 21) async throws -> [(name: String, seconds: Double)] {
         let engine = try Engine(storePath: folder.path("engine.sqlite"), access: .readOnly, logger: EngineWorkloads.logger)
         defer { engine.close() }
-        guard let job = try await engine.job("crawl") else { preconditionFailure("no job crawl") }
+        let job = try await submittedJob(engine)
         func median(_ body: () async throws -> Void) async rethrows -> Double {
             var times: [Double] = []
             for _ in 0..<samples {

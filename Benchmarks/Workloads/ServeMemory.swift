@@ -1,4 +1,5 @@
 import Foundation
+import JobEngine
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -39,9 +40,10 @@ public enum ServeMemory {
             guard (response as? HTTPURLResponse)?.statusCode == 200 else {
                 throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "GET \(url) answered \(response)"])
             }
-            if index == 99 { warm = residentBytes(of: server.processIdentifier) }
+            if index == 99 { warm = PeakMemory.residentBytes(ofProcess: server.processIdentifier) ?? 0 }
         }
-        return Result(warmBytes: warm, finalBytes: residentBytes(of: server.processIdentifier), requests: requests)
+        return Result(warmBytes: warm, finalBytes: PeakMemory.residentBytes(ofProcess: server.processIdentifier) ?? 0,
+                      requests: requests)
     }
 
     /// The `http://host:port/` the server prints once it listens.
@@ -54,14 +56,5 @@ public enum ServeMemory {
             }
         }
         throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "engine-run serve printed no address: \(seen)"])
-    }
-
-    /// VmRSS of a process, in bytes (0 when it cannot be read).
-    static func residentBytes(of pid: Int32) -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kilobytes = Int(line.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "")
-        else { return 0 }
-        return kilobytes * 1024
     }
 }

@@ -71,7 +71,7 @@ struct Serve: AsyncParsableCommand {
         if !(1...100_000).contains(maxConnections) {
             throw ValidationError("--max-connections \(maxConnections) is not valid: use a whole number from 1 to 100000")
         }
-        let floor = Double(Worker.minimumPollInterval.components.attoseconds) / 1e18
+        let floor = Worker.minimumPollInterval.inSeconds
         if !(pollSeconds >= floor && pollSeconds <= 3600) {
             throw ValidationError("--poll-seconds \(pollSeconds) is not valid: use a number of seconds from \(floor) (a shorter interval busy-polls the store) to 3600")
         }

@@ -110,26 +110,23 @@ final class Scheduler: Sendable {
                     claimedID.withLock { $0 = id }
                     running.begin(id, slot: slot)
                 }
-            } catch let error as SQLiteError where error.isBusy {
+            } catch {
+                // Nothing was claimed: the claim's transaction did not commit.
                 if let id = claimedID.withLock({ $0 }) { running.end(id, slot: slot) }
-                contention.sleep()
-                continue
-            } catch let error as SQLiteError {
-                // Nothing was claimed. In a group commit a claim shares the fate of the checkpoints
-                // beside it, so a full disk that failed another item's page failed this claim too:
-                // that item records its own failure; this slot tries again a few times, then leaves
-                // the job's pending items pending for a later run rather than failing the run.
-                if let id = claimedID.withLock({ $0 }) { running.end(id, slot: slot) }
-                failedClaims += 1
-                guard failedClaims < 5, !isStopping else {
-                    logger.error("could not claim a work item of job \(job.name): \(StoreWriteFailure(underlying: error)); its pending items stay pending")
-                    return
+                guard let error = error as? SQLiteError else { throw error }
+                if !error.isBusy {
+                    // In a group commit a claim shares the fate of the checkpoints beside it, so a
+                    // full disk that failed another item's page failed this claim too: that item
+                    // records its own failure; this slot tries again a few times, then leaves the
+                    // job's pending items pending for a later run rather than failing the run.
+                    failedClaims += 1
+                    guard failedClaims < 5, !isStopping else {
+                        logger.error("could not claim a work item of job \(job.name): \(StoreWriteFailure(underlying: error)); its pending items stay pending")
+                        return
+                    }
                 }
                 contention.sleep()
                 continue
-            } catch {
-                if let id = claimedID.withLock({ $0 }) { running.end(id, slot: slot) }
-                throw error
             }
             contention = Backoff()
             failedClaims = 0

@@ -72,11 +72,9 @@ extension Store {
     /// transaction: a small item pays one commit less, and a crash between the two leaves nothing
     /// that needs a recover to tie up.
     package func finishAfterBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> WorkItem {
-        try transition(itemID: itemID, owner: owner, to: .succeeded, phase: .done, sync: sync, first: { db in
+        try succeed(itemID: itemID, owner: owner, sync: sync) { db in
             try Self.recordBatch(db, itemID: itemID, owner: owner, ingested: ingested, sinkOffset: sinkOffset)
-        }, then: { db in
-            try db.execute("DELETE FROM staged_documents WHERE item_id = ?", [.text(itemID)])
-        })
+        }
     }
 
     /// The ingest checkpoint of a delivered batch, its counters, and the staged copies it made useless.
@@ -106,7 +104,14 @@ extension Store {
     /// The item finished both phases: `succeeded`, lease released, any staged documents left dropped
     /// (normally none: each batch's checkpoint removed its own).
     package func finish(itemID: String, owner: String, sync: SyncMode) throws -> WorkItem {
-        try transition(itemID: itemID, owner: owner, to: .succeeded, phase: .done, sync: sync, then: { db in
+        try succeed(itemID: itemID, owner: owner, sync: sync)
+    }
+
+    /// `succeeded`, after `first` (the last batch's checkpoint, if it comes with the finish), with
+    /// the item's staged documents dropped, in one transaction.
+    private func succeed(itemID: String, owner: String, sync: SyncMode,
+                         first: @escaping @Sendable (Connection) throws -> Void = { _ in }) throws -> WorkItem {
+        try transition(itemID: itemID, owner: owner, to: .succeeded, phase: .done, sync: sync, first: first, then: { db in
             try db.execute("DELETE FROM staged_documents WHERE item_id = ?", [.text(itemID)])
         })
     }

@@ -148,7 +148,6 @@ extension Store {
         var staged = 0
         let perItemTargets = SinkTarget.perItem(spec)
         let file = spec.itemsFile != nil
-        let version = direct ? 1 : 0
         // The step being written while the next is read, and the problems it finds.
         var writing: Task<SubmitProblems, any Error>?
         func written() async throws {
@@ -192,10 +191,10 @@ extension Store {
                             try db.execute("""
                                 INSERT INTO work_items (id, job_id, name, position, status, phase, params_json, params_fingerprint,
                                 fingerprint_version, created_at, updated_at, counted)
-                                VALUES (?, ?, ?, ?, 'pending', 'collect', ?, ?, ?, ?, ?, 0)
+                                VALUES (?, ?, ?, ?, 'pending', 'collect', ?, ?, 1, ?, ?, 0)
                                 ON CONFLICT (job_id, name) DO NOTHING
                                 """, [.text(id), .text(jobID), .text(name), .integer(Int64(position)), .text(params), .text(print),
-                                      .integer(Int64(version)), .real(now), .real(now)])
+                                      .real(now), .real(now)])
                             inserted += db.changes
                         } else {
                             try db.execute("""
@@ -285,7 +284,7 @@ extension Store {
         var changed: [String] = []
         var addedCount = 0
         var changedCount = 0
-        if version == 1 {
+        if created {
             // A new job's items are in place already (`stage`); what is left is their creation events.
             while try await writer.write({ db in
                 try Self.checkOwner(db, jobID: jobID, owner: owner)
@@ -316,7 +315,7 @@ extension Store {
         // move after the listed items, so positions stay unique (paging keys on them).
         let fingerprint = ParameterFingerprint(spec: spec, baseDirectory: baseDirectory)
         // A new job lists every item it has.
-        while version > 1, try await writer.write({ db in
+        while !created, try await writer.write({ db in
             try Self.refreshUnlisted(db, jobID: jobID, version: version, fingerprint: fingerprint)
         }) {}
         let job = try await writer.write { db in
@@ -397,16 +396,15 @@ extension Store {
     /// there); false when every item has its event.
     private static func recordCreations(_ db: Connection, jobID: String) throws -> Bool {
         let after = try db.execute("SELECT submit_applied FROM jobs WHERE id = ?", [.text(jobID)]).first?.int64("submit_applied") ?? -1
-        let step: [SQLValue] = [.text(jobID), .integer(after), .integer(Int64(submitStep))]
+        // The step's last position first, as `applyStep` bounds its step: then one range drives both writes.
+        guard let last = try db.execute("""
+            SELECT MAX(position) AS last FROM (SELECT position FROM work_items WHERE job_id = ? AND position > ? ORDER BY position LIMIT ?)
+            """, [.text(jobID), .integer(after), .integer(Int64(submitStep))]).first?.int64("last") else { return false }
         try db.execute("""
             INSERT INTO events (item_id, job_id, attempt, from_status, to_status, at)
-            SELECT id, job_id, 1, NULL, 'pending', ? FROM work_items WHERE job_id = ? AND position > ? ORDER BY position LIMIT ?
-            """, [.real(now)] + step)
-        guard db.changes > 0 else { return false }
-        try db.execute("""
-            UPDATE jobs SET submit_applied = (SELECT MAX(position) FROM
-            (SELECT position FROM work_items WHERE job_id = ? AND position > ? ORDER BY position LIMIT ?)) WHERE id = ?
-            """, step + [.text(jobID)])
+            SELECT id, job_id, 1, NULL, 'pending', ? FROM work_items WHERE job_id = ? AND position > ? AND position <= ?
+            """, [.real(now), .text(jobID), .integer(after), .integer(last)])
+        try db.execute("UPDATE jobs SET submit_applied = ? WHERE id = ?", [.integer(last), .text(jobID)])
         return true
     }
 

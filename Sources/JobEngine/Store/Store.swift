@@ -142,7 +142,10 @@ package final class Store: Sendable {
     /// resident memory growing with the document count (2× from 10,000 to 1,000,000 documents).
     static func tune(_ db: Connection) throws {
         try db.execute("PRAGMA cache_size = -2000")
-        if !db.isInMemory { try db.execute("PRAGMA wal_autocheckpoint = \(64 << 20 / (try db.execute("PRAGMA page_size").first?.int("page_size") ?? 4096))") }
+        guard !db.isInMemory else { return }
+        // In pages of the store's own size: a store made before schema 4 keeps 16 KiB pages.
+        let pageSize = try db.execute("PRAGMA page_size").first?.int("page_size") ?? Self.pageSize
+        try db.execute("PRAGMA wal_autocheckpoint = \((64 << 20) / pageSize)")
     }
 
     /// The store's schema version (0 for an empty database), read without writing anything.

@@ -34,8 +34,7 @@ struct WriteLockShare {
             return
         }
         if now - streakStart >= streak {
-            let (seconds, attoseconds) = breather.components
-            Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+            Thread.sleep(forTimeInterval: breather.inSeconds)
             self.streakStart = ContinuousClock.now
         }
     }
