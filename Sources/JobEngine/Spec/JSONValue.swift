@@ -93,11 +93,11 @@ public enum JSONValue: Sendable, Hashable, Codable {
             bytes.append(UInt8(ascii: "]"))
         case .object(let object):
             bytes.append(UInt8(ascii: "{"))
-            for (index, key) in object.keys.sorted().enumerated() {
+            for (index, (key, value)) in object.sorted(by: { $0.key < $1.key }).enumerated() {
                 if index > 0 { bytes.append(UInt8(ascii: ",")) }
                 Self.write(key, into: &bytes)
                 bytes.append(UInt8(ascii: ":"))
-                object[key]!.write(into: &bytes)
+                value.write(into: &bytes)
             }
             bytes.append(UInt8(ascii: "}"))
         }

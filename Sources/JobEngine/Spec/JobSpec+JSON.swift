@@ -183,6 +183,8 @@ extension JobSpec {
     /// Why `name` cannot name a job or an item: a control character (NUL, newline, an escape
     /// sequence) would make two names print alike, or rewrite the operator's terminal.
     static func nameProblem(_ name: String) -> String? {
+        // Printable ASCII needs no Unicode property lookup (a million names in a large submit).
+        if name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return nil }
         guard let bad = name.unicodeScalars.first(where: \.isUnprintable) else { return nil }
         return "must be printable: it holds the control character " + String(format: "U+%04X", bad.value)
     }

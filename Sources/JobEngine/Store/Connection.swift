@@ -15,6 +15,8 @@ final class Connection {
     /// cancelled, and then no further statement starts. `sqlite3_interrupt` stops the statement
     /// running at the cancel; this stops the ones after it, which SQLite would run again.
     var cancellation: (() -> Bool)?
+    /// Set on a store's writer: its commits ask a `WALCheckpointer` for checkpoints.
+    private var walHook: WALHook?
 
     /// Opens (creating if needed) the database at `path`, or an in-memory one for `":memory:"`.
     init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 5_000) throws {
@@ -48,9 +50,23 @@ final class Connection {
     func close() {
         statements.removeAll()
         if let handle {
+            if let walHook {
+                // The checkpointer's connection closes first, so this one is the last and removes the WAL.
+                sqlite3_wal_hook(handle, nil, nil)
+                walHook.checkpointer.close()
+            }
             sqlite3_close_v2(handle)
         }
         handle = nil
+        walHook = nil
+    }
+
+    /// Replaces SQLite's automatic checkpoint with one on `WALCheckpointer`'s thread, asked for once
+    /// the WAL holds `thresholdPages` pages.
+    func checkpointInBackground(thresholdPages: Int32) throws {
+        let hook = WALHook(checkpointer: WALCheckpointer(path: path), thresholdPages: thresholdPages)
+        sqlite3_wal_hook(try openHandle(), WALHook.callback, Unmanaged.passUnretained(hook).toOpaque())
+        walHook = hook
     }
 
     /// Stops the statements running on this connection with SQLITE_INTERRUPT ("It is safe to call
@@ -74,11 +90,14 @@ final class Connection {
     /// Runs `sql` once per element of `rows`, each with the arguments `arguments(element)` gives:
     /// for the hot loops that write a page's or a batch's documents (one statement lookup, not one
     /// per document).
-    func executeEach<S: Sequence>(_ sql: String, _ rows: S, arguments: (S.Element) -> [SQLValue]) throws {
+    /// `after` runs after each row's statement (`changes` is then that row's).
+    func executeEach<S: Sequence>(_ sql: String, _ rows: S, arguments: (S.Element) -> [SQLValue],
+                                  after: (S.Element) throws -> Void = { _ in }) throws {
         let statement = try cachedStatement(sql)
         for row in rows {
             try checkNotCancelled(sql)
             _ = try statement.run(arguments(row))
+            try after(row)
         }
     }
 
@@ -113,7 +132,9 @@ final class Connection {
     @discardableResult
     func inTransaction<T>(immediate: Bool = true, _ body: () throws -> T) throws -> T {
         if immediate { lockShare.beforeBegin() }
-        defer { if immediate { lockShare.afterEnd() } }
+        walHook?.committedAt = nil
+        // The lock is free from the commit on; a checkpoint the commit ran after it is not a hold.
+        defer { if immediate { lockShare.afterEnd(lockReleasedAt: walHook?.committedAt) } }
         try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
         do {
             let result = try body()

@@ -15,6 +15,10 @@ extension Store {
     /// Items per transaction of a submit: each step holds the write lock for a few milliseconds to
     /// a few tens of them (Benchmarks/README.md, `scale`), so other workers keep committing.
     static let submitStep = 1_500
+
+    /// Creation events per transaction: one `INSERT … SELECT` of rows the store already holds, far
+    /// cheaper per item than a step of parsed items.
+    static let creationStep = 10_000
     /// Item names a `SubmitResult` lists (its counts count them all).
     static let submitResultNames = 1_000
     /// Problems a refused submit lists before it only counts the rest.
@@ -186,23 +190,17 @@ extension Store {
                     try Self.claim(targets, db, jobID: jobID, jobName: spec.name, protecting: protecting, problems: &problems)
                     let now = Self.now
                     var inserted = 0
-                    for (position, name, id, params, print) in rows {
-                        if direct {
-                            try db.execute("""
-                                INSERT INTO work_items (id, job_id, name, position, status, phase, params_json, params_fingerprint,
-                                fingerprint_version, created_at, updated_at, counted)
-                                VALUES (?, ?, ?, ?, 'pending', 'collect', ?, ?, 1, ?, ?, 0)
-                                ON CONFLICT (job_id, name) DO NOTHING
-                                """, [.text(id), .text(jobID), .text(name), .integer(Int64(position)), .text(params), .text(print),
-                                      .real(now), .real(now)])
-                            inserted += db.changes
-                        } else {
-                            try db.execute("""
-                                INSERT INTO submit_items (job_id, name, position, item_id, params_json, params_fingerprint)
-                                VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, name) DO NOTHING
-                                """, [.text(jobID), .text(name), .integer(Int64(position)), .text(id), .text(params), .text(print)])
-                        }
-                        guard db.changes == 0 else { continue }
+                    var duplicates: [(position: Int, name: String)] = []
+                    // One prepared statement for the step's rows; a row that inserted nothing is a
+                    // duplicate name, reported with the position of the first below.
+                    try db.executeEach(direct ? Self.insertItemSQL : Self.stageItemSQL, rows, arguments: { position, name, id, params, print in
+                        direct
+                            ? [.text(id), .text(jobID), .text(name), .integer(Int64(position)), .text(params), .text(print), .real(now), .real(now)]
+                            : [.text(jobID), .text(name), .integer(Int64(position)), .text(id), .text(params), .text(print)]
+                    }, after: { row in
+                        if db.changes == 0 { duplicates.append((row.0, row.1)) } else { inserted += 1 }
+                    })
+                    for (position, name) in duplicates {
                         let first = try db.execute("SELECT position FROM \(direct ? "work_items" : "submit_items") WHERE job_id = ? AND name = ?",
                                                    [.text(jobID), .text(name)]).first?.int("position") ?? 0
                         problems.add(file
@@ -211,7 +209,7 @@ extension Store {
                     }
                     // The step counts its new items once (`counted = 0` kept the trigger from counting
                     // each row), in the same transaction.
-                    if inserted > 0 {
+                    if direct && inserted > 0 {
                         try db.execute("UPDATE jobs SET pending_items = pending_items + ? WHERE id = ?",
                                        [.integer(Int64(inserted)), .text(jobID)])
                     }
@@ -259,6 +257,20 @@ extension Store {
         }
         if let error = problems.error { throw error }
     }
+
+    /// A new job's item, written in place (`counted = 0`: its step counts it).
+    private static let insertItemSQL = """
+        INSERT INTO work_items (id, job_id, name, position, status, phase, params_json, params_fingerprint,
+        fingerprint_version, created_at, updated_at, counted)
+        VALUES (?, ?, ?, ?, 'pending', 'collect', ?, ?, 1, ?, ?, 0)
+        ON CONFLICT (job_id, name) DO NOTHING
+        """
+
+    /// A resubmitted job's item, staged until the submit applies.
+    private static let stageItemSQL = """
+        INSERT INTO submit_items (job_id, name, position, item_id, params_json, params_fingerprint)
+        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, name) DO NOTHING
+        """
 
     /// Moves a step of read lines into `chunk` (items) and `problems` (the rest).
     private static func sort(_ lines: [(Int, ItemsFile.Line)], into chunk: inout [(position: Int, item: ItemSpec)],
@@ -399,7 +411,7 @@ extension Store {
         // The step's last position first, as `applyStep` bounds its step: then one range drives both writes.
         guard let last = try db.execute("""
             SELECT MAX(position) AS last FROM (SELECT position FROM work_items WHERE job_id = ? AND position > ? ORDER BY position LIMIT ?)
-            """, [.text(jobID), .integer(after), .integer(Int64(submitStep))]).first?.int64("last") else { return false }
+            """, [.text(jobID), .integer(after), .integer(Int64(creationStep))]).first?.int64("last") else { return false }
         try db.execute("""
             INSERT INTO events (item_id, job_id, attempt, from_status, to_status, at)
             SELECT id, job_id, 1, NULL, 'pending', ? FROM work_items WHERE job_id = ? AND position > ? AND position <= ?

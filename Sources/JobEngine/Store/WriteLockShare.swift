@@ -8,14 +8,17 @@ import Foundation
 /// such a waiter can miss every try for as long as the engine stays busy (measured: up to 5.6 s
 /// behind a 1,000,000-item submit; under ThreadSanitizer, a whole run). After `streak` of
 /// transactions with no pause of `idle` between them, the connection waits `breather` before its
-/// next BEGIN: a waiter that polls every 100 ms lands in one such pause with probability
-/// `breather / 100 ms`, and the engine gives up at most `breather / (streak + breather)` of its
-/// write time, only while it is saturated.
+/// next BEGIN: a waiter that polls every 100 ms lands in one such pause with probability about
+/// `breather / (streak + breather)` per try, and the engine gives up that share of its write time,
+/// only while it is saturated. 20 ms after 200 ms (9 %): once WAL checkpoints left the writer's
+/// COMMIT (`WALCheckpointer`), the lock lost the ~200 ms gaps they had made every 64 MiB, and at
+/// 12 ms after 250 ms a polling writer waited 2.2–2.3 s behind a million-item submit (1.5–1.8 s
+/// now; engine-bench scale-probe).
 ///
 /// Confined like its connection: only touched on the connection's queue.
 struct WriteLockShare {
-    var streak: Duration = .milliseconds(250)
-    var breather: Duration = .milliseconds(12)
+    var streak: Duration = .milliseconds(200)
+    var breather: Duration = .milliseconds(20)
     var idle: Duration = .milliseconds(2)
 
     private var streakStart: ContinuousClock.Instant?
@@ -39,11 +42,12 @@ struct WriteLockShare {
         }
     }
 
-    /// Called once the transaction committed or rolled back: the lock is free from here.
-    mutating func afterEnd() {
+    /// Called once the transaction committed or rolled back: the lock is free from here, or from
+    /// `lockReleasedAt` when the connection knows when its commit released it.
+    mutating func afterEnd(lockReleasedAt: ContinuousClock.Instant? = nil) {
         let now = ContinuousClock.now
         lastEnd = now
-        if let begun { longestHold = max(longestHold, now - begun) }
+        if let begun { longestHold = max(longestHold, (lockReleasedAt ?? now) - begun) }
         begun = nil
     }
 }
