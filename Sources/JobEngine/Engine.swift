@@ -131,7 +131,7 @@ public final class Engine: Sendable {
     ///   - make: builds the collector for one run of one item.
     public func register(asyncCollector type: String, validate: @escaping ComponentRegistry.Validator = { _, _ in },
                          make: @escaping @Sendable (ComponentContext, ItemContext) throws -> any AsyncCollector) {
-        register(collector: type, validate: validate) { context, item in BridgedCollector(inner: try make(context, item)) }
+        registry.withLock { $0.register(asyncCollector: type, validate: validate, make: make) }
     }
 
     /// Makes ingester type `type` available to specs, for a sink with an async API.
@@ -142,7 +142,7 @@ public final class Engine: Sendable {
     ///   - make: builds the ingester for one run of one item.
     public func register(asyncIngester type: String, validate: @escaping ComponentRegistry.Validator = { _, _ in },
                          make: @escaping @Sendable (ComponentContext, ItemContext) throws -> any AsyncIngester) {
-        register(ingester: type, validate: validate) { context, item in BridgedIngester(inner: try make(context, item)) }
+        registry.withLock { $0.register(asyncIngester: type, validate: validate, make: make) }
     }
 
     // MARK: Jobs
@@ -284,7 +284,9 @@ public final class Engine: Sendable {
     @discardableResult
     public func cancel(jobID: UUID) async throws -> Int {
         try checkWritable()
-        return try await store.cancelJob(jobID)
+        let cancelled = try await store.cancelJob(jobID)
+        scheduler.noteCancelled(jobID)
+        return cancelled
     }
 
     // MARK: Retry

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JobEngine
+import JobEngineConnectors
 import Logging
 
 /// Options every command takes: where the store is and how much to log.
@@ -25,13 +26,19 @@ struct GlobalOptions: ParsableArguments {
     /// take no owner lock and never sweep, so they work on another OS user's store, a read-only file
     /// or a full disk, and can never judge a live worker dead. A store that does not exist yet is
     /// created as for any command.
+    /// `engine` with the connector types (`brightdata`, …) registered: specs run by `engine-run` may name them.
+    private static func withConnectors(_ engine: Engine) -> Engine {
+        Connectors.register(on: engine)
+        return engine
+    }
+
     func openEngine(readOnly: Bool = false) throws -> Engine {
         var logger = Logger(label: "engine-run")
         logger.logLevel = verbose ? .info : .critical
         let path = storePath
         if readOnly && FileManager.default.fileExists(atPath: path) {
             do {
-                return try Engine(storePath: path, access: .readOnly, logger: logger)
+                return Self.withConnectors(try Engine(storePath: path, access: .readOnly, logger: logger))
             } catch let error as EngineError {
                 throw CommandFailure.usage("cannot read the store \(path): \(error.message)")
             } catch let error as SQLiteError {
@@ -53,7 +60,7 @@ struct GlobalOptions: ParsableArguments {
             }
         }
         do {
-            return try Engine(storePath: path, stopGraceSeconds: try stopGraceSeconds(), logger: logger)
+            return Self.withConnectors(try Engine(storePath: path, stopGraceSeconds: try stopGraceSeconds(), logger: logger))
         } catch let error as EngineError {
             throw CommandFailure.usage("cannot use the store \(path): \(error.message)")
         } catch let error as SQLiteError {

@@ -44,6 +44,19 @@ func awaitOnSlotThread<T: Sendable>(_ body: @escaping @Sendable () async throws 
     return try result.get()
 }
 
+extension ComponentRegistry {
+    package typealias AsyncCollectorFactory = @Sendable (ComponentContext, ItemContext) throws -> any AsyncCollector
+    package typealias AsyncIngesterFactory = @Sendable (ComponentContext, ItemContext) throws -> any AsyncIngester
+
+    package mutating func register(asyncCollector type: String, validate: @escaping Validator, make: @escaping AsyncCollectorFactory) {
+        register(collector: type, validate: validate) { context, item in BridgedCollector(inner: try make(context, item)) }
+    }
+
+    package mutating func register(asyncIngester type: String, validate: @escaping Validator, make: @escaping AsyncIngesterFactory) {
+        register(ingester: type, validate: validate) { context, item in BridgedIngester(inner: try make(context, item)) }
+    }
+}
+
 /// An ``AsyncCollector`` seen by the scheduler as a ``Collector``.
 struct BridgedCollector: Collector {
     let inner: any AsyncCollector

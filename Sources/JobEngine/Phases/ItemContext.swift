@@ -12,4 +12,27 @@ public struct ItemContext: Sendable {
     public let params: [String: JSONValue]
     /// Carries the job, item and attempt as metadata.
     public let logger: Logger
+    /// Asked by the scheduler: the engine is shutting down, or the job was cancelled through this
+    /// engine.
+    let stopCheck: @Sendable () -> Bool
+
+    /// True once the item should stop: the engine is shutting down, or the job was cancelled in this
+    /// process. A collector or sink that waits (a vendor's job to finish, a rate limit, a back-off)
+    /// checks it while it waits and throws ``stopped`` to end the wait at once; the engine then
+    /// records the item as it does at a checkpoint. A cancel from another process is seen at the
+    /// item's next checkpoint.
+    public var isStopping: Bool { stopCheck() }
+
+    /// Throws ``WaitStopped`` once ``isStopping``: call it while waiting.
+    public func checkStopping() throws {
+        if isStopping { throw WaitStopped() }
+    }
+}
+
+/// Thrown by a collector or sink that ended a wait because the item is stopping
+/// (``ItemContext/isStopping``): the engine records the item as stopped (cancelled, or interrupted
+/// by the shutdown), not as failed.
+public struct WaitStopped: Error, Sendable, CustomStringConvertible {
+    public init() {}
+    public var description: String { "stopped while waiting" }
 }

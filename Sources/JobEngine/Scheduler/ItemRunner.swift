@@ -31,18 +31,26 @@ struct ItemRunner {
     let logger: Logger
     let emit: @Sendable (EngineEvent) -> Void
     let metrics: EngineMetrics
+    /// Whether the job was cancelled through this engine after the given instant.
+    let cancelledSince: @Sendable (ContinuousClock.Instant) -> Bool
     /// Checked before each page and batch.
     let stopReason: @Sendable () -> StopReason?
 
     func run(_ claim: ClaimedItem) {
         let item = claim.item
         let itemID = item.id.uuidString.lowercased()
+        let started = ContinuousClock.now
+        // Why a wait inside a collector or sink ends: the shutdown, or a cancel of the job here.
+        let waitStop: @Sendable () -> StopReason? = { [stopReason, cancelledSince] in
+            stopReason() ?? (cancelledSince(started) ? .cancelled : nil)
+        }
         var logger = logger
         logger[metadataKey: "job"] = "\(job.name)"
         logger[metadataKey: "item"] = "\(itemID)"
         logger[metadataKey: "attempt"] = "\(item.attempt)"
         let context = ItemContext(jobID: job.id, jobName: job.name, itemID: item.id, itemName: item.name,
-                                  attempt: item.attempt, params: item.parameters, logger: logger)
+                                  attempt: item.attempt, params: item.parameters, logger: logger,
+                                  stopCheck: { waitStop() != nil })
         logger.info("work item started", metadata: ["phase": "\(item.phase.rawValue)", "mode": "\(item.retryMode?.rawValue ?? "first run")"])
         if claim.restartedForChangedParameters {
             logger.notice("work item restarts: \(Store.restartedForChangedParameters)")
@@ -72,13 +80,9 @@ struct ItemRunner {
         } catch let lost as LeaseLost {
             logger.warning("work item stopped: \(lost)")
         } catch let stop as StopRequested {
-            let status: WorkItemStatus = stop.reason == .cancelled ? .cancelled : .failed
-            let error = stop.reason == .cancelled ? "job cancelled" : "engine shut down"
-            let kind: ErrorKind? = stop.reason == .cancelled ? nil : .interrupted
-            record(itemID: itemID, as: .init(status: status, error: error, kind: kind), logger: logger) {
-                try store.stop(itemID: itemID, owner: owner, as: status, error: error, kind: kind, retry: nil,
-                               sync: job.spec.checkpoint.sync)
-            }
+            recordStop(stop.reason, itemID: itemID, logger: logger)
+        } catch is WaitStopped {
+            recordStop(waitStop() ?? .shutdown, itemID: itemID, logger: logger)
         } catch {
             let kind = (error as? PhaseError)?.kind ?? .transient
             let policy = job.spec.retry.policy
@@ -90,6 +94,18 @@ struct ItemRunner {
                 try store.stop(itemID: itemID, owner: owner, as: .failed, error: "\(error)", kind: kind, retry: retry,
                                sync: job.spec.checkpoint.sync)
             }
+        }
+    }
+
+    /// Records an item stopped by a cancel (`cancelled`) or the engine's shutdown (`failed`,
+    /// interrupted, recoverable).
+    private func recordStop(_ reason: StopReason, itemID: String, logger: Logger) {
+        let status: WorkItemStatus = reason == .cancelled ? .cancelled : .failed
+        let error = reason == .cancelled ? "job cancelled" : "engine shut down"
+        let kind: ErrorKind? = reason == .cancelled ? nil : .interrupted
+        record(itemID: itemID, as: .init(status: status, error: error, kind: kind), logger: logger) {
+            try store.stop(itemID: itemID, owner: owner, as: status, error: error, kind: kind, retry: nil,
+                           sync: job.spec.checkpoint.sync)
         }
     }
 

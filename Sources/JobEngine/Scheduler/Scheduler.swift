@@ -24,6 +24,9 @@ final class Scheduler: Sendable {
     let emit: @Sendable (EngineEvent) -> Void
     private let metrics = EngineMetrics()
     private let stopping = Locked<Bool>(false)
+    /// When each job was last cancelled through this engine: its items running since before then
+    /// stop waiting at once (`ItemContext.isStopping`) instead of at their next checkpoint.
+    private let cancelledAt = Locked<[UUID: ContinuousClock.Instant]>([:])
     private let active = DispatchGroup()
 
     init(store: any JobStore, owner: String, leaseSeconds: Double, stopGrace: Double, running: RunningItems, logger: Logger,
@@ -39,6 +42,16 @@ final class Scheduler: Sendable {
 
     var isStopping: Bool { stopping.withLock { $0 } }
 
+    /// The job was cancelled through this engine.
+    func noteCancelled(_ jobID: UUID) {
+        cancelledAt.withLock { $0[jobID] = .now }
+    }
+
+    /// Whether `jobID` was cancelled through this engine after `start`.
+    func wasCancelled(_ jobID: UUID, after start: ContinuousClock.Instant) -> Bool {
+        cancelledAt.withLock { $0[jobID].map { $0 > start } ?? false }
+    }
+
     /// Runs every runnable item of `job` (pending now, or once its back-off passes) until none is
     /// left, then calls `completion` on a Dispatch thread.
     func run(job: Job, registry: ComponentRegistry, completion: @escaping @Sendable (Result<RunSummary, any Error>) -> Void) {
@@ -46,7 +59,9 @@ final class Scheduler: Sendable {
         let group = DispatchGroup()
         let failure = Locked<(any Error)?>(nil)
         let runner = ItemRunner(store: store, registry: registry, job: job, owner: owner, running: running, logger: logger,
-                                emit: emit, metrics: metrics) {
+                                emit: emit, metrics: metrics, cancelledSince: { [weak self] start in
+                                    self?.wasCancelled(job.id, after: start) ?? false
+                                }) {
             [weak self] in (self?.isStopping ?? true) ? .shutdown : nil
         }
         // From a Dispatch thread: the caller may be a Swift-concurrency thread, which must not wait

@@ -74,6 +74,38 @@ public final class FieldReader {
         return int
     }
 
+    /// A number (fractions allowed) within `range`; `defaultValue` when absent (absent and no
+    /// default: "missing").
+    public func number(_ key: String, default defaultValue: Double? = nil, in range: ClosedRange<Double>) -> Double? {
+        guard let value = raw(key) else {
+            if defaultValue == nil { report(key, "missing") }
+            return defaultValue
+        }
+        guard case .number(let number) = value else {
+            report(key, "must be a number, got \(value.typeName)")
+            return nil
+        }
+        guard range.contains(number) else {
+            report(key, "must be between \(Self.format(range.lowerBound)) and \(Self.format(range.upperBound)), got \(Self.format(number))")
+            return nil
+        }
+        return number
+    }
+
+    /// A boolean; `defaultValue` when absent.
+    public func bool(_ key: String, default defaultValue: Bool) -> Bool {
+        guard let value = raw(key) else { return defaultValue }
+        guard case .bool(let bool) = value else {
+            report(key, "must be true or false, got \(value.typeName)")
+            return defaultValue
+        }
+        return bool
+    }
+
+    private static func format(_ number: Double) -> String {
+        number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+    }
+
     /// One of an enum's raw values.
     public func choice<T: RawRepresentable & CaseIterable>(_ key: String, default defaultValue: T) -> T
     where T.RawValue == String {
@@ -110,8 +142,8 @@ public final class FieldReader {
         return array
     }
 
-    /// A reader for the nested object at `key`.
-    func nested(_ key: String, required: Bool = true) -> FieldReader? {
+    /// A reader for the nested object at `key`; its problems are this reader's.
+    public func nested(_ key: String, required: Bool = true) -> FieldReader? {
         object(key, required: required).map { FieldReader(object: $0, path: fieldPath(key), problems: problems) }
     }
 

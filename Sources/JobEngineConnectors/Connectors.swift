@@ -1,0 +1,34 @@
+import JobEngine
+
+/// The collectors and ingesters that reach real sources and sinks over the network or through
+/// other programs. They live apart from `JobEngine`, which has no HTTP client: an embedder that
+/// needs them adds this target and makes one call.
+///
+/// ```swift
+/// let engine = try Engine(storePath: "engine.sqlite")
+/// Connectors.register(on: engine)
+/// ```
+public enum Connectors {
+    private typealias Collector = (type: String, validate: ComponentRegistry.Validator, make: ComponentRegistry.AsyncCollectorFactory)
+
+    /// Every connector collector type, in one list for both ways of registering.
+    private static let collectors: [Collector] = [
+        ("brightdata", BrightDataOptions.validate, { context, _ in try BrightDataCollector(context: context) }),
+    ]
+
+    /// The collector types this target adds.
+    public static var collectorTypes: [String] { collectors.map(\.type) }
+
+    /// Makes every connector type available to `engine`'s specs.
+    public static func register(on engine: Engine) {
+        for collector in collectors { engine.register(asyncCollector: collector.type, validate: collector.validate, make: collector.make) }
+    }
+
+    /// The built-in types and the connectors: what `engine-run` validates a spec against before it
+    /// opens a store.
+    package static var registry: ComponentRegistry {
+        var registry = ComponentRegistry.builtIn
+        for collector in collectors { registry.register(asyncCollector: collector.type, validate: collector.validate, make: collector.make) }
+        return registry
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import JobEngine
+import JobEngineConnectors
+import Logging
+import Testing
+
+/// A folder under the system's temporary folder, removed when the value goes away.
+final class TemporaryFolder: Sendable {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("jobengine-connectors-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: url)
+    }
+
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+}
+
+/// The token tests give the collector, in an environment variable set once for the whole process
+/// (before any engine reads the environment).
+enum TestToken {
+    static let variable = "JOBENGINE_TEST_BRIGHTDATA_TOKEN"
+    static let value: String = {
+        let token = "tok-\(UUID().uuidString)"
+        setenv(variable, token, 1)
+        return token
+    }()
+}
+
+/// Log lines, kept so a test can look through them (for a secret that must never be logged).
+final class CapturedLog: Sendable {
+    private let lines = Locked<[String]>([])
+
+    var text: String { lines.withLock { $0.joined(separator: "\n") } }
+
+    var logger: Logger {
+        var logger = Logger(label: "connectors-test") { _ in Handler(log: self) }
+        logger.logLevel = .trace
+        return logger
+    }
+
+    private struct Handler: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
+                 function: String, line: UInt) {
+            let all = self.metadata.merging(metadata ?? [:]) { $1 }
+            log.lines.withLock { $0.append("\(level) \(message) \(all)") }
+        }
+    }
+}
+
+/// An engine on a store in `folder`, with the connectors registered.
+func connectorEngine(_ folder: TemporaryFolder, log: CapturedLog = CapturedLog()) throws -> Engine {
+    _ = TestToken.value
+    let engine = try Engine(storePath: folder.path("engine.sqlite"), logger: log.logger)
+    Connectors.register(on: engine)
+    return engine
+}
+
+/// The documents a JSONL sink file holds, as canonical JSON, in the order of their `seq` (each
+/// line is `{"item", "seq", "key", "data"}`); a line out of sequence is reported.
+func sinkData(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) -> [String] {
+    let lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n")
+    return lines.enumerated().map { index, line in
+        guard let value = try? JSONValue.parse(Data(line.utf8)), case .number(let seq)? = value["seq"], let data = value["data"] else {
+            Issue.record("not a sink line: \(line)", sourceLocation: sourceLocation)
+            return ""
+        }
+        if Int(seq) != index { Issue.record("line \(index) has seq \(Int(seq))", sourceLocation: sourceLocation) }
+        return String(decoding: data.canonicalJSON(), as: UTF8.self)
+    }
+}
+
+/// The `engine-run` executable built beside this test bundle, run as an operator runs it.
+enum EngineRun {
+    static let binary: URL = {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("engine-run"),
+            Bundle.main.bundleURL.appendingPathComponent("engine-run"),
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("engine-run"),
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+    }()
+
+    final class Running: Sendable {
+        let process: Process
+        let stderrURL: URL
+
+        init(process: Process, stderrURL: URL) {
+            self.process = process
+            self.stderrURL = stderrURL
+        }
+
+        /// Waits (suspending, not blocking a cooperative thread) up to `seconds` for the exit.
+        func wait(seconds: Double) async -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+            if !process.isRunning { process.waitUntilExit() }
+            return !process.isRunning
+        }
+
+        func kill(_ signal: Int32) { Foundation.kill(process.processIdentifier, signal) }
+    }
+
+    static func start(_ arguments: [String], in folder: TemporaryFolder, environment: [String: String]) throws -> Running {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = folder.url
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let stderrURL = folder.url.appendingPathComponent(".stderr-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: stderrURL)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return Running(process: process, stderrURL: stderrURL)
+    }
+
+    /// Runs to completion (up to two minutes); the exit code and what it printed on stderr.
+    static func run(_ arguments: [String], in folder: TemporaryFolder, environment: [String: String]) async throws
+        -> (code: Int32, stderr: String)
+    {
+        let running = try start(arguments, in: folder, environment: environment)
+        if await !running.wait(seconds: 120) {
+            running.kill(SIGKILL)
+            Issue.record("engine-run \(arguments) did not finish within 120 s")
+            running.process.waitUntilExit()
+        }
+        return (running.process.terminationStatus, (try? String(contentsOf: running.stderrURL, encoding: .utf8)) ?? "")
+    }
+}
