@@ -124,6 +124,7 @@ let package = Package(
                 "JobEngineConnectors", "JobEngine", "CSQLite", "engine-run",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -10,18 +10,26 @@ import JobEngine
 /// ```
 public enum Connectors {
     private typealias Collector = (type: String, validate: ComponentRegistry.Validator, make: ComponentRegistry.AsyncCollectorFactory)
+    private typealias Ingester = (type: String, validate: ComponentRegistry.Validator, make: ComponentRegistry.AsyncIngesterFactory)
 
-    /// Every connector collector type, in one list for both ways of registering.
+    /// Every connector type, in one list for both ways of registering.
     private static let collectors: [Collector] = [
         ("brightdata", BrightDataOptions.validate, { context, _ in try BrightDataCollector(context: context) }),
+        ("http", HTTPCollectorOptions.validate, { context, _ in try HTTPCollector(context: context) }),
+    ]
+    private static let ingesters: [Ingester] = [
+        ("http", HTTPIngester.Options.validate, { context, _ in try HTTPIngester(context: context) }),
     ]
 
     /// The collector types this target adds.
     public static var collectorTypes: [String] { collectors.map(\.type) }
+    /// The ingester types this target adds.
+    public static var ingesterTypes: [String] { ingesters.map(\.type) }
 
     /// Makes every connector type available to `engine`'s specs.
     public static func register(on engine: Engine) {
         for collector in collectors { engine.register(asyncCollector: collector.type, validate: collector.validate, make: collector.make) }
+        for ingester in ingesters { engine.register(asyncIngester: ingester.type, validate: ingester.validate, make: ingester.make) }
     }
 
     /// The built-in types and the connectors: what `engine-run` validates a spec against before it
@@ -29,6 +37,7 @@ public enum Connectors {
     package static var registry: ComponentRegistry {
         var registry = ComponentRegistry.builtIn
         for collector in collectors { registry.register(asyncCollector: collector.type, validate: collector.validate, make: collector.make) }
+        for ingester in ingesters { registry.register(asyncIngester: ingester.type, validate: ingester.validate, make: ingester.make) }
         return registry
     }
 }

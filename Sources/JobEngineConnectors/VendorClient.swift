@@ -47,13 +47,13 @@ struct VendorClient: Sendable {
     /// - Throws: a transient `PhaseError` on connection errors and timeouts and when 429/503 outlast
     ///   `maxAttempts`; `WaitStopped` when the item stops while waiting.
     func send(_ method: HTTPMethod, _ url: String, body: Data? = nil, contentType: String = "application/json",
-              item: ItemContext, doing: String) async throws -> VendorResponse {
+              extraHeaders: [(name: String, value: String)] = [], item: ItemContext, doing: String) async throws -> VendorResponse {
         var attempt = 1
         while true {
             try item.checkStopping()
             var request = HTTPClientRequest(url: url)
             request.method = method
-            for header in headers { request.headers.add(name: header.name, value: header.value) }
+            for header in headers + extraHeaders { request.headers.add(name: header.name, value: header.value) }
             if let body {
                 request.headers.add(name: "Content-Type", value: contentType)
                 request.body = .bytes(ByteBuffer(bytes: body))

@@ -215,6 +215,45 @@ import Testing
         }
     }
 
+    @Test func limitsHoldAcrossItemsAndJobs() async throws {
+        let folder = try TemporaryFolder()
+        let vendor = FakeBrightData(.init(token: TestToken.value, recordsPerInput: 2, pollsBeforeReady: 0, requestDelay: 0.05))
+        try await vendor.serve { base in
+            let engine = try connectorEngine(folder)
+            let limits = #", "limits": {"concurrency": 1}"#
+            // Two jobs of four items, eight at once: one request at a time reaches the vendor.
+            var jobs: [UUID] = []
+            for name in ["one", "two"] {
+                var spec = try Self.spec(base, items: ["\(name)-a", "\(name)-b", "\(name)-c", "\(name)-d"], extra: limits)
+                spec.name = name
+                spec.concurrency = 4
+                jobs.append(try await engine.submit(spec, baseDirectory: folder.url).job.id)
+            }
+            let summaries = try await engine.run(jobIDs: jobs)
+            #expect(summaries.allSatisfy { $0.allSucceeded })
+            #expect(vendor.mostConcurrentRequests == 1, "concurrency 1 for the dataset, whatever the jobs' concurrency")
+            #expect(vendor.triggers(Self.dataset) == 8)
+            await engine.shutdown()
+        }
+        let paced = FakeBrightData(.init(token: TestToken.value, recordsPerInput: 2, pollsBeforeReady: 0))
+        let other = try TemporaryFolder()
+        try await paced.serve { base in
+            let engine = try connectorEngine(other)
+            var spec = try Self.spec(base, items: ["a", "b", "c"], extra: #", "limits": {"requests_per_second": 10}"#)
+            spec.concurrency = 3
+            let job = try await engine.submit(spec, baseDirectory: other.url).job
+            #expect(try await engine.run(jobID: job.id).allSucceeded)
+            // Three items of four requests each (trigger, progress, parts, one part): at 10 per second
+            // after the first, the twelve arrive over at least 1.1 s; unlimited they take milliseconds.
+            let arrivals = paced.arrivals.sorted()
+            #expect(arrivals.count == 12)
+            if let first = arrivals.first, let last = arrivals.last {
+                #expect(last.timeIntervalSince(first) >= 1.0, "\(last.timeIntervalSince(first)) s for \(arrivals.count) requests")
+            }
+            await engine.shutdown()
+        }
+    }
+
     @Test func badOptionsAreRefusedByNameBeforeAnythingRuns() async throws {
         let folder = try TemporaryFolder()
         let engine = try connectorEngine(folder)
@@ -248,8 +287,7 @@ import Testing
             while vendor.triggers(BrightDataTests.dataset) == 0 && first.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
             try #require(vendor.triggers(BrightDataTests.dataset) == 1,
                          "the vendor took no trigger: \((try? String(contentsOf: first.stderrURL, encoding: .utf8)) ?? "")")
-            first.kill(SIGKILL)
-            _ = await first.wait(seconds: 30)
+            await first.killAndWait()
             vendor.set { $0.triggerAnswerDelay = 0 }
             let resumed = try await EngineRun.run(["resume", "--db", "engine.sqlite", "--quiet"], in: folder, environment: environment)
             #expect(resumed.code == 0, "\(resumed.stderr)")

@@ -53,10 +53,9 @@ final class CapturedLog: Sendable {
             set { metadata[key] = newValue }
         }
 
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-                 function: String, line: UInt) {
-            let all = self.metadata.merging(metadata ?? [:]) { $1 }
-            log.lines.withLock { $0.append("\(level) \(message) \(all)") }
+        func log(event: LogEvent) {
+            let all = self.metadata.merging(event.metadata ?? [:]) { $1 }
+            log.lines.withLock { $0.append("\(event.level) \(event.message) \(all)") }
         }
     }
 }
@@ -112,6 +111,22 @@ enum EngineRun {
         }
 
         func kill(_ signal: Int32) { Foundation.kill(process.processIdentifier, signal) }
+
+        /// SIGKILLs the process and waits until the kernel has ended it: its /proc entry is gone or a
+        /// zombie. (`Process.isRunning` learns of the exit from SIGCHLD, which with several children
+        /// exiting at once was seen to come 30 s late.)
+        func killAndWait() async {
+            let pid = process.processIdentifier
+            Foundation.kill(pid, SIGKILL)
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline {
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                      let close = stat.lastIndex(of: ")") else { return }
+                let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+                if state == "Z" || state == "X" { return }
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+        }
     }
 
     static func start(_ arguments: [String], in folder: TemporaryFolder, environment: [String: String]) throws -> Running {

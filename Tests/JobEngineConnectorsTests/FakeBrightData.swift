@@ -40,11 +40,14 @@ final class FakeBrightData: Sendable {
         /// Seconds the trigger waits after recording the snapshot, before it answers: the window in
         /// which a crash loses the snapshot id.
         var triggerAnswerDelay: Double = 0
+        /// Seconds every request takes (so concurrent requests overlap and can be counted).
+        var requestDelay: Double = 0
     }
 
     private let state = Locked<(knobs: Knobs, snapshots: [String: Snapshot], triggers: [String: Int], partRequests: [Int: Int],
-                                progressCalls: Int, formats: Set<String>, authorizations: Set<String>)>(
-        (Knobs(), [:], [:], [:], 0, [], []))
+                                progressCalls: Int, formats: Set<String>)>((Knobs(), [:], [:], [:], 0, []))
+    /// Requests in flight now, the most there ever were, and when each request arrived.
+    private let traffic = Locked<(now: Int, most: Int, arrivals: [Date])>((0, 0, []))
 
     init(_ knobs: Knobs = Knobs()) {
         state.withLock { $0.knobs = knobs }
@@ -56,6 +59,9 @@ final class FakeBrightData: Sendable {
     var progressCalls: Int { state.withLock { $0.progressCalls } }
     /// Every `format`/`batch_size` pair a download call used.
     var downloadFormats: Set<String> { state.withLock { $0.formats } }
+    /// The most requests the server was answering at once.
+    var mostConcurrentRequests: Int { traffic.withLock { $0.most } }
+    var arrivals: [Date] { traffic.withLock { $0.arrivals } }
 
     /// The records the vendor returns for `inputs`, as the lines the sink should hold.
     func records(_ inputs: [JSONValue]) -> [String] {
@@ -76,8 +82,27 @@ final class FakeBrightData: Sendable {
         }
     }
 
+    /// Counts every request in flight, and holds it `requestDelay`.
+    private struct Traffic: RouterMiddleware {
+        let vendor: FakeBrightData
+
+        func handle(_ request: Request, context: BasicRequestContext,
+                    next: (Request, BasicRequestContext) async throws -> Response) async throws -> Response {
+            vendor.traffic.withLock { traffic in
+                traffic.now += 1
+                traffic.most = max(traffic.most, traffic.now)
+                traffic.arrivals.append(Date())
+            }
+            defer { vendor.traffic.withLock { $0.now -= 1 } }
+            let delay = vendor.state.withLock { $0.knobs.requestDelay }
+            if delay > 0 { try await Task.sleep(for: .milliseconds(Int(delay * 1000))) }
+            return try await next(request, context)
+        }
+    }
+
     private func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: Traffic(vendor: self))
         router.post("/datasets/v3/trigger") { [self] request, _ -> Response in
             if let refused = authorize(request) { return refused }
             let dataset = request.uri.queryParameters.get("dataset_id") ?? ""

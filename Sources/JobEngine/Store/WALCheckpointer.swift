@@ -9,8 +9,9 @@ import Foundation
 /// second core waited. Here the writer's commit only asks for a checkpoint; a connection of this
 /// type's own runs it (`PASSIVE`: it never blocks the writer or a reader, it copies what no reader
 /// still needs). A checkpoint copies the frames there were when it began, so while the writer keeps
-/// committing the WAL cannot start over and grows; past four times the threshold the writer's
-/// commit checkpoints itself, as SQLite's automatic checkpoint would, which bounds it.
+/// committing the WAL cannot start over and grows; past twice the threshold the writer's commit
+/// waits for a checkpoint of everything before its next transaction, as SQLite's automatic
+/// checkpoint would, which bounds it.
 final class WALCheckpointer: @unchecked Sendable {
     // @unchecked: `connection` is only touched on `queue`; `state` is locked.
     private let path: String
@@ -33,15 +34,28 @@ final class WALCheckpointer: @unchecked Sendable {
         queue.async { [self] in
             // Cleared first: a commit during this checkpoint asks for the next one.
             state.withLock { $0.scheduled = false }
-            guard !state.withLock({ $0.closed }) else { return }
-            do {
-                if connection == nil { connection = try Connection(path: path, busyTimeoutMilliseconds: 0) }
-                try connection?.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            } catch {
-                // Nothing is lost: the WAL keeps the frames, and the writer checkpoints itself once it
-                // grows past four times the threshold. A connection that failed is opened again.
-                connection = nil
-            }
+            checkpoint()
+        }
+    }
+
+    /// Checkpoints now, on the caller's thread, after any checkpoint in progress: for a writer whose
+    /// WAL outgrew the background checkpoints. The writer waits here between its transactions, so
+    /// this one copies every frame (but those a reader still needs) and the WAL starts over at its
+    /// next transaction.
+    func checkpointNow() {
+        queue.sync { checkpoint() }
+    }
+
+    /// Only on `queue`.
+    private func checkpoint() {
+        guard !state.withLock({ $0.closed }) else { return }
+        do {
+            if connection == nil { connection = try Connection(path: path, busyTimeoutMilliseconds: 0) }
+            try connection?.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        } catch {
+            // Nothing is lost: the WAL keeps the frames until a later checkpoint copies them. A
+            // connection that failed is opened again.
+            connection = nil
         }
     }
 
@@ -72,8 +86,8 @@ final class WALHook {
     /// database released" (sqlite.org/c3ref/wal_hook.html), with the WAL's size in pages.
     func committed(_ db: OpaquePointer?, pages: Int32) {
         committedAt = .now
-        if pages >= thresholdPages * 4 {
-            sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+        if pages >= thresholdPages * 2 {
+            checkpointer.checkpointNow()
         } else if pages >= thresholdPages {
             checkpointer.schedule()
         }

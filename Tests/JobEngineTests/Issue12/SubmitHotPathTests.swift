@@ -49,9 +49,9 @@ import Testing
     /// database file grows with no further commit from the writer.
     @Test func aCommitPastTheThresholdIsCheckpointedInTheBackground() throws {
         let folder = try TemporaryDirectory()
-        let writer = try Self.walConnection(folder.storePath, thresholdPages: 200)
+        let writer = try Self.walConnection(folder.storePath, thresholdPages: 250)
         let before = try Self.size(folder.storePath)
-        // About 300 pages: past the threshold, short of four times it.
+        // About 300 pages: past the threshold, short of twice it.
         try writer.inTransaction {
             try writer.executeEach("INSERT INTO filler VALUES (?)", 0..<300) { _ in [.blob(Data(repeating: 1, count: 3_500))] }
         }
@@ -62,8 +62,8 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: folder.storePath + "-wal"), "the writer closed last and removed the WAL")
     }
 
-    /// Past four times the threshold the writer's own commit checkpoints, as SQLite's automatic
-    /// checkpoint would: the WAL stays bounded while a checkpointer falls behind.
+    /// Past twice the threshold the writer's commit waits for a checkpoint of everything, as SQLite's
+    /// automatic checkpoint would: the WAL stays bounded while a checkpointer falls behind.
     @Test func aCommitFarPastTheThresholdCheckpointsBeforeItReturns() throws {
         let folder = try TemporaryDirectory()
         let writer = try Self.walConnection(folder.storePath, thresholdPages: 50)

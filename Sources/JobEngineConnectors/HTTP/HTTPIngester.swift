@@ -1,0 +1,82 @@
+import Foundation
+import JobEngine
+
+/// Delivers each batch as one POST, a JSON array (or NDJSON) of
+/// `{"item", "seq", "key", "data"}` objects, with `Idempotency-Key: <the batch's key>`: a batch the
+/// engine delivers again after a crash (it reached the receiver, its checkpoint did not reach the
+/// store) carries the same key, so a receiver that remembers keys drops the replay.
+///
+/// ```json
+/// {"type": "http", "url": "https://sink.example.com/ingest/{job}", "format": "json",
+///  "headers": {"Authorization": {"env": "SINK_TOKEN"}}, "batch_size": 100}
+/// ```
+struct HTTPIngester: AsyncIngester {
+    enum Format: String, CaseIterable, Sendable {
+        case json, ndjson
+    }
+
+    struct Options: Sendable {
+        let url: String
+        let format: Format
+        let headers: SecretHeaders
+        let timeoutSeconds: Int
+        let maxAttempts: Int
+        let backoffSeconds: Double
+        let limits: SourceLimiter.Limits
+
+        init(_ reader: FieldReader) {
+            url = reader.string("url") ?? ""
+            if let parsed = URL(string: URLTemplate.placeholderFree(url)), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil {} else {
+                reader.report("url", "must be an http or https URL (with {item}, {job} or {param} placeholders), got \"\(url)\"")
+            }
+            format = reader.choice("format", default: Format.json)
+            headers = SecretHeaders(reader)
+            timeoutSeconds = reader.int("timeout_seconds", default: 30, in: 1...3_600) ?? 30
+            maxAttempts = reader.int("max_attempts", default: 5, in: 1...100) ?? 5
+            backoffSeconds = reader.number("backoff_seconds", default: 2, in: 0...600) ?? 2
+            limits = SourceLimiter.Limits(reader)
+        }
+
+        static let validate: ComponentRegistry.Validator = { reader, _ in
+            _ = Options(reader)
+            reader.rejectUnknownKeys()
+        }
+    }
+
+    private let options: Options
+    private let client: VendorClient
+    private static let component = "http ingester"
+
+    init(context: ComponentContext) throws {
+        let reader = FieldReader(options: context.options, path: "ingester")
+        let options = Options(reader)
+        if let problem = reader.allProblems.first { throw PhaseError.permanent("\(problem)") }
+        let (headers, secrets) = try options.headers.resolve(component: Self.component)
+        self.options = options
+        let host = URL(string: URLTemplate.placeholderFree(options.url))?.host ?? options.url
+        client = VendorClient(headers: headers, secrets: secrets, timeoutSeconds: options.timeoutSeconds, maxAttempts: options.maxAttempts,
+                              backoffSeconds: options.backoffSeconds, limiter: SourceLimiter.shared("http \(host)", options.limits))
+    }
+
+    func ingest(_ batch: Batch) async throws -> Int64? {
+        let url = try URLTemplate.expand(options.url, item: batch.item, component: Self.component)
+        let records = batch.documents.map { document in
+            JSONValue.object([
+                "item": .string(batch.item.itemName), "seq": .number(Double(document.seq)), "key": .string(document.document.key),
+                // A body that is JSON goes as JSON; other bytes as text.
+                "data": (try? JSONValue.parse(document.document.body)) ?? .string(String(decoding: document.document.body, as: UTF8.self)),
+            ])
+        }
+        let body: Data
+        switch options.format {
+        case .json: body = JSONValue.array(records).canonicalJSON()
+        case .ndjson: body = Data(records.map { String(decoding: $0.canonicalJSON(), as: UTF8.self) + "\n" }.joined().utf8)
+        }
+        let doing = "\(Self.component) POST \(url) (batch \(batch.idempotencyKey))"
+        let response = try await client.send(.POST, url, body: body,
+                                             contentType: options.format == .json ? "application/json" : "application/x-ndjson",
+                                             extraHeaders: [("Idempotency-Key", batch.idempotencyKey)], item: batch.item, doing: doing)
+        guard (200..<300).contains(response.status) else { throw client.failure(response, doing: doing) }
+        return nil
+    }
+}

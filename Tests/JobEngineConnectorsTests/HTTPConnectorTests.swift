@@ -1,0 +1,151 @@
+import Foundation
+import JobEngine
+import Testing
+
+@testable import JobEngineConnectors
+
+/// The `http` collector and ingester against a paged API and a receiver on loopback.
+@Suite struct HTTPConnectorTests {
+    static func collectorSpec(_ base: String, next: String, extra: String = "", ingester: String? = nil) throws -> JobSpec {
+        try JobSpec(json: Data("""
+            {"name": "api", "collector": {"type": "http", "url": "\(base)/items?q={query}", "records": "data.items", "key": "id",
+                                          \(next)\(extra)},
+             "ingester": \(ingester ?? #"{"type": "jsonl", "path": "out/{item}.jsonl", "batch_size": 7}"#),
+             "items": [{"name": "a", "params": {"query": "shoes & socks"}}]}
+            """.utf8))
+    }
+
+    static func expected(_ count: Int) -> [String] {
+        (0..<count).map { #"{"id":"r\#($0)","n":\#($0)}"# }
+    }
+
+    @Test(arguments: [
+        #""next": "link""#,
+        #""next": "field", "next_field": "meta.next_cursor", "next_param": "cursor""#,
+        #""next": "field", "next_field": "meta.next_url""#,
+        #""next": "page", "next_param": "page""#,
+        #""next": "offset", "next_param": "offset""#,
+    ])
+    func everyKindOfNextPageIsFollowedToTheEnd(next: String) async throws {
+        let folder = try TemporaryFolder()
+        let api = FakeAPI(.init(records: 25, perPage: 10))
+        try await api.serve { base in
+            let engine = try connectorEngine(folder)
+            let job = try await engine.submit(Self.collectorSpec(base, next: next), baseDirectory: folder.url).job
+            let summary = try await engine.run(jobID: job.id)
+            #expect(summary.allSucceeded, "\(summary.items.map { $0.lastError ?? "" })")
+            #expect(sinkData(folder.path("out/a.jsonl")) == Self.expected(25))
+            // Page and offset modes ask once more and stop at the empty page (offset 25 is in the
+            // fake's page 3); the others stop at the last.
+            let pages = next.contains("\"page\"") ? [1: 1, 2: 1, 3: 1, 4: 1] : next.contains("\"offset\"") ? [1: 1, 2: 1, 3: 2] : [1: 1, 2: 1, 3: 1]
+            #expect(api.pageRequests == pages)
+            await engine.shutdown()
+        }
+    }
+
+    @Test func anOutageMidwayFailsTheItemAndRecoverFetchesFromThePageThatFailed() async throws {
+        let folder = try TemporaryFolder()
+        let api = FakeAPI(.init(records: 40, perPage: 10, failPage: [3: 1], tooMany: 1))
+        try await api.serve { base in
+            let engine = try connectorEngine(folder)
+            let job = try await engine.submit(Self.collectorSpec(base, next: #""next": "link""#), baseDirectory: folder.url).job
+            let item = try #require(try await engine.run(jobID: job.id).items.first)
+            #expect(item.status == .failed && item.errorKind == .transient && item.lastError?.contains("HTTP 500") == true,
+                    "\(item.lastError ?? "")")
+            #expect(item.collected == 20)
+            _ = try await engine.retry([item.id], mode: .recover)
+            #expect(try await engine.run(jobID: job.id).allSucceeded)
+            #expect(api.pageRequests == [1: 1, 2: 1, 3: 2, 4: 1], "recover asked page 3 again, nothing before it (the 429 was waited out)")
+            #expect(sinkData(folder.path("out/a.jsonl")) == Self.expected(40))
+            await engine.shutdown()
+        }
+    }
+
+    @Test func aClientErrorIsPermanentAndSecretHeadersComeFromTheEnvironment() async throws {
+        let folder = try TemporaryFolder()
+        let api = FakeAPI(.init(records: 5, apiKey: TestToken.value))
+        try await api.serve { base in
+            let engine = try connectorEngine(folder)
+            var spec = try Self.collectorSpec(base, next: #""next": "link""#, extra: #", "headers": {"X-Api-Key": {"env": "JOBENGINE_TEST_UNSET_VARIABLE"}}"#)
+            spec.retry.maxAttempts = 3
+            let job = try await engine.submit(spec, baseDirectory: folder.url).job
+            let unset = try #require(try await engine.run(jobID: job.id).items.first)
+            #expect(unset.errorKind == .permanent && unset.lastError?.contains("JOBENGINE_TEST_UNSET_VARIABLE") == true, "\(unset.lastError ?? "")")
+            spec = try Self.collectorSpec(base, next: #""next": "link""#, extra: #", "headers": {"X-Api-Key": "wrong"}"#)
+            spec.retry.maxAttempts = 3
+            _ = try await engine.submit(spec, baseDirectory: folder.url)
+            _ = try await engine.retry([unset.id], mode: .restart)
+            let refused = try #require(try await engine.run(jobID: job.id).items.first)
+            #expect(refused.errorKind == .permanent && refused.attempt == 2 && refused.lastError?.contains("HTTP 401") == true,
+                    "a 401 is not retried automatically: \(refused.lastError ?? "")")
+            spec = try Self.collectorSpec(base, next: #""next": "link""#, extra: #", "headers": {"X-Api-Key": {"env": "\#(TestToken.variable)"}}"#)
+            _ = try await engine.submit(spec, baseDirectory: folder.url)
+            _ = try await engine.retry([unset.id], mode: .restart)
+            #expect(try await engine.run(jobID: job.id).allSucceeded)
+            #expect(sinkData(folder.path("out/a.jsonl")) == Self.expected(5))
+            engine.close()
+        }
+        let store = try Data(contentsOf: folder.url.appendingPathComponent("engine.sqlite"))
+        #expect(store.range(of: Data(TestToken.value.utf8)) == nil, "the store holds the variable's name, never its value")
+    }
+
+    @Test func theHTTPSinkSendsEachBatchWithItsIdempotencyKeyAndWaitsOutUnavailability() async throws {
+        let folder = try TemporaryFolder()
+        let api = FakeAPI(.init(records: 0, ingestUnavailable: 1))
+        try await api.serve { base in
+            let engine = try connectorEngine(folder)
+            for format in ["json", "ndjson"] {
+                var spec = try JobSpec(json: Data("""
+                    {"name": "push-\(format)", "collector": {"type": "synthetic", "documents": 23, "page_size": 5, "document_bytes": 60},
+                     "ingester": {"type": "http", "url": "\(base)/ingest", "format": "\(format)", "batch_size": 10, "backoff_seconds": 0.01},
+                     "items": [{"name": "a"}, {"name": "b"}]}
+                    """.utf8))
+                spec.concurrency = 2
+                let job = try await engine.submit(spec, baseDirectory: folder.url).job
+                #expect(try await engine.run(jobID: job.id).allSucceeded)
+            }
+            let accepted = api.accepted
+            #expect(accepted.count == 92, "23 documents × 2 items × 2 jobs")
+            for item in ["a", "b"] {
+                let seqs = accepted.filter { $0["item"]?.stringValue == item }.compactMap { value -> Int? in
+                    if case .number(let seq)? = value["seq"] { return Int(seq) }
+                    return nil
+                }
+                #expect(seqs.sorted() == (0..<23).flatMap { [$0, $0] }, "each document once per job")
+            }
+            #expect(api.replays == 0)
+            await engine.shutdown()
+        }
+    }
+}
+
+/// A real `engine-run` killed after a batch reached the receiver and before its checkpoint:
+/// `resume` delivers that batch again with the same key, and the receiver drops it.
+@Suite struct HTTPSinkCrashTests {
+    @Test func aKillBetweenDeliveryAndCheckpointIsReplayedWithTheSameKey() async throws {
+        let folder = try TemporaryFolder()
+        let api = FakeAPI(.init(records: 0))
+        try await api.serve { base in
+            let spec = """
+                {"name": "push", "collector": {"type": "synthetic", "documents": 30, "page_size": 10, "document_bytes": 60},
+                 "ingester": {"type": "http", "url": "\(base)/ingest", "batch_size": 10},
+                 "items": [{"name": "a"}],
+                 "faults": [{"item": "a", "phase": "ingest", "at_document": 15, "times": 1, "stall_ms": 30000}]}
+                """
+            try Data(spec.utf8).write(to: folder.url.appendingPathComponent("spec.json"))
+            let first = try EngineRun.start(["run", "spec.json", "--db", "engine.sqlite"], in: folder, environment: [:])
+            let deadline = Date().addingTimeInterval(60)
+            while api.accepted.count < 20 && first.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            try #require(api.accepted.count == 20, "the second batch reached the receiver and stalls before its checkpoint")
+            await first.killAndWait()
+            let resumed = try await EngineRun.run(["resume", "--db", "engine.sqlite", "--quiet"], in: folder, environment: [:])
+            #expect(resumed.code == 0, "\(resumed.stderr)")
+            #expect(api.replays == 1, "the batch in the window was sent again, with the key it had")
+            let seqs = api.accepted.compactMap { value -> Int? in
+                if case .number(let seq)? = value["seq"] { return Int(seq) }
+                return nil
+            }
+            #expect(seqs == Array(0..<30), "every document delivered, none accepted twice")
+        }
+    }
+}
