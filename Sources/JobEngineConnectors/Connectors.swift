@@ -20,16 +20,25 @@ public enum Connectors {
     private static let ingesters: [Ingester] = [
         ("http", HTTPIngester.Options.validate, { context, _ in try HTTPIngester(context: context) }),
     ]
+    /// Connectors that block their slot's own thread (a program's pipes), not the async pool.
+    private static let blockingCollectors: [(type: String, validate: ComponentRegistry.Validator, make: ComponentRegistry.CollectorFactory)] = [
+        ("command", CommandOptions.validate, { context, _ in try CommandCollector(context: context) }),
+    ]
+    private static let blockingIngesters: [(type: String, validate: ComponentRegistry.Validator, make: ComponentRegistry.IngesterFactory)] = [
+        ("command", CommandOptions.validate, { context, _ in try CommandIngester(context: context) }),
+    ]
 
     /// The collector types this target adds.
-    public static var collectorTypes: [String] { collectors.map(\.type) }
+    public static var collectorTypes: [String] { collectors.map(\.type) + blockingCollectors.map(\.type) }
     /// The ingester types this target adds.
-    public static var ingesterTypes: [String] { ingesters.map(\.type) }
+    public static var ingesterTypes: [String] { ingesters.map(\.type) + blockingIngesters.map(\.type) }
 
     /// Makes every connector type available to `engine`'s specs.
     public static func register(on engine: Engine) {
         for collector in collectors { engine.register(asyncCollector: collector.type, validate: collector.validate, make: collector.make) }
         for ingester in ingesters { engine.register(asyncIngester: ingester.type, validate: ingester.validate, make: ingester.make) }
+        for collector in blockingCollectors { engine.register(collector: collector.type, validate: collector.validate, make: collector.make) }
+        for ingester in blockingIngesters { engine.register(ingester: ingester.type, validate: ingester.validate, make: ingester.make) }
     }
 
     /// The built-in types and the connectors: what `engine-run` validates a spec against before it
@@ -38,6 +47,8 @@ public enum Connectors {
         var registry = ComponentRegistry.builtIn
         for collector in collectors { registry.register(asyncCollector: collector.type, validate: collector.validate, make: collector.make) }
         for ingester in ingesters { registry.register(asyncIngester: ingester.type, validate: ingester.validate, make: ingester.make) }
+        for collector in blockingCollectors { registry.register(collector: collector.type, validate: collector.validate, make: collector.make) }
+        for ingester in blockingIngesters { registry.register(ingester: ingester.type, validate: ingester.validate, make: ingester.make) }
         return registry
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import JobEngine
 
-/// Request headers from a spec: `{"Accept": "application/json", "Authorization": {"env": "API_TOKEN"}}`.
+/// Request headers (or a program's environment) from a spec: `{"Accept": "application/json", "Authorization": {"env": "API_TOKEN"}}`.
 /// A value given as `{"env": NAME}` is read from that environment variable when the component is
 /// made, never stored, and scrubbed from every error text; the spec (and so the store) holds only
 /// the variable's name.
@@ -9,10 +9,11 @@ struct SecretHeaders: Sendable {
     private let literal: [(name: String, value: String)]
     private let fromEnvironment: [(name: String, variable: String)]
 
-    init(_ reader: FieldReader) {
+    /// Reads the object at `key` (`headers`, or a command's `env`).
+    init(_ reader: FieldReader, key: String = "headers") {
         var literal: [(String, String)] = []
         var fromEnvironment: [(String, String)] = []
-        for (name, value) in (reader.object("headers", required: false) ?? [:]).sorted(by: { $0.key < $1.key }) {
+        for (name, value) in (reader.object(key, required: false) ?? [:]).sorted(by: { $0.key < $1.key }) {
             switch value {
             case .string(let text):
                 literal.append((name, text))
@@ -23,7 +24,7 @@ struct SecretHeaders: Sendable {
                     fallthrough
                 }
             default:
-                reader.report("headers", "\"\(name)\" must be a string or {\"env\": \"VARIABLE\"} (for a secret), got \(value.typeName)")
+                reader.report(key, "\"\(name)\" must be a string or {\"env\": \"VARIABLE\"} (for a secret), got \(value.typeName)")
             }
         }
         self.literal = literal
@@ -38,7 +39,7 @@ struct SecretHeaders: Sendable {
         var secrets: [String] = []
         for (name, variable) in fromEnvironment {
             guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
-                throw PhaseError.permanent("\(component): the environment variable \(variable) (header \(name)) is not set")
+                throw PhaseError.permanent("\(component): the environment variable \(variable) (for \(name)) is not set")
             }
             headers.append((name, value))
             secrets.append(value)

@@ -1,0 +1,131 @@
+import Foundation
+import JobEngine
+
+/// A program a `command` collector or sink runs for one item: started with the item's details in
+/// its environment, read line by line from its stdout (waiting in slices, so a stop or a timeout
+/// ends the wait), its stderr copied to the item's log. Foundation's `Process` starts it; it is
+/// killed when this goes away, so a stopped item leaves no program behind.
+///
+/// Exit status 0 is success, 75 (`EX_TEMPFAIL`) a transient failure, anything else permanent.
+final class ChildProcess {
+    private let process = Process()
+    private let stdin = Pipe()
+    private let stdout = Pipe()
+    private let stderr = Pipe()
+    private var buffer = Data()
+    private var ended = false
+    private let name: String
+    private let item: ItemContext
+    /// The last lines of stderr, for an error message.
+    private let stderrTail = Locked<[String]>([])
+
+    /// Starts `command` (looked up on `PATH` when it has no slash) in `directory`.
+    ///
+    /// - Throws: a permanent `PhaseError` when it cannot be started.
+    init(_ command: [String], environment: [String: String], directory: URL, item: ItemContext, component: String) throws {
+        name = "\(component) \(command.joined(separator: " "))"
+        self.item = item
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = command
+        process.currentDirectoryURL = directory
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        let logger = item.logger
+        let tail = stderrTail
+        stderr.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            guard !data.isEmpty else { return }
+            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+                logger.notice("\(line)", metadata: ["stream": "stderr"])
+                tail.withLock { $0 = Array(($0 + [String(line)]).suffix(5)) }
+            }
+        }
+        do {
+            try process.run()
+        } catch {
+            throw PhaseError.permanent("\(name): cannot start: \(error)")
+        }
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+        stderr.fileHandleForReading.readabilityHandler = nil
+    }
+
+    /// Writes `line` and a newline to the program's stdin.
+    func write(_ line: Data) throws {
+        do {
+            try stdin.fileHandleForWriting.write(contentsOf: line + Data([0x0A]))
+        } catch {
+            throw try exitError() ?? PhaseError.transient("\(name): cannot write to it: \(error)")
+        }
+    }
+
+    /// Closes its stdin: the program sees the end of its input.
+    func closeInput() {
+        try? stdin.fileHandleForWriting.close()
+    }
+
+    /// The next line of stdout; nil at its end. Waits at most `timeout` seconds for it.
+    ///
+    /// - Throws: `WaitStopped` when the item stops meanwhile; a transient `PhaseError` on a timeout.
+    func readLine(timeout: Double) throws -> Data? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if let newline = buffer.firstIndex(of: 0x0A) {
+                let line = buffer[buffer.startIndex..<newline]
+                buffer = Data(buffer[buffer.index(after: newline)...])
+                return Data(line)
+            }
+            if ended {
+                guard !buffer.isEmpty else { return nil }
+                defer { buffer = Data() }
+                return buffer
+            }
+            try item.checkStopping()
+            guard Date() < deadline else {
+                process.terminate()
+                throw PhaseError.transient("\(name): printed nothing for \(Int(timeout)) s (timeout_seconds); stopped it")
+            }
+            var poller = pollfd(fd: stdout.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 100) > 0 else { continue }
+            let chunk = stdout.fileHandleForReading.availableData
+            if chunk.isEmpty { ended = true } else { buffer += chunk }
+        }
+    }
+
+    /// Waits for the exit (at most `timeout` seconds) and turns a failing status into its error.
+    func finish(timeout: Double) throws {
+        closeInput()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline {
+            try item.checkStopping()
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        if process.isRunning {
+            process.terminate()
+            throw PhaseError.transient("\(name): did not exit within \(Int(timeout)) s after its input ended; stopped it")
+        }
+        if let error = try exitError() { throw error }
+    }
+
+    /// The error of a program that exited with a failing status; nil while it runs or after status 0.
+    private func exitError() throws -> PhaseError? {
+        guard !process.isRunning else { return nil }
+        process.waitUntilExit()
+        let status = process.terminationStatus
+        guard status != 0 || process.terminationReason == .uncaughtSignal else { return nil }
+        let tail = stderrTail.withLock { $0 }.joined(separator: " | ")
+        let how = process.terminationReason == .uncaughtSignal ? "was killed by signal \(status)" : "exited with status \(status)"
+        let message = "\(name) \(how)" + (tail.isEmpty ? "" : ": \(tail)")
+        return status == 75 ? .transient(message + " (EX_TEMPFAIL: retried)") : .permanent(message)
+    }
+
+    /// Waits for the program's end after its stdout ended, and throws for a failing status.
+    func checkExit() throws {
+        process.waitUntilExit()
+        if let error = try exitError() { throw error }
+    }
+}

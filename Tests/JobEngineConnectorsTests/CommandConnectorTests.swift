@@ -1,0 +1,124 @@
+import Foundation
+import JobEngine
+import Testing
+
+@testable import JobEngineConnectors
+
+/// The `command` collector and sink with real programs (Python scripts the tests write).
+@Suite struct CommandConnectorTests {
+    /// Prints `documents` documents in pages of three, resuming from `ENGINE_CURSOR`; with
+    /// `fail_at`, exits with `status` when it reaches that document, once (a marker file remembers).
+    static let collector = """
+        import json, os, sys
+        params = json.loads(os.environ["ENGINE_PARAMS"])
+        total, per = params.get("documents", 9), 3
+        start = int(os.environ.get("ENGINE_CURSOR", "0"))
+        print("collecting from", start, "for", os.environ["ENGINE_ITEM"], file=sys.stderr, flush=True)
+        if params.get("garbage"):
+            print("this is not json", flush=True)
+        for page in range(start, total, per):
+            marker = params.get("marker")
+            if "fail_at" in params and page >= params["fail_at"] and not os.path.exists(marker):
+                open(marker, "w").close()
+                print("source went away", file=sys.stderr, flush=True)
+                sys.exit(params.get("status", 75))
+            for n in range(page, min(total, page + per)):
+                print(json.dumps({"key": "d%d" % n, "data": {"n": n, "item": os.environ["ENGINE_ITEM"], "region": os.environ["REGION"]}}))
+            if page + per < total:
+                print(json.dumps({"cursor": str(page + per)}), flush=True)
+        """
+
+    /// Appends each batch's documents to `SINK_FILE` unless its key was seen, then acknowledges it.
+    static let sink = """
+        import json, os, sys
+        out = os.environ["SINK_FILE"]
+        seen = set(open(out + ".keys").read().split()) if os.path.exists(out + ".keys") else set()
+        for line in sys.stdin:
+            batch = json.loads(line)
+            key = batch["idempotency_key"]
+            if key not in seen:
+                with open(out, "a") as f:
+                    for d in batch["documents"]:
+                        f.write(json.dumps({"item": batch["item"], "seq": d["seq"], "key": d["key"], "data": d["data"]}) + "\\n")
+                with open(out + ".keys", "a") as f:
+                    f.write(key + "\\n")
+                seen.add(key)
+            print(json.dumps({"ack": key}), flush=True)
+        """
+
+    static func spec(_ folder: TemporaryFolder, params: String, maxAttempts: Int = 1) throws -> JobSpec {
+        try collector.write(toFile: folder.path("collect.py"), atomically: true, encoding: .utf8)
+        return try JobSpec(json: Data("""
+            {"name": "programs", "retry": {"max_attempts": \(maxAttempts), "backoff_ms": 0},
+             "collector": {"type": "command", "command": ["python3", "collect.py"], "env": {"REGION": "eu"}, "timeout_seconds": 60},
+             "ingester": {"type": "jsonl", "path": "out/{item}.jsonl", "batch_size": 4},
+             "items": [{"name": "a", "params": \(params)}]}
+            """.utf8))
+    }
+
+    static func expected(_ count: Int, item: String = "a") -> [String] {
+        (0..<count).map { #"{"item":"\#(item)","n":\#($0),"region":"eu"}"# }
+    }
+
+    @Test func pagesEndAtCursorLinesAndTheProgramsStderrGoesToTheItemsLog() async throws {
+        let folder = try TemporaryFolder()
+        let log = CapturedLog()
+        let engine = try connectorEngine(folder, log: log)
+        let job = try await engine.submit(Self.spec(folder, params: #"{"documents": 10}"#), baseDirectory: folder.url).job
+        let summary = try await engine.run(jobID: job.id)
+        #expect(summary.allSucceeded, "\(summary.items.map { $0.lastError ?? "" })")
+        #expect(sinkData(folder.path("out/a.jsonl")) == Self.expected(10))
+        #expect(log.text.contains("collecting from 0 for a"))
+        await engine.shutdown()
+    }
+
+    @Test func exit75IsTransientAndRecoverStartsTheProgramAtTheLastCursor() async throws {
+        let folder = try TemporaryFolder()
+        let log = CapturedLog()
+        let engine = try connectorEngine(folder, log: log)
+        let params = #"{"documents": 12, "fail_at": 6, "marker": "\#(folder.path("failed-once"))"}"#
+        let job = try await engine.submit(Self.spec(folder, params: params), baseDirectory: folder.url).job
+        let failed = try #require(try await engine.run(jobID: job.id).items.first)
+        #expect(failed.status == .failed && failed.errorKind == .transient, "\(failed.lastError ?? "")")
+        #expect(failed.lastError?.contains("exited with status 75") == true && failed.lastError?.contains("source went away") == true,
+                "\(failed.lastError ?? "")")
+        #expect(failed.collected == 6)
+        _ = try await engine.retry([failed.id], mode: .recover)
+        #expect(try await engine.run(jobID: job.id).allSucceeded)
+        #expect(sinkData(folder.path("out/a.jsonl")) == Self.expected(12), "each document once")
+        #expect(log.text.contains("collecting from 6 for a"), "the program was started again at the checkpointed cursor")
+        await engine.shutdown()
+    }
+
+    @Test func anotherExitStatusOrOutputThatIsNotJSONIsPermanent() async throws {
+        let folder = try TemporaryFolder()
+        let engine = try connectorEngine(folder)
+        let params = #"{"documents": 9, "fail_at": 3, "status": 3, "marker": "\#(folder.path("failed-once"))"}"#
+        let job = try await engine.submit(Self.spec(folder, params: params, maxAttempts: 3), baseDirectory: folder.url).job
+        let failed = try #require(try await engine.run(jobID: job.id).items.first)
+        #expect(failed.errorKind == .permanent && failed.attempt == 1 && failed.lastError?.contains("status 3") == true,
+                "\(failed.lastError ?? "")")
+        _ = try await engine.submit(Self.spec(folder, params: #"{"garbage": true}"#, maxAttempts: 3), baseDirectory: folder.url)
+        _ = try await engine.retry([failed.id], mode: .restart)
+        let garbage = try #require(try await engine.run(jobID: job.id).items.first)
+        #expect(garbage.errorKind == .permanent && garbage.lastError?.contains("not a JSON object") == true, "\(garbage.lastError ?? "")")
+        await engine.shutdown()
+    }
+
+    @Test func theCommandSinkGetsEachBatchOnceAndAcknowledgesIt() async throws {
+        let folder = try TemporaryFolder()
+        try Self.sink.write(toFile: folder.path("sink.py"), atomically: true, encoding: .utf8)
+        let engine = try connectorEngine(folder)
+        let spec = try JobSpec(json: Data("""
+            {"name": "to-program", "collector": {"type": "synthetic", "documents": 23, "page_size": 5, "document_bytes": 60},
+             "ingester": {"type": "command", "command": ["python3", "sink.py"], "env": {"SINK_FILE": "delivered-{item}.jsonl"},
+                          "batch_size": 10},
+             "items": [{"name": "a"}]}
+            """.utf8))
+        let job = try await engine.submit(spec, baseDirectory: folder.url).job
+        #expect(try await engine.run(jobID: job.id).allSucceeded)
+        let seqs = sinkData(folder.path("delivered-{item}.jsonl")).count
+        #expect(seqs == 23, "all 23 documents, in order, once")
+        await engine.shutdown()
+    }
+}
