@@ -18,6 +18,8 @@ final class ChildProcess {
     private let item: ItemContext
     /// The last lines of stderr, for an error message.
     private let stderrTail = Locked<[String]>([])
+    /// Signalled when stderr ended (the program and everything it started closed it).
+    private let stderrEnded = DispatchSemaphore(value: 0)
 
     /// Starts `command` (looked up on `PATH` when it has no slash) in `directory`.
     ///
@@ -32,26 +34,36 @@ final class ChildProcess {
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr
-        let logger = item.logger
-        let tail = stderrTail
-        stderr.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            guard !data.isEmpty else { return }
-            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-                logger.notice("\(line)", metadata: ["stream": "stderr"])
-                tail.withLock { $0 = Array(($0 + [String(line)]).suffix(5)) }
-            }
-        }
         do {
             try process.run()
         } catch {
             throw PhaseError.permanent("\(name): cannot start: \(error)")
         }
+        // Read on a thread of its own to its end, so every line is in the log (and the error's
+        // tail) by the time the exit is reported.
+        Thread.detachNewThread { [handle = stderr.fileHandleForReading, logger = item.logger, tail = stderrTail, ended = stderrEnded] in
+            var pending = Data()
+            func emit(_ line: Data) {
+                let text = String(decoding: line, as: UTF8.self)
+                logger.notice("\(text)", metadata: ["stream": "stderr"])
+                tail.withLock { $0 = Array(($0 + [text]).suffix(5)) }
+            }
+            while true {
+                let data = handle.availableData
+                guard !data.isEmpty else { break }
+                pending += data
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    emit(pending[pending.startIndex..<newline])
+                    pending = Data(pending[pending.index(after: newline)...])
+                }
+            }
+            if !pending.isEmpty { emit(pending) }
+            ended.signal()
+        }
     }
 
     deinit {
         if process.isRunning { process.terminate() }
-        stderr.fileHandleForReading.readabilityHandler = nil
     }
 
     /// Writes `line` and a newline to the program's stdin.
@@ -115,6 +127,9 @@ final class ChildProcess {
     private func exitError() throws -> PhaseError? {
         guard !process.isRunning else { return nil }
         process.waitUntilExit()
+        // Its last words first (a program it started may keep stderr open: not for long).
+        _ = stderrEnded.wait(timeout: .now() + 2)
+        stderrEnded.signal()
         let status = process.terminationStatus
         guard status != 0 || process.terminationReason == .uncaughtSignal else { return nil }
         let tail = stderrTail.withLock { $0 }.joined(separator: " | ")
