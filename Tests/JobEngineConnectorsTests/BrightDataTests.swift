@@ -45,12 +45,17 @@ import Testing
         }
     }
 
-    @Test func recoverAfterAFailedPartDownloadsFromThatPartAndNeverTriggersAgain() async throws {
+    @Test(arguments: ["jsonl", "sqlite"])
+    func recoverAfterAFailedPartDownloadsFromThatPartAndNeverTriggersAgain(sink: String) async throws {
         let folder = try TemporaryFolder()
         let vendor = FakeBrightData(.init(token: TestToken.value, recordsPerInput: 50, failPart: [3: 1]))
         try await vendor.serve { base in
             let engine = try connectorEngine(folder)
-            let job = try await engine.submit(Self.spec(base, items: ["a"]), baseDirectory: folder.url).job
+            var spec = try Self.spec(base, items: ["a"])
+            if sink == "sqlite" {
+                spec.ingester = ComponentSpec(type: "sqlite", options: ["path": .string("sink.sqlite"), "batch_size": .number(3)])
+            }
+            let job = try await engine.submit(spec, baseDirectory: folder.url).job
             let first = try await engine.run(jobID: job.id)
             let item = try #require(first.items.first)
             #expect(item.status == .failed && item.errorKind == .transient, "\(item.lastError ?? "")")
@@ -61,7 +66,12 @@ import Testing
             #expect(second.allSucceeded)
             #expect(vendor.triggers(Self.dataset) == 1, "recover never triggers")
             #expect(vendor.partRequests == [1: 1, 2: 1, 3: 2, 4: 1, 5: 1], "recover downloads again from part 3 only")
-            #expect(sinkData(folder.path("out/a.jsonl")) == Self.expected(vendor, item: "a"), "each document once")
+            if sink == "sqlite" {
+                let rows = try sqliteColumn(folder.path("sink.sqlite"), "SELECT data FROM documents ORDER BY seq")
+                #expect(rows == Self.expected(vendor, item: "a"), "each document once")
+            } else {
+                #expect(sinkData(folder.path("out/a.jsonl")) == Self.expected(vendor, item: "a"), "each document once")
+            }
             await engine.shutdown()
         }
     }

@@ -105,6 +105,43 @@ import Testing
         await engine.shutdown()
     }
 
+    @Test func aSinkProgramThatExits75FailsTheItemAndRecoverDeliversTheRestOnce() async throws {
+        let folder = try TemporaryFolder()
+        // The sink gives up (75) at its second batch the first time it runs.
+        let flaky = Self.sink.replacingOccurrences(of: "    batch = json.loads(line)\n", with: """
+                batch = json.loads(line)
+                if batch["documents"][0]["seq"] == 10 and not os.path.exists("gave-up"):
+                    open("gave-up", "w").close()
+                    print("warehouse unavailable", file=sys.stderr, flush=True)
+                    sys.exit(int(os.environ.get("STATUS", "75")))
+
+            """)
+        try flaky.write(toFile: folder.path("sink.py"), atomically: true, encoding: .utf8)
+        let engine = try connectorEngine(folder)
+        for (name, status) in [("transient", "75"), ("permanent", "2")] {
+            try? FileManager.default.removeItem(atPath: folder.path("gave-up"))
+            let spec = try JobSpec(json: Data("""
+                {"name": "\(name)", "retry": {"max_attempts": 3, "backoff_ms": 0},
+                 "collector": {"type": "synthetic", "documents": 25, "page_size": 5, "document_bytes": 60},
+                 "ingester": {"type": "command", "command": ["python3", "sink.py"],
+                              "env": {"SINK_FILE": "\(name).jsonl", "STATUS": "\(status)"}, "batch_size": 10},
+                 "items": [{"name": "a"}]}
+                """.utf8))
+            let job = try await engine.submit(spec, baseDirectory: folder.url).job
+            let item = try #require(try await engine.run(jobID: job.id).items.first)
+            if status == "75" {
+                #expect(item.status == .succeeded && item.attempt == 2, "retried automatically with recover: \(item.lastError ?? "")")
+            } else {
+                #expect(item.status == .failed && item.errorKind == .permanent && item.attempt == 1
+                        && item.lastError?.contains("warehouse unavailable") == true, "\(item.lastError ?? "")")
+                _ = try await engine.retry([item.id], mode: .recover)
+                #expect(try await engine.run(jobID: job.id).allSucceeded)
+            }
+            #expect(sinkData(folder.path("\(name).jsonl")).count == 25, "every document once")
+        }
+        await engine.shutdown()
+    }
+
     @Test func theCommandSinkGetsEachBatchOnceAndAcknowledgesIt() async throws {
         let folder = try TemporaryFolder()
         try Self.sink.write(toFile: folder.path("sink.py"), atomically: true, encoding: .utf8)

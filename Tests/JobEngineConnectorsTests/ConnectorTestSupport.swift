@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import JobEngine
 import JobEngineConnectors
@@ -155,4 +156,19 @@ enum EngineRun {
         }
         return (running.process.terminationStatus, (try? String(contentsOf: running.stderrURL, encoding: .utf8)) ?? "")
     }
+}
+
+/// The first column of every row `sql` returns from the SQLite file at `path`, as text.
+func sqliteColumn(_ path: String, _ sql: String) throws -> [String] {
+    var db: OpaquePointer?
+    guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else { throw CocoaError(.fileReadUnknown) }
+    defer { sqlite3_close_v2(db) }
+    var statement: OpaquePointer?
+    guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK else { throw CocoaError(.fileReadUnknown) }
+    defer { sqlite3_finalize(statement) }
+    var values: [String] = []
+    while sqlite3_step(statement) == SQLITE_ROW {
+        values.append(sqlite3_column_text(statement, 0).map { String(cString: $0) } ?? "")
+    }
+    return values
 }

@@ -21,6 +21,8 @@ final class FakeAPI: Sendable {
         var apiKey: String?
         /// The next `POST /ingest` answering 503.
         var ingestUnavailable = 0
+        /// The seq a batch starts with → how many more times such a batch is answered 500.
+        var ingestFailures: [Int: Int] = [:]
     }
 
     private let state = Locked<(knobs: Knobs, pageRequests: [Int: Int], keys: [String: Int], accepted: [JSONValue], replays: Int)>(
@@ -108,6 +110,11 @@ final class FakeAPI: Sendable {
                 return Self.json(.badRequest, #"{"error": "expected an array"}"#)
             }
             return state.withLock { state -> Response in
+                let first: Int = { if case .number(let seq)? = documents.first?["seq"] { return Int(seq) } else { return -1 } }()
+                if let left = state.knobs.ingestFailures[first], left > 0 {
+                    state.knobs.ingestFailures[first] = left - 1
+                    return Self.json(.internalServerError, #"{"error": "disk full"}"#)
+                }
                 if state.knobs.ingestUnavailable > 0 {
                     state.knobs.ingestUnavailable -= 1
                     return Self.json(.serviceUnavailable, #"{"error": "try later"}"#)

@@ -119,6 +119,64 @@ import Testing
     }
 }
 
+extension HTTPConnectorTests {
+    @Test func aRestartThatCollectedOtherDocumentsSendsThemUnderNewKeys() async throws {
+        let folder = try TemporaryFolder()
+        let api = FakeAPI(.init(records: 0, ingestFailures: [10: 1]))
+        try await api.serve { base in
+            let engine = try connectorEngine(folder)
+            func spec(_ name: String, bytes: Int) throws -> JobSpec {
+                try JobSpec(json: Data("""
+                    {"name": "\(name)", "collector": {"type": "synthetic", "documents": 20, "page_size": 5, "document_bytes": \(bytes)},
+                     "ingester": {"type": "http", "url": "\(base)/ingest", "batch_size": 10, "max_attempts": 1}, "items": [{"name": "a"}]}
+                    """.utf8))
+            }
+            // The second batch fails; a restart collects the same documents: the first batch's key
+            // is the one the receiver has, and it drops it.
+            let same = try await engine.submit(spec("same", bytes: 60), baseDirectory: folder.url).job
+            let first = try #require(try await engine.run(jobID: same.id).items.first)
+            #expect(first.status == .failed && api.accepted.count == 10)
+            _ = try await engine.retry([first.id], mode: .restart)
+            #expect(try await engine.run(jobID: same.id).allSucceeded)
+            #expect(api.accepted.count == 20 && api.replays == 1, "\(api.accepted.count) accepted, \(api.replays) replays")
+            // The same, but the parameters changed before the restart: other documents, new keys, taken.
+            api.set { $0.ingestFailures = [10: 1] }
+            let changed = try await engine.submit(spec("changed", bytes: 60), baseDirectory: folder.url).job
+            let second = try #require(try await engine.run(jobID: changed.id).items.first)
+            #expect(second.status == .failed && api.accepted.count == 30)
+            _ = try await engine.submit(spec("changed", bytes: 90), baseDirectory: folder.url)
+            _ = try await engine.retry([second.id], mode: .restart)
+            #expect(try await engine.run(jobID: changed.id).allSucceeded)
+            #expect(api.accepted.count == 50 && api.replays == 1, "\(api.accepted.count) accepted, \(api.replays) replays")
+            await engine.shutdown()
+        }
+    }
+
+    @Test func aReceiverOutageFailsTheItemAndRecoverDeliversTheRestOnce() async throws {
+        let folder = try TemporaryFolder()
+        let api = FakeAPI(.init(records: 0, ingestFailures: [10: 1]))
+        try await api.serve { base in
+            let engine = try connectorEngine(folder)
+            let spec = try JobSpec(json: Data("""
+                {"name": "push", "collector": {"type": "synthetic", "documents": 35, "page_size": 5, "document_bytes": 60},
+                 "ingester": {"type": "http", "url": "\(base)/ingest", "batch_size": 10, "max_attempts": 1},
+                 "items": [{"name": "a"}]}
+                """.utf8))
+            let job = try await engine.submit(spec, baseDirectory: folder.url).job
+            let failed = try #require(try await engine.run(jobID: job.id).items.first)
+            #expect(failed.status == .failed && failed.errorKind == .transient && failed.ingested == 10, "\(failed.lastError ?? "")")
+            _ = try await engine.retry([failed.id], mode: .recover)
+            #expect(try await engine.run(jobID: job.id).allSucceeded)
+            let seqs = api.accepted.compactMap { value -> Int? in
+                if case .number(let seq)? = value["seq"] { return Int(seq) }
+                return nil
+            }
+            #expect(seqs == Array(0..<35) && api.replays == 0, "every document once, nothing collected again")
+            await engine.shutdown()
+        }
+    }
+}
+
 /// A real `engine-run` killed after a batch reached the receiver and before its checkpoint:
 /// `resume` delivers that batch again with the same key, and the receiver drops it.
 @Suite struct HTTPSinkCrashTests {
@@ -137,15 +195,21 @@ import Testing
             let deadline = Date().addingTimeInterval(60)
             while api.accepted.count < 20 && first.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
             try #require(api.accepted.count == 20, "the second batch reached the receiver and stalls before its checkpoint")
+            let t0 = Date()
+            print("TIMING at 20 after start")
             await first.killAndWait()
+            print("TIMING killed \(Date().timeIntervalSince(t0))")
             let resumed = try await EngineRun.run(["resume", "--db", "engine.sqlite", "--quiet"], in: folder, environment: [:])
             #expect(resumed.code == 0, "\(resumed.stderr)")
+            print("TIMING resumed \(Date().timeIntervalSince(t0))")
             #expect(api.replays == 1, "the batch in the window was sent again, with the key it had")
             let seqs = api.accepted.compactMap { value -> Int? in
                 if case .number(let seq)? = value["seq"] { return Int(seq) }
                 return nil
             }
             #expect(seqs == Array(0..<30), "every document delivered, none accepted twice")
+            print("TIMING checked \(Date().timeIntervalSince(t0)) \((try? sqliteColumn(folder.path("engine.sqlite"), "SELECT coalesce(error, to_status) FROM events")) ?? [])")
         }
+        print("TIMING served")
     }
 }

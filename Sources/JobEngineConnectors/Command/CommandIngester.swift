@@ -31,7 +31,7 @@ final class CommandIngester: Ingester {
                 "data": (try? JSONValue.parse(document.document.body)) ?? .string(String(decoding: document.document.body, as: UTF8.self)),
             ])
         }
-        let key = batch.idempotencyKey
+        let key = DeliveryKey.of(batch)
         try child.write(JSONValue.object(["idempotency_key": .string(key), "item": .string(batch.item.itemName), "documents": .array(documents)])
             .canonicalJSON())
         while let line = try child.readLine(timeout: Double(options.timeoutSeconds)) {

@@ -72,10 +72,10 @@ struct HTTPIngester: AsyncIngester {
         case .json: body = JSONValue.array(records).canonicalJSON()
         case .ndjson: body = Data(records.map { String(decoding: $0.canonicalJSON(), as: UTF8.self) + "\n" }.joined().utf8)
         }
-        let doing = "\(Self.component) POST \(url) (batch \(batch.idempotencyKey))"
+        let doing = "\(Self.component) POST \(url) (batch \(DeliveryKey.of(batch)))"
         let response = try await client.send(.POST, url, body: body,
                                              contentType: options.format == .json ? "application/json" : "application/x-ndjson",
-                                             extraHeaders: [("Idempotency-Key", batch.idempotencyKey)], item: batch.item, doing: doing)
+                                             extraHeaders: [("Idempotency-Key", DeliveryKey.of(batch))], item: batch.item, doing: doing)
         guard (200..<300).contains(response.status) else { throw client.failure(response, doing: doing) }
         return nil
     }
