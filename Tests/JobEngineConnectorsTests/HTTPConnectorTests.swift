@@ -195,21 +195,15 @@ extension HTTPConnectorTests {
             let deadline = Date().addingTimeInterval(60)
             while api.accepted.count < 20 && first.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
             try #require(api.accepted.count == 20, "the second batch reached the receiver and stalls before its checkpoint")
-            let t0 = Date()
-            print("TIMING at 20 after start")
             await first.killAndWait()
-            print("TIMING killed \(Date().timeIntervalSince(t0))")
             let resumed = try await EngineRun.run(["resume", "--db", "engine.sqlite", "--quiet"], in: folder, environment: [:])
             #expect(resumed.code == 0, "\(resumed.stderr)")
-            print("TIMING resumed \(Date().timeIntervalSince(t0))")
             #expect(api.replays == 1, "the batch in the window was sent again, with the key it had")
             let seqs = api.accepted.compactMap { value -> Int? in
                 if case .number(let seq)? = value["seq"] { return Int(seq) }
                 return nil
             }
             #expect(seqs == Array(0..<30), "every document delivered, none accepted twice")
-            print("TIMING checked \(Date().timeIntervalSince(t0)) \((try? sqliteColumn(folder.path("engine.sqlite"), "SELECT coalesce(error, to_status) FROM events")) ?? [])")
         }
-        print("TIMING served")
     }
 }
