@@ -18,9 +18,9 @@ public struct ItemContext: Sendable {
 
     /// True once the item should stop: the engine is shutting down, or the job was cancelled in this
     /// process. A collector or sink that waits (a vendor's job to finish, a rate limit, a back-off)
-    /// checks it while it waits and throws ``stopped`` to end the wait at once; the engine then
-    /// records the item as it does at a checkpoint. A cancel from another process is seen at the
-    /// item's next checkpoint.
+    /// checks it while it waits and throws ``WaitStopped`` (``checkStopping()``) to end the wait at
+    /// once; the engine then records the item as it does at a checkpoint. A cancel from another
+    /// process is seen at the item's next checkpoint.
     public var isStopping: Bool { stopCheck() }
 
     /// Throws ``WaitStopped`` once ``isStopping``: call it while waiting.
