@@ -46,11 +46,14 @@ struct VendorClient: Sendable {
     ///
     /// - Throws: a transient `PhaseError` on connection errors and timeouts and when 429/503 outlast
     ///   `maxAttempts`; `WaitStopped` when the item stops while waiting.
+    /// With `whileStopping` (a last call for an item that is stopping, e.g. cancelling a vendor's
+    /// job) it makes one try, past the limits and without checking the stop.
     func send(_ method: HTTPMethod, _ url: String, body: Data? = nil, contentType: String = "application/json",
-              extraHeaders: [(name: String, value: String)] = [], item: ItemContext, doing: String) async throws -> VendorResponse {
+              extraHeaders: [(name: String, value: String)] = [], item: ItemContext, doing: String,
+              whileStopping: Bool = false) async throws -> VendorResponse {
         var attempt = 1
         while true {
-            try item.checkStopping()
+            if !whileStopping { try item.checkStopping() }
             var request = HTTPClientRequest(url: url)
             request.method = method
             for header in headers + extraHeaders { request.headers.add(name: header.name, value: header.value) }
@@ -60,7 +63,7 @@ struct VendorClient: Sendable {
             }
             let response: VendorResponse
             do {
-                let permit = try await limiter?.acquire(item: item)
+                let permit = whileStopping ? nil : try await limiter?.acquire(item: item)
                 defer { permit?.release() }
                 let answer = try await HTTPClient.shared.execute(request, timeout: .seconds(Int64(timeoutSeconds)))
                 let bytes = try await answer.body.collect(upTo: 1 << 30)
@@ -70,7 +73,7 @@ struct VendorClient: Sendable {
             } catch {
                 throw PhaseError.transient(scrub("\(doing): \(method.rawValue) \(url) failed: \(error)"))
             }
-            guard response.status == 429 || response.status == 503 else { return response }
+            guard !whileStopping, response.status == 429 || response.status == 503 else { return response }
             limiter?.slowDown()
             guard attempt < maxAttempts else {
                 throw PhaseError.transient(scrub("\(doing): HTTP \(response.status) \(attempt) times in a row (the vendor is rate limiting or unavailable)"))

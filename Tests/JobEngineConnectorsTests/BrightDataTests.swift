@@ -205,12 +205,14 @@ import Testing
         #expect(!log.text.isEmpty && !log.text.contains(TestToken.value))
     }
 
-    @Test func cancelEndsTheWaitForTheSnapshotAtOnce() async throws {
+    @Test(arguments: [false, true])
+    func cancelEndsTheWaitForTheSnapshotAtOnce(cancelAtVendor: Bool) async throws {
         let folder = try TemporaryFolder()
         let vendor = FakeBrightData(.init(token: TestToken.value, pollsBeforeReady: 1_000_000))
         try await vendor.serve { base in
             let engine = try connectorEngine(folder)
-            let job = try await engine.submit(Self.spec(base, items: ["a"], pollSeconds: 600), baseDirectory: folder.url).job
+            let option = cancelAtVendor ? #", "cancel_snapshot_on_cancel": true"# : ""
+            let job = try await engine.submit(Self.spec(base, items: ["a"], pollSeconds: 600, extra: option), baseDirectory: folder.url).job
             let handle = try await engine.start(jobID: job.id)
             let deadline = Date().addingTimeInterval(30)
             while vendor.progressCalls == 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
@@ -221,6 +223,7 @@ import Testing
             #expect(ContinuousClock.now - cancelled < .seconds(5), "the wait ended at the cancel, not after poll_seconds")
             #expect(summary.items.first?.status == .cancelled)
             #expect(vendor.triggers(Self.dataset) == 1)
+            #expect(vendor.cancelled == (cancelAtVendor ? ["s_\(Self.dataset)_1"] : []), "the vendor's snapshot is cancelled only when the spec asks")
             await engine.shutdown()
         }
     }
@@ -261,6 +264,23 @@ import Testing
                 #expect(last.timeIntervalSince(first) >= 1.0, "\(last.timeIntervalSince(first)) s for \(arrivals.count) requests")
             }
             await engine.shutdown()
+        }
+    }
+
+    @Test func aShutdownEndsTheWaitButLeavesTheSnapshotRunningForRecover() async throws {
+        let folder = try TemporaryFolder()
+        let vendor = FakeBrightData(.init(token: TestToken.value, pollsBeforeReady: 1_000_000))
+        try await vendor.serve { base in
+            let engine = try connectorEngine(folder)
+            let spec = try Self.spec(base, items: ["a"], pollSeconds: 600, extra: #", "cancel_snapshot_on_cancel": true"#)
+            let job = try await engine.submit(spec, baseDirectory: folder.url).job
+            let handle = try await engine.start(jobID: job.id)
+            let deadline = Date().addingTimeInterval(30)
+            while vendor.progressCalls == 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            await engine.shutdown()
+            let item = try #require(try await handle.wait().items.first)
+            #expect(item.status == .failed && item.errorKind == .interrupted, "\(item.status) \(item.lastError ?? "")")
+            #expect(vendor.cancelled.isEmpty, "a shutdown is not a cancel: recover goes on with the snapshot")
         }
     }
 

@@ -56,6 +56,9 @@ final class FakeBrightData: Sendable {
     func set(_ change: (inout Knobs) -> Void) { state.withLock { change(&$0.knobs) } }
     func triggers(_ dataset: String) -> Int { state.withLock { $0.triggers[dataset] ?? 0 } }
     var partRequests: [Int: Int] { state.withLock { $0.partRequests } }
+    /// Snapshots cancelled through `POST /datasets/v3/snapshot/{id}/cancel`.
+    var cancelled: [String] { cancellations.withLock { $0 } }
+    private let cancellations = Locked<[String]>([])
     var progressCalls: Int { state.withLock { $0.progressCalls } }
     /// Every `format`/`batch_size` pair a download call used.
     var downloadFormats: Set<String> { state.withLock { $0.formats } }
@@ -164,6 +167,13 @@ final class FakeBrightData: Sendable {
                 return Self.json(.notFound, #"{"error": "Snapshot does not exist"}"#)
             }
             return Self.json(.ok, String(decoding: JSONValue.array(snapshot.inputs).canonicalJSON(), as: UTF8.self))
+        }
+        router.post("/datasets/v3/snapshot/:id/cancel") { [self] request, context -> Response in
+            if let refused = authorize(request) { return refused }
+            let id = context.parameters.get("id") ?? ""
+            guard state.withLock({ $0.snapshots[id] }) != nil else { return Self.json(.notFound, #"{"error": "Snapshot does not exist"}"#) }
+            cancellations.withLock { $0.append(id) }
+            return Self.json(.ok, #"{"status": "canceled"}"#)
         }
         router.get("/datasets/v3/snapshot/:id/parts") { [self] request, context -> Response in
             if let refused = authorize(request) { return refused }

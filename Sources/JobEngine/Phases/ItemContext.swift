@@ -12,16 +12,20 @@ public struct ItemContext: Sendable {
     public let params: [String: JSONValue]
     /// Carries the job, item and attempt as metadata.
     public let logger: Logger
-    /// Asked by the scheduler: the engine is shutting down, or the job was cancelled through this
-    /// engine.
-    let stopCheck: @Sendable () -> Bool
+    /// Asked by the scheduler: why the item should stop, if it should (the engine is shutting down,
+    /// or the job was cancelled through this engine).
+    let stopCheck: @Sendable () -> StopReason?
 
     /// True once the item should stop: the engine is shutting down, or the job was cancelled in this
     /// process. A collector or sink that waits (a vendor's job to finish, a rate limit, a back-off)
     /// checks it while it waits and throws ``WaitStopped`` (``checkStopping()``) to end the wait at
     /// once; the engine then records the item as it does at a checkpoint. A cancel from another
     /// process is seen at the item's next checkpoint.
-    public var isStopping: Bool { stopCheck() }
+    public var isStopping: Bool { stopCheck() != nil }
+
+    /// True once the item stops because its job was cancelled (not because the engine shuts down,
+    /// after which `recover` goes on): a collector may then give up paid work at its vendor.
+    public var isCancelled: Bool { stopCheck() == .cancelled }
 
     /// Throws ``WaitStopped`` once ``isStopping``: call it while waiting.
     public func checkStopping() throws {

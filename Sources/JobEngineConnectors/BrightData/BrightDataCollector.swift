@@ -145,8 +145,30 @@ actor BrightDataCollector: AsyncCollector {
         item.logger.info("collecting: snapshot \(id) \(status), \(minutes) min")
         cursor.status = status
         cursor.waitingSince = since
-        try await StoppableWait.sleep(options.pollSeconds, item: item)
+        do {
+            try await StoppableWait.sleep(options.pollSeconds, item: item)
+        } catch let stop as WaitStopped {
+            if options.cancelSnapshotOnCancel && item.isCancelled { await cancel(id, item: item) }
+            throw stop
+        }
         return nil
+    }
+
+    /// Asks the vendor to stop a snapshot the job no longer wants (`cancel_snapshot_on_cancel`);
+    /// a failure is logged, the cancel of the item stands.
+    private func cancel(_ id: String, item: ItemContext) async {
+        let doing = "brightdata cancel of snapshot \(id)"
+        do {
+            let response = try await client.send(.POST, endpoint("/datasets/v3/snapshot/\(Self.escape(id))/cancel", []), item: item,
+                                                 doing: doing, whileStopping: true)
+            if (200..<300).contains(response.status) {
+                item.logger.notice("brightdata: cancelled snapshot \(id) at the vendor")
+            } else {
+                item.logger.warning("\(client.failure(response, doing: doing))")
+            }
+        } catch {
+            item.logger.warning("\(doing) failed: \(error)")
+        }
     }
 
     /// The number of parts of a ready snapshot; nil while the vendor still builds them (202).

@@ -34,6 +34,8 @@ struct BrightDataOptions: Sendable {
     let maxAttempts: Int
     let backoffSeconds: Double
     let limits: SourceLimiter.Limits
+    /// On a cancel of the job while the snapshot runs, ask the vendor to cancel it too.
+    let cancelSnapshotOnCancel: Bool
 
     init(_ reader: FieldReader) {
         datasetID = reader.string("dataset_id") ?? ""
@@ -72,6 +74,7 @@ struct BrightDataOptions: Sendable {
         maxAttempts = reader.int("max_attempts", default: 5, in: 1...100) ?? 5
         backoffSeconds = reader.number("backoff_seconds", default: 2, in: 0...600) ?? 2
         limits = SourceLimiter.Limits(reader)
+        cancelSnapshotOnCancel = reader.bool("cancel_snapshot_on_cancel", default: false)
     }
 
     static let validate: ComponentRegistry.Validator = { reader, _ in

@@ -22,8 +22,7 @@ import Testing
         let ids = (0..<50_000).map { _ in ItemID.next() }
         #expect(Set(ids).count == ids.count)
         for id in ids.prefix(1_000) {
-            let uuid = try? #require(UUID(uuidString: id))
-            #expect(uuid?.uuidString.lowercased() == id)
+            #expect(UUID(uuidString: id)?.uuidString.lowercased() == id, "\(id) reads back as the same UUID")
             let bytes = Array(id.utf8)
             #expect(bytes.count == 36 && bytes[14] == UInt8(ascii: "7"))
             #expect("89ab".utf8.contains(bytes[19]), "variant bits of \(id)")
