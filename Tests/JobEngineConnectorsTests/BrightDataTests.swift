@@ -34,6 +34,7 @@ import Testing
             let job = try await engine.submit(Self.spec(base, items: ["a", "b"]), baseDirectory: folder.url).job
             let summary = try await engine.run(jobID: job.id)
             #expect(summary.allSucceeded, "\(summary.items.map { "\($0.name): \($0.lastError ?? "")" })")
+            #expect(summary.items.allSatisfy { $0.progressNote == nil }, "a finished item shows no note")
             for item in ["a", "b"] {
                 #expect(sinkData(folder.path("out/\(item).jsonl")) == Self.expected(vendor, item: item))
             }
@@ -217,6 +218,15 @@ import Testing
             let deadline = Date().addingTimeInterval(30)
             while vendor.progressCalls == 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
             #expect(vendor.progressCalls == 1, "the collector polled once and now waits 600 s")
+            // The poll's page is checkpointed before the wait for the next: the item shows where it stands.
+            let expected = "collecting: snapshot s_\(Self.dataset)_1 running, 0 min"
+            let shown = Date().addingTimeInterval(30)
+            var note: String?
+            while note != expected && Date() < shown {
+                note = try await engine.items(jobID: job.id).first?.progressNote
+                if note != expected { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(note == expected, "\(note ?? "no note")")
             let cancelled = ContinuousClock.now
             _ = try await engine.cancel(jobID: job.id)
             let summary = try await handle.wait()

@@ -6,7 +6,7 @@ extension WorkItem: Encodable {
     enum CodingKeys: String, CodingKey {
         case id, job, jobID = "job_id", name, status, phase, attempt, collected, ingested
         case collectedTotal = "collected_total", error, errorKind = "error_kind", retryMode = "retry_mode"
-        case leaseOwner = "lease_owner", params, updatedAt = "updated_at"
+        case leaseOwner = "lease_owner", params, updatedAt = "updated_at", progressNote = "progress_note"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -27,6 +27,7 @@ extension WorkItem: Encodable {
         try container.encode(leaseOwner, forKey: .leaseOwner)
         try container.encode(parameters, forKey: .params)
         try container.encode(ISO8601DateFormatter().string(from: updatedAt), forKey: .updatedAt)
+        try container.encode(progressNote, forKey: .progressNote)
     }
 }
 

@@ -23,6 +23,9 @@ public struct WorkItem: Sendable, Equatable {
     public let leaseOwner: String?
     public let parameters: [String: JSONValue]
     public let updatedAt: Date
+    /// What the collector said with its last page about where a running item stands
+    /// (`collecting: snapshot s_… running, 3 min`); nil when it said nothing or the item is not running.
+    public let progressNote: String?
 }
 
 extension WorkItem {
@@ -31,6 +34,7 @@ extension WorkItem {
     func overriding(status: WorkItemStatus, error: String?, kind: ErrorKind?) -> WorkItem {
         WorkItem(id: id, jobID: jobID, jobName: jobName, name: name, status: status, phase: phase, attempt: attempt,
                  collected: collected, ingested: ingested, collectedTotal: collectedTotal, lastError: error,
-                 errorKind: kind, retryMode: retryMode, leaseOwner: nil, parameters: parameters, updatedAt: updatedAt)
+                 errorKind: kind, retryMode: retryMode, leaseOwner: nil, parameters: parameters, updatedAt: updatedAt,
+                 progressNote: nil)
     }
 }

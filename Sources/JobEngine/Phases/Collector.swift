@@ -3,10 +3,14 @@ public struct Page: Sendable {
     public var documents: [Document]
     /// Where the next page starts; nil when this was the last page.
     public var next: String?
+    /// Where the item stands, for people (`collecting: snapshot s_… running, 3 min`): stored with the
+    /// page's checkpoint and shown with the item's progress until the next page.
+    public var note: String?
 
-    public init(documents: [Document], next: String?) {
+    public init(documents: [Document], next: String?, note: String? = nil) {
         self.documents = documents
         self.next = next
+        self.note = note
     }
 }
 

@@ -177,7 +177,8 @@ struct ItemRunner {
             let started = ContinuousClock.now
             let outcome = try persist {
                 try store.commitPage(itemID: context.itemID.uuidString.lowercased(), owner: owner, firstSeq: seq,
-                                     documents: page.documents, nextCursor: page.next, sync: job.spec.checkpoint.sync)
+                                     documents: page.documents, nextCursor: page.next, note: page.note,
+                                     sync: job.spec.checkpoint.sync)
             }
             metrics.pageCommitLatency.record(duration: ContinuousClock.now - started)
             metrics.pageCommits.increment()

@@ -39,8 +39,8 @@ package protocol JobStore: AnyObject, Sendable {
     func claimNext(jobID: UUID, specVersion: Int, owner: String, leaseSeconds: Double, sync: SyncMode,
                    onClaim: @escaping @Sendable (String) -> Void) throws -> Claim
     func pendingState(jobID: UUID) throws -> (pending: Int, earliestNotBefore: Double?)
-    func commitPage(itemID: String, owner: String, firstSeq: Int, documents: [Document], nextCursor: String?, sync: SyncMode) throws
-        -> CheckpointOutcome
+    func commitPage(itemID: String, owner: String, firstSeq: Int, documents: [Document], nextCursor: String?, note: String?,
+                    sync: SyncMode) throws -> CheckpointOutcome
     func stagedDocuments(itemID: String, from seq: Int, limit: Int) throws -> [SequencedDocument]
     func commitBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> CheckpointOutcome
     func clearSinkReset(itemID: String, owner: String) throws
@@ -88,6 +88,10 @@ extension JobStore {
         try stop(itemID: itemID, owner: owner, as: status, error: error, kind: kind, retry: nil, sync: .normal)
     }
     func finish(itemID: String, owner: String) throws -> WorkItem { try finish(itemID: itemID, owner: owner, sync: .normal) }
+    func commitPage(itemID: String, owner: String, firstSeq: Int, documents: [Document], nextCursor: String?, sync: SyncMode) throws
+        -> CheckpointOutcome {
+        try commitPage(itemID: itemID, owner: owner, firstSeq: firstSeq, documents: documents, nextCursor: nextCursor, note: nil, sync: sync)
+    }
     func claimNext(jobID: UUID, specVersion: Int, owner: String, leaseSeconds: Double,
                    onClaim: @escaping @Sendable (String) -> Void) throws -> Claim {
         try claimNext(jobID: jobID, specVersion: specVersion, owner: owner, leaseSeconds: leaseSeconds, sync: .normal, onClaim: onClaim)

@@ -13,6 +13,7 @@ enum Migrations {
         Migration(version: 2, fileName: "002_sink_targets.sql", sql: v2),
         Migration(version: 3, fileName: "003_scale.sql", sql: v3),
         Migration(version: 4, fileName: "004_small_pages.sql", sql: v4),
+        Migration(version: 5, fileName: "005_progress_note.sql", sql: v5),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }
@@ -317,6 +318,14 @@ BEGIN
         collected_total = collected_total + new.collected_total
     WHERE id = new.job_id;
 END;
+
+"""
+
+    private static let v5 = """
+-- Schema version 5: what a collector says about where its item stands, shown with the item's
+-- progress ("collecting: snapshot s_… running, 3 min" while a vendor builds a snapshot). Written
+-- with each page's checkpoint (NULL when the page says nothing) and cleared when the item stops.
+ALTER TABLE work_items ADD COLUMN progress_note TEXT;
 
 """
 }

@@ -17,7 +17,7 @@ extension Store {
     /// Invariant 1: stages a collected page and advances the collect cursor in one transaction, or
     /// neither. The last page (`nextCursor == nil`) also moves the item to the ingest phase.
     package func commitPage(
-        itemID: String, owner: String, firstSeq: Int, documents: [Document], nextCursor: String?, sync: SyncMode
+        itemID: String, owner: String, firstSeq: Int, documents: [Document], nextCursor: String?, note: String?, sync: SyncMode
     ) throws -> CheckpointOutcome {
         try checkpoints.write(sync: sync) { db in
             let now = Self.now
@@ -33,10 +33,10 @@ extension Store {
                 """, [.text(itemID), SQLValue(nextCursor), .integer(Int64(collected)), .real(now)])
             try db.execute("""
                 UPDATE work_items SET collected = ?, collected_total = collected_total + ?, phase = ?, progress_at = ?,
-                updated_at = ? WHERE id = ? AND status = 'running' AND lease_owner = ?
+                updated_at = ?, progress_note = ? WHERE id = ? AND status = 'running' AND lease_owner = ?
                 """, [.integer(Int64(collected)), .integer(Int64(documents.count)),
                       .text(nextCursor == nil ? Phase.ingest.rawValue : Phase.collect.rawValue), .real(now), .real(now),
-                      .text(itemID), .text(owner)])
+                      SQLValue(note), .text(itemID), .text(owner)])
             guard db.changes == 1 else { throw LeaseLost(itemID: itemID) }
             return CheckpointOutcome(jobCancelled: try Self.isJobCancelled(db, itemID: itemID))
         }

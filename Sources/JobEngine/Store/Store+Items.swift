@@ -27,7 +27,7 @@ extension Store {
     static let itemColumns = """
         w.id, w.job_id, j.name AS job_name, w.name, w.status, w.phase, w.attempt, w.automatic_attempts, w.collected,
         w.ingested, w.collected_total, w.last_error, w.error_kind, w.retry_mode, w.lease_owner, w.params_json,
-        w.updated_at, w.needs_sink_reset
+        w.updated_at, w.needs_sink_reset, w.progress_note
         """
 
     /// One work item, or nil for an unknown id.
@@ -202,6 +202,7 @@ extension Store {
             retryMode: row.string("retry_mode").flatMap(RetryMode.init(rawValue:)),
             leaseOwner: row.string("lease_owner"),
             parameters: params,
-            updatedAt: Date(timeIntervalSince1970: row.double("updated_at") ?? 0))
+            updatedAt: Date(timeIntervalSince1970: row.double("updated_at") ?? 0),
+            progressNote: row.string("status") == WorkItemStatus.running.rawValue ? row.string("progress_note") : nil)
     }
 }

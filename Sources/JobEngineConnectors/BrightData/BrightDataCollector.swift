@@ -15,9 +15,9 @@ import NIOHTTP1
 /// - `recover` goes on from the checkpoint: it polls or downloads, never triggers (unless only the
 ///   intent was checkpointed and the vendor has no such snapshot). `restart` clears the cursor,
 ///   so it triggers a new snapshot.
-/// - Each poll is a page of no documents whose cursor carries the status, so the item's progress
-///   moves and a cancel from another process is seen at the next poll; the wait between polls
-///   ends at once on a cancel or shutdown in this process.
+/// - Each poll is a page of no documents whose cursor carries the status and whose note shows it
+///   with the item, so the item's progress moves and a cancel from another process is seen at the
+///   next poll; the wait between polls ends at once on a cancel or shutdown in this process.
 /// - Parts are downloaded with the same `format` and `batch_size` every time; the part and the line
 ///   within it are the checkpoint, so a failure in part 3 of 5 downloads again from part 3.
 ///
@@ -62,11 +62,11 @@ actor BrightDataCollector: AsyncCollector {
                 cursor.snapshotID = try await trigger(inputs, item: item)
             }
             cursor.waitingSince = Date().timeIntervalSince1970
-            return Page(documents: [], next: cursor.checkpoint)
+            return Page(documents: [], next: cursor.checkpoint, note: Self.waitingNote(cursor))
         }
         if cursor.parts == nil {
             guard let parts = try await readyParts(snapshotID, cursor: &cursor, item: item) else {
-                return Page(documents: [], next: cursor.checkpoint)
+                return Page(documents: [], next: cursor.checkpoint, note: Self.waitingNote(cursor))
             }
             cursor.parts = parts
             guard parts > 0 else { return Page(documents: [], next: nil) }
@@ -126,6 +126,16 @@ actor BrightDataCollector: AsyncCollector {
     /// The snapshot's number of parts once it is ready; nil after a poll that found it not ready
     /// (then `cursor` carries the status, and the wait between polls is over).
     private func readyParts(_ id: String, cursor: inout SnapshotCursor, item: ItemContext) async throws -> Int? {
+        // The wait comes before a poll that follows another, so the status a poll found is
+        // checkpointed (and shown with the item) while the next one is awaited.
+        if cursor.status != nil {
+            do {
+                try await StoppableWait.sleep(options.pollSeconds, item: item)
+            } catch let stop as WaitStopped {
+                if options.cancelSnapshotOnCancel && item.isCancelled { await cancel(id, item: item) }
+                throw stop
+            }
+        }
         let doing = "brightdata progress of snapshot \(id)"
         let response = try await client.send(.GET, endpoint("/datasets/v3/progress/\(Self.escape(id))", []), item: item, doing: doing)
         try checkSnapshotExists(response, id: id)
@@ -142,15 +152,9 @@ actor BrightDataCollector: AsyncCollector {
         if minutes >= options.deadlineMinutes {
             throw PhaseError.transient("brightdata snapshot \(id) is not ready after \(minutes) min (status \(status)); recover polls it again, restart triggers a new one")
         }
-        item.logger.info("collecting: snapshot \(id) \(status), \(minutes) min")
         cursor.status = status
         cursor.waitingSince = since
-        do {
-            try await StoppableWait.sleep(options.pollSeconds, item: item)
-        } catch let stop as WaitStopped {
-            if options.cancelSnapshotOnCancel && item.isCancelled { await cancel(id, item: item) }
-            throw stop
-        }
+        item.logger.info("\(Self.waitingNote(cursor) ?? "")")
         return nil
     }
 
@@ -238,6 +242,13 @@ actor BrightDataCollector: AsyncCollector {
     }
 
     // MARK: Helpers
+
+    /// `collecting: snapshot s_… running, 3 min`: the item's progress while the vendor works.
+    static func waitingNote(_ cursor: SnapshotCursor) -> String? {
+        guard let id = cursor.snapshotID else { return nil }
+        let minutes = Int((Date().timeIntervalSince1970 - (cursor.waitingSince ?? Date().timeIntervalSince1970)) / 60)
+        return "collecting: snapshot \(id) \(cursor.status ?? "triggered"), \(minutes) min"
+    }
 
     private func endpoint(_ path: String, _ query: [(String, String)]) -> String {
         var components = URLComponents(string: options.baseURL.hasSuffix("/") ? String(options.baseURL.dropLast()) : options.baseURL)!

@@ -208,7 +208,8 @@
         setText(row.cells[5], String(item.collected));
         setText(row.cells[6], String(item.ingested));
         setText(row.cells[7], String(item.collected_total));
-        setText(row.cells[8], item.error ? (item.error_kind || "error") + ": " + item.error : "");
+        // A failed item shows its error; a running one what its collector last said (a vendor it waits for).
+        setText(row.cells[8], item.error ? (item.error_kind || "error") + ": " + item.error : (item.progress_note || ""));
       });
     // Items that are no longer retryable (their retry started) drop out of the selection.
     for (const id of Array.from(selected)) if (!retryableIDs.has(id)) selected.delete(id);

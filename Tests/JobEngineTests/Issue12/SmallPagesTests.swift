@@ -83,7 +83,7 @@ import Testing
             db.close()
         }
         let store = try Store(path: folder.storePath)
-        #expect(try store.schemaVersion() == 4)
+        #expect(try store.schemaVersion() == Migrations.latestVersion)
         #expect(try store.stagedDocuments(itemID: "i", from: 1, limit: 10).map(\.document.key) == ["k1", "k2"])
         let indexes = try query(folder.storePath, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('work_items', 'staged_documents')")
             .compactMap { $0.string("name") }
