@@ -14,11 +14,11 @@ struct VendorResponse: Sendable {
     ///
     /// - Throws: a transient `PhaseError` naming `doing` when it is not JSON (a proxy's error page
     ///   in front of the API, a truncated answer).
-    func json(_ doing: String) throws -> JSONValue {
+    func json(_ doing: String, scrub: (String) -> String = { $0 }) throws -> JSONValue {
         do {
             return try JSONValue.parse(body)
         } catch {
-            throw PhaseError.transient("\(doing): HTTP \(status) with a body that is not JSON: \(VendorClient.excerpt(body))")
+            throw PhaseError.transient(scrub("\(doing): HTTP \(status) with a body that is not JSON: \(VendorClient.excerpt(body))"))
         }
     }
 }

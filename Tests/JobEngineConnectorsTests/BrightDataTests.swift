@@ -294,6 +294,18 @@ import Testing
         }
     }
 
+    @Test func snapshotInputsCompareAlikeAsJSONOrCSV() {
+        let inputs: [JSONValue] = [
+            .object(["url": .string("https://shop.example/a,b"), "keyword": .string("espresso \"machine\"\nnew"), "n": .number(5)]),
+            .object(["url": .string("https://shop.example/c"), "flag": .bool(true), "empty": .null]),
+        ]
+        let csv = "empty,flag,keyword,n,url\r\n,,\"espresso \"\"machine\"\"\nnew\",5,\"https://shop.example/a,b\"\r\n,true,,,https://shop.example/c\r\n"
+        #expect(SnapshotInputs.digest(answer: Data(csv.utf8)) == SnapshotInputs.digest(inputs))
+        #expect(SnapshotInputs.digest(answer: JSONValue.array(inputs).canonicalJSON()) == SnapshotInputs.digest(inputs))
+        #expect(SnapshotInputs.digest(answer: Data("url\nhttps://other.example\n".utf8)) != SnapshotInputs.digest(inputs))
+        #expect(CSV.rows("a,\"b") == nil, "an unterminated quote is not CSV")
+    }
+
     @Test func badOptionsAreRefusedByNameBeforeAnythingRuns() async throws {
         let folder = try TemporaryFolder()
         let engine = try connectorEngine(folder)
@@ -315,9 +327,10 @@ import Testing
 /// collector could checkpoint the snapshot id: `resume` finds the snapshot instead of paying for
 /// another.
 @Suite struct BrightDataCrashTests {
-    @Test func aKillBetweenTheTriggerAndItsCheckpointIsRecoveredWithoutTriggeringAgain() async throws {
+    @Test(arguments: [false, true])
+    func aKillBetweenTheTriggerAndItsCheckpointIsRecoveredWithoutTriggeringAgain(inputAsCSV: Bool) async throws {
         let folder = try TemporaryFolder()
-        let vendor = FakeBrightData(.init(token: TestToken.value, recordsPerInput: 25, triggerAnswerDelay: 5))
+        let vendor = FakeBrightData(.init(token: TestToken.value, recordsPerInput: 25, triggerAnswerDelay: 5, inputAsCSV: inputAsCSV))
         try await vendor.serve { base in
             let spec = try BrightDataTests.spec(base, items: ["a"])
             try Data(spec.jsonValue.canonicalJSON()).write(to: folder.url.appendingPathComponent("spec.json"))

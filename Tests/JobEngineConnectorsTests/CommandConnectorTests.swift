@@ -142,6 +142,26 @@ import Testing
         await engine.shutdown()
     }
 
+    /// A sink program that exits before reading: the write of a batch larger than a pipe's buffer
+    /// meets a closed pipe. The item fails with the program's status; the engine lives on (SIGPIPE
+    /// would have killed the process, this test's included).
+    @Test func aSinkProgramThatExitsBeforeReadingFailsTheItemNotTheEngine() async throws {
+        let folder = try TemporaryFolder()
+        try "import sys\nsys.exit(75)\n".write(toFile: folder.path("gone.py"), atomically: true, encoding: .utf8)
+        let engine = try connectorEngine(folder)
+        let spec = try JobSpec(json: Data("""
+            {"name": "gone", "collector": {"type": "synthetic", "documents": 20, "page_size": 20, "document_bytes": 20000},
+             "ingester": {"type": "command", "command": ["python3", "gone.py"], "batch_size": 20},
+             "items": [{"name": "a"}]}
+            """.utf8))
+        let job = try await engine.submit(spec, baseDirectory: folder.url).job
+        let item = try #require(try await engine.run(jobID: job.id).items.first)
+        let error = item.lastError ?? ""
+        #expect(item.status == .failed && item.errorKind == .transient && (error.contains("status 75") || error.contains("cannot write")),
+                "\(error)")
+        await engine.shutdown()
+    }
+
     @Test func theCommandSinkGetsEachBatchOnceAndAcknowledgesIt() async throws {
         let folder = try TemporaryFolder()
         try Self.sink.write(toFile: folder.path("sink.py"), atomically: true, encoding: .utf8)

@@ -42,6 +42,8 @@ final class FakeBrightData: Sendable {
         var triggerAnswerDelay: Double = 0
         /// Seconds every request takes (so concurrent requests overlap and can be counted).
         var requestDelay: Double = 0
+        /// `GET …/snapshot/{id}/input` answers CSV, as Bright Data documents it, instead of JSON.
+        var inputAsCSV = false
     }
 
     private let state = Locked<(knobs: Knobs, snapshots: [String: Snapshot], triggers: [String: Int], partRequests: [Int: Int],
@@ -166,7 +168,25 @@ final class FakeBrightData: Sendable {
             guard let snapshot = state.withLock({ $0.snapshots[context.parameters.get("id") ?? ""] }) else {
                 return Self.json(.notFound, #"{"error": "Snapshot does not exist"}"#)
             }
-            return Self.json(.ok, String(decoding: JSONValue.array(snapshot.inputs).canonicalJSON(), as: UTF8.self))
+            guard state.withLock({ $0.knobs.inputAsCSV }) else {
+                return Self.json(.ok, String(decoding: JSONValue.array(snapshot.inputs).canonicalJSON(), as: UTF8.self))
+            }
+            let columns = Set(snapshot.inputs.flatMap { input -> [String] in
+                if case .object(let object) = input { return Array(object.keys) }
+                return []
+            }).sorted()
+            func quoted(_ text: String) -> String { "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+            let rows = snapshot.inputs.map { input in
+                columns.map { column -> String in
+                    switch input[column] {
+                    case .string(let text)?: return quoted(text)
+                    case let value?: return String(decoding: value.canonicalJSON(), as: UTF8.self)
+                    case nil: return ""
+                    }
+                }.joined(separator: ",")
+            }
+            let csv = ([columns.joined(separator: ",")] + rows).joined(separator: "\r\n") + "\r\n"
+            return Response(status: .ok, headers: [.contentType: "text/csv"], body: ResponseBody(byteBuffer: ByteBuffer(string: csv)))
         }
         router.post("/datasets/v3/snapshot/:id/cancel") { [self] request, context -> Response in
             if let refused = authorize(request) { return refused }

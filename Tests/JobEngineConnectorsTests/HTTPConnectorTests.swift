@@ -120,6 +120,12 @@ import Testing
 }
 
 extension HTTPConnectorTests {
+    @Test func aNextPageParameterKeepsTheOtherParametersEncodingAsItWas() {
+        #expect(URLTemplate.setting("cursor", to: "a+b/c=", in: "https://x.example/items?q=c%2B%2B&cursor=old")
+                == "https://x.example/items?q=c%2B%2B&cursor=a%2Bb%2Fc%3D")
+        #expect(URLTemplate.value(of: "cursor", in: "https://x.example/items?q=c%2B%2B&cursor=a%2Bb%2Fc%3D") == "a+b/c=")
+    }
+
     @Test func aRestartThatCollectedOtherDocumentsSendsThemUnderNewKeys() async throws {
         let folder = try TemporaryFolder()
         let api = FakeAPI(.init(records: 0, ingestFailures: [10: 1]))

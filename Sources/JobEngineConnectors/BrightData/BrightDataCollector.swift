@@ -30,6 +30,9 @@ actor BrightDataCollector: AsyncCollector {
     private var downloaded: (snapshotID: String, part: Int, lines: [Data])?
     /// The intent this run checkpointed: nothing can have been triggered for it yet.
     private var intentMadeHere: String?
+    /// Whether this run polled yet: `deadline_minutes` counts from a run's first poll, so a recover
+    /// after the deadline polls for another full deadline.
+    private var polledHere = false
 
     init(context: ComponentContext) throws {
         let reader = FieldReader(options: context.options, path: "collector")
@@ -48,7 +51,7 @@ actor BrightDataCollector: AsyncCollector {
         let inputs = try inputs(for: item)
         guard let checkpoint else {
             // Before anything is paid for: the intent, so a crash after the trigger is recoverable.
-            let intent = SnapshotCursor(intentAt: Date().timeIntervalSince1970, inputsSHA256: Self.sha256(inputs)).checkpoint
+            let intent = SnapshotCursor(intentAt: Date().timeIntervalSince1970, inputsSHA256: SnapshotInputs.digest(inputs)).checkpoint
             intentMadeHere = intent
             return Page(documents: [], next: intent)
         }
@@ -94,8 +97,8 @@ actor BrightDataCollector: AsyncCollector {
         let response = try await client.send(.POST, url, body: JSONValue.array(inputs).canonicalJSON(), item: item,
                                              doing: "brightdata trigger")
         guard response.status == 200 else { throw client.failure(response, doing: "brightdata trigger") }
-        guard case .object(let answer) = try response.json("brightdata trigger"), case .string(let id)? = answer["snapshot_id"], !id.isEmpty else {
-            throw PhaseError.transient("brightdata trigger: the answer has no snapshot_id: \(VendorClient.excerpt(response.body))")
+        guard case .object(let answer) = try response.json("brightdata trigger", scrub: client.scrub), case .string(let id)? = answer["snapshot_id"], !id.isEmpty else {
+            throw PhaseError.transient(client.scrub("brightdata trigger: the answer has no snapshot_id: \(VendorClient.excerpt(response.body))"))
         }
         item.logger.info("brightdata: triggered snapshot \(id)")
         return id
@@ -108,15 +111,17 @@ actor BrightDataCollector: AsyncCollector {
         let url = endpoint("/datasets/v3/snapshots", [("dataset_id", options.datasetID), ("from_date", Self.isoDate(from))])
         let response = try await client.send(.GET, url, item: item, doing: "brightdata snapshot lookup")
         guard response.status == 200 else { throw client.failure(response, doing: "brightdata snapshot lookup") }
-        guard case .array(let snapshots) = try response.json("brightdata snapshot lookup") else { return nil }
+        guard case .array(let snapshots) = try response.json("brightdata snapshot lookup", scrub: client.scrub) else { return nil }
         for case .object(let snapshot) in snapshots {
             guard case .string(let id)? = snapshot["id"] ?? snapshot["snapshot_id"] else { continue }
             let input = try await client.send(.GET, endpoint("/datasets/v3/snapshot/\(Self.escape(id))/input", []), item: item,
                                               doing: "brightdata snapshot input")
             guard input.status == 200 else { continue }
-            if case .array(let inputs) = try input.json("brightdata snapshot input"), Self.sha256(inputs) == cursor.inputsSHA256 {
-                return id
+            // JSON or CSV, whichever the vendor answers: compared in one form (`SnapshotInputs`).
+            guard let digest = SnapshotInputs.digest(answer: input.body) else {
+                throw PhaseError.transient(client.scrub("brightdata snapshot input of \(id): neither JSON nor CSV: \(VendorClient.excerpt(input.body))"))
             }
+            if digest == cursor.inputsSHA256 { return id }
         }
         return nil
     }
@@ -140,14 +145,15 @@ actor BrightDataCollector: AsyncCollector {
         let response = try await client.send(.GET, endpoint("/datasets/v3/progress/\(Self.escape(id))", []), item: item, doing: doing)
         try checkSnapshotExists(response, id: id)
         guard response.status == 200 else { throw client.failure(response, doing: doing) }
-        let progress = try response.json(doing)
+        let progress = try response.json(doing, scrub: client.scrub)
         let status = progress["status"].flatMap(\.stringValue) ?? "unknown"
         if status == "failed" {
             let reason = progress["error_message"].flatMap(\.stringValue) ?? progress["error"].flatMap(\.stringValue) ?? "no reason given"
             throw PhaseError.permanent(client.scrub("brightdata snapshot \(id) failed: \(reason); restart the item to trigger a new one"))
         }
         if status == "ready", let parts = try await partCount(id, item: item) { return parts }
-        let since = cursor.waitingSince ?? Date().timeIntervalSince1970
+        let since = polledHere ? cursor.waitingSince ?? Date().timeIntervalSince1970 : Date().timeIntervalSince1970
+        polledHere = true
         let minutes = Int((Date().timeIntervalSince1970 - since) / 60)
         if minutes >= options.deadlineMinutes {
             throw PhaseError.transient("brightdata snapshot \(id) is not ready after \(minutes) min (status \(status)); recover polls it again, restart triggers a new one")
@@ -182,8 +188,8 @@ actor BrightDataCollector: AsyncCollector {
         try checkSnapshotExists(response, id: id)
         if response.status == 202 { return nil }
         guard response.status == 200 else { throw client.failure(response, doing: doing) }
-        guard case .number(let parts)? = try response.json(doing)["parts"], parts >= 0, parts.rounded() == parts else {
-            throw PhaseError.transient("\(doing): the answer has no part count: \(VendorClient.excerpt(response.body))")
+        guard case .number(let parts)? = try response.json(doing, scrub: client.scrub)["parts"], parts >= 0, parts.rounded() == parts else {
+            throw PhaseError.transient(client.scrub("\(doing): the answer has no part count: \(VendorClient.excerpt(response.body))"))
         }
         return Int(parts)
     }
@@ -259,10 +265,6 @@ actor BrightDataCollector: AsyncCollector {
 
     private static func escape(_ id: String) -> String {
         id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? id
-    }
-
-    static func sha256(_ inputs: [JSONValue]) -> String {
-        SHA256.hash(data: JSONValue.array(inputs).canonicalJSON()).map { String(format: "%02x", $0) }.joined()
     }
 
     private static func isoDate(_ date: Date) -> String {

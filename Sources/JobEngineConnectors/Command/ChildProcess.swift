@@ -25,6 +25,7 @@ final class ChildProcess {
     ///
     /// - Throws: a permanent `PhaseError` when it cannot be started.
     init(_ command: [String], environment: [String: String], directory: URL, item: ItemContext, component: String) throws {
+        _ = Self.ignoreBrokenPipes
         name = "\(component) \(command.joined(separator: " "))"
         self.item = item
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -66,11 +67,20 @@ final class ChildProcess {
         if process.isRunning { process.terminate() }
     }
 
+    /// A write to a program that has exited must fail with EPIPE (an error for its item), not kill
+    /// the engine with SIGPIPE, the signal's default action.
+    private static let ignoreBrokenPipes: Void = {
+        signal(SIGPIPE, SIG_IGN)
+    }()
+
     /// Writes `line` and a newline to the program's stdin.
     func write(_ line: Data) throws {
         do {
             try stdin.fileHandleForWriting.write(contentsOf: line + Data([0x0A]))
         } catch {
+            // A closed pipe: the program has exited, or is about to; its status says more than EPIPE.
+            let deadline = Date().addingTimeInterval(2)
+            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
             throw try exitError() ?? PhaseError.transient("\(name): cannot write to it: \(error)")
         }
     }

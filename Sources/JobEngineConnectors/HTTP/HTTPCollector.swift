@@ -27,7 +27,7 @@ struct HTTPCollector: AsyncCollector {
         let doing = "\(Self.component) GET \(url)"
         let response = try await client.send(.GET, url, item: item, doing: doing)
         guard (200..<300).contains(response.status) else { throw client.failure(response, doing: doing) }
-        let body = try response.json(doing)
+        let body = try response.json(doing, scrub: client.scrub)
         let records: [JSONValue]
         switch options.records.isEmpty ? body : JSONPath.value(options.records, in: body) {
         case .array(let array)?: records = array

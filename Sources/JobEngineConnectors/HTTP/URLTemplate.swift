@@ -37,9 +37,12 @@ enum URLTemplate {
     /// `url` with query parameter `name` set to `value` (replacing any).
     static func setting(_ name: String, to value: String, in url: String) -> String {
         guard var components = URLComponents(string: url) else { return url }
-        var items = (components.queryItems ?? []).filter { $0.name != name }
-        items.append(URLQueryItem(name: name, value: value))
-        components.queryItems = items
+        // The other parameters keep their encoding as it was: decoding and re-encoding them
+        // (`queryItems`) would turn an encoded `+` into a bare one, which servers read as a space.
+        let encodedName = name.addingPercentEncoding(withAllowedCharacters: unreserved) ?? name
+        var items = (components.percentEncodedQueryItems ?? []).filter { $0.name != encodedName }
+        items.append(URLQueryItem(name: encodedName, value: value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? value))
+        components.percentEncodedQueryItems = items
         return components.string ?? url
     }
 
