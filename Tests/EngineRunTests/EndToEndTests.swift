@@ -145,7 +145,7 @@ import Testing
         let folder = try Folder()
         try folder.write("spec.json", """
             {"name": "long", "concurrency": 2,
-             "collector": {"type": "synthetic", "documents": 5000, "page_size": 20, "latency_ms": 20},
+             "collector": {"type": "synthetic", "documents": 5000, "page_size": 20, "latency_ms": 60},
              "ingester": {"type": "jsonl", "path": "out/{item}.jsonl"},
              "items": [{"name": "a"}, {"name": "b"}, {"name": "c"}, {"name": "d"}]}
             """)

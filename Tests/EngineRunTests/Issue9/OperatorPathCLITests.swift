@@ -20,9 +20,10 @@ import Testing
 
     @Test func finding1_aRunOutlastsAnotherProcessHoldingTheWriteLockPastTheBusyTimeout() async throws {
         let folder = try Folder()
-        // Each item takes 250 pages × 40 ms: long enough that the lock lands mid-run even when
-        // starting the holder is slow (every suite at once under ThreadSanitizer).
-        try folder.write("spec.json", Self.spec(items: ["a", "b"], documents: 5_000, latency: 40))
+        // Each item takes 250 pages × 100 ms: long enough that the lock lands mid-run even when
+        // starting the holder is slow (every suite at once, under ThreadSanitizer or beside the
+        // connector tests' servers and programs: at 40 ms the run once finished first).
+        try folder.write("spec.json", Self.spec(items: ["a", "b"], documents: 5_000, latency: 100))
         let run = try CLI.start(["run", "spec.json", "--quiet"], in: folder.url)
         let store = folder.path("engine.sqlite")
         #expect(await waitFor { (Int((try? sqlite(store, "SELECT SUM(collected) AS n FROM work_items").first?["n"]) ?? "0") ?? 0) > 0 })
