@@ -162,6 +162,31 @@ import Testing
         await engine.shutdown()
     }
 
+    /// A program that prints a lot before it reads a batch longer than a pipe holds: the batch is
+    /// written while its stdout is read, so neither side waits on the other.
+    @Test func aChattySinkProgramReceivesALargeBatchWithoutADeadlock() async throws {
+        let folder = try TemporaryFolder()
+        try """
+            import json, sys
+            for n in range(4000):
+                print("warming up line %d %s" % (n, "x" * 60))
+            sys.stdout.flush()
+            for line in sys.stdin:
+                batch = json.loads(line)
+                print(json.dumps({"ack": batch["idempotency_key"]}), flush=True)
+            """.write(toFile: folder.path("chatty.py"), atomically: true, encoding: .utf8)
+        let engine = try connectorEngine(folder)
+        let spec = try JobSpec(json: Data("""
+            {"name": "chatty", "collector": {"type": "synthetic", "documents": 40, "page_size": 40, "document_bytes": 8000},
+             "ingester": {"type": "command", "command": ["python3", "chatty.py"], "batch_size": 40, "timeout_seconds": 20},
+             "items": [{"name": "a"}]}
+            """.utf8))
+        let job = try await engine.submit(spec, baseDirectory: folder.url).job
+        let summary = try await engine.run(jobID: job.id)
+        #expect(summary.allSucceeded, "\(summary.items.map { $0.lastError ?? "" })")
+        await engine.shutdown()
+    }
+
     @Test func theCommandSinkGetsEachBatchOnceAndAcknowledgesIt() async throws {
         let folder = try TemporaryFolder()
         try Self.sink.write(toFile: folder.path("sink.py"), atomically: true, encoding: .utf8)

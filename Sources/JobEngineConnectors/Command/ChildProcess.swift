@@ -73,15 +73,38 @@ final class ChildProcess {
         signal(SIGPIPE, SIG_IGN)
     }()
 
-    /// Writes `line` and a newline to the program's stdin.
-    func write(_ line: Data) throws {
-        do {
-            try stdin.fileHandleForWriting.write(contentsOf: line + Data([0x0A]))
-        } catch {
-            // A closed pipe: the program has exited, or is about to; its status says more than EPIPE.
-            let deadline = Date().addingTimeInterval(2)
-            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-            throw try exitError() ?? PhaseError.transient("\(name): cannot write to it: \(error)")
+    /// Writes `line` and a newline to the program's stdin on a thread of its own, so stdout is read
+    /// meanwhile: a program that prints while it reads a line longer than a pipe holds would
+    /// otherwise block on its stdout while this blocked on its stdin. `wait()` on the result
+    /// returns once the line is written (or throws why not).
+    func writeInBackground(_ line: Data) -> PendingWrite {
+        let pending = PendingWrite()
+        Thread.detachNewThread { [handle = stdin.fileHandleForWriting] in
+            do {
+                try handle.write(contentsOf: line + Data([0x0A]))
+                pending.finish(nil)
+            } catch {
+                pending.finish(error)
+            }
+        }
+        return pending
+    }
+
+    /// A write in progress (`writeInBackground`).
+    final class PendingWrite: Sendable {
+        private let outcome = Locked<(done: Bool, error: String?)>((false, nil))
+        private let finished = DispatchSemaphore(value: 0)
+
+        fileprivate func finish(_ error: (any Error)?) {
+            outcome.withLock { $0 = (true, error.map { "\($0)" }) }
+            finished.signal()
+        }
+
+        /// Waits up to `seconds` for the write; the write's error, if it failed or has not ended.
+        func wait(seconds: Double) -> String? {
+            if finished.wait(timeout: .now() + seconds) == .timedOut { return "the write did not end within \(Int(seconds)) s" }
+            finished.signal()
+            return outcome.withLock { $0.error }
         }
     }
 
@@ -148,9 +171,18 @@ final class ChildProcess {
         return status == 75 ? .transient(message + " (EX_TEMPFAIL: retried)") : .permanent(message)
     }
 
-    /// Waits for the program's end after its stdout ended, and throws for a failing status.
-    func checkExit() throws {
-        process.waitUntilExit()
+    /// Waits (at most `timeout` seconds) for the program's end after its stdout ended, and throws
+    /// for a failing status.
+    func checkExit(timeout: Double) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline {
+            try item.checkStopping()
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        if process.isRunning {
+            process.terminate()
+            throw PhaseError.transient("\(name): closed its stdout but did not exit within \(Int(timeout)) s; stopped it")
+        }
         if let error = try exitError() { throw error }
     }
 }

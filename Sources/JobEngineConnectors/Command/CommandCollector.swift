@@ -42,7 +42,7 @@ final class CommandCollector: Collector {
             let body = object.count <= 2 && object["data"] != nil ? object["data"]!.canonicalJSON() : line
             documents.append(Document(key: key, body: body))
         }
-        try child.checkExit()
+        try child.checkExit(timeout: Double(options.timeoutSeconds))
         self.child = nil
         return Page(documents: documents, next: nil)
     }

@@ -32,13 +32,20 @@ final class CommandIngester: Ingester {
             ])
         }
         let key = DeliveryKey.of(batch)
-        try child.write(JSONValue.object(["idempotency_key": .string(key), "item": .string(batch.item.itemName), "documents": .array(documents)])
-            .canonicalJSON())
-        while let line = try child.readLine(timeout: Double(options.timeoutSeconds)) {
-            if let value = try? JSONValue.parse(line), value["ack"]?.stringValue == key { return nil }
+        let timeout = Double(options.timeoutSeconds)
+        let write = child.writeInBackground(
+            JSONValue.object(["idempotency_key": .string(key), "item": .string(batch.item.itemName), "documents": .array(documents)])
+                .canonicalJSON())
+        while let line = try child.readLine(timeout: timeout) {
+            if let value = try? JSONValue.parse(line), value["ack"]?.stringValue == key {
+                // Acknowledged: the program read the whole line, so the write has ended.
+                if let failure = write.wait(seconds: timeout) { throw PhaseError.transient("\(Self.component): \(failure)") }
+                return nil
+            }
         }
-        // Its stdout ended without the ack: it exited.
-        try child.checkExit()
+        // Its stdout ended without the ack: it exited (or will; its status says why).
+        _ = write.wait(seconds: 2)
+        try child.checkExit(timeout: timeout)
         throw PhaseError.transient("\(Self.component): the program ended without acknowledging batch \(key)")
     }
 
