@@ -144,16 +144,7 @@ final class ChildProcess {
     /// Waits for the exit (at most `timeout` seconds) and turns a failing status into its error.
     func finish(timeout: Double) throws {
         closeInput()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline {
-            try item.checkStopping()
-            Thread.sleep(forTimeInterval: 0.01)
-        }
-        if process.isRunning {
-            process.terminate()
-            throw PhaseError.transient("\(name): did not exit within \(Int(timeout)) s after its input ended; stopped it")
-        }
-        if let error = try exitError() { throw error }
+        try awaitExit(timeout: timeout, after: "its input ended")
     }
 
     /// The error of a program that exited with a failing status; nil while it runs or after status 0.
@@ -174,6 +165,12 @@ final class ChildProcess {
     /// Waits (at most `timeout` seconds) for the program's end after its stdout ended, and throws
     /// for a failing status.
     func checkExit(timeout: Double) throws {
+        try awaitExit(timeout: timeout, after: "it closed its stdout")
+    }
+
+    /// Waits for the exit at most `timeout` seconds (stopping it past that), then throws for a
+    /// failing status.
+    private func awaitExit(timeout: Double, after event: String) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline {
             try item.checkStopping()
@@ -181,7 +178,7 @@ final class ChildProcess {
         }
         if process.isRunning {
             process.terminate()
-            throw PhaseError.transient("\(name): closed its stdout but did not exit within \(Int(timeout)) s; stopped it")
+            throw PhaseError.transient("\(name): did not exit within \(Int(timeout)) s after \(event); stopped it")
         }
         if let error = try exitError() { throw error }
     }
