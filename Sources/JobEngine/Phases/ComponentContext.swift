@@ -13,7 +13,7 @@ public struct ComponentContext: Sendable {
 
     /// The component's options as `Options`, read by the same reader its validator uses; the
     /// first problem (a spec stored by another engine version, say) fails the item permanently.
-    func read<Options>(_ path: String, _ make: (FieldReader) -> Options) throws -> Options {
+    package func read<Options>(_ path: String, _ make: (FieldReader) -> Options) throws -> Options {
         let reader = FieldReader(options: options, path: path)
         let read = make(reader)
         if let problem = reader.allProblems.first { throw PhaseError.permanent("\(problem)") }

@@ -35,16 +35,13 @@ actor BrightDataCollector: AsyncCollector {
     private var polledHere = false
 
     init(context: ComponentContext) throws {
-        let reader = FieldReader(options: context.options, path: "collector")
-        let options = BrightDataOptions(reader)
-        if let problem = reader.allProblems.first { throw PhaseError.permanent("\(problem)") }
+        let options = try context.read("collector", BrightDataOptions.init)
         guard let token = ProcessInfo.processInfo.environment[options.tokenEnvironmentVariable], !token.isEmpty else {
             throw PhaseError.permanent("brightdata collector: the environment variable \(options.tokenEnvironmentVariable) (collector.token_env) is not set; export the Bright Data API token in it")
         }
         self.options = options
-        client = VendorClient(headers: [("Authorization", "Bearer \(token)")], secrets: [token], timeoutSeconds: options.timeoutSeconds,
-                              maxAttempts: options.maxAttempts, backoffSeconds: options.backoffSeconds,
-                              limiter: SourceLimiter.shared("brightdata \(options.baseURL) \(options.datasetID)", options.limits))
+        client = VendorClient(options.call, headers: [("Authorization", "Bearer \(token)")], secrets: [token],
+                              source: "brightdata \(options.baseURL) \(options.datasetID)")
     }
 
     func page(after checkpoint: String?, for item: ItemContext) async throws -> Page {

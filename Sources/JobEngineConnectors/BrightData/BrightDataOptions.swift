@@ -30,10 +30,7 @@ struct BrightDataOptions: Sendable {
     let pageSize: Int
     /// Passed through to the trigger as query parameters (`include_errors`, `type`, `discover_by`, …).
     let query: [(name: String, value: String)]
-    let timeoutSeconds: Int
-    let maxAttempts: Int
-    let backoffSeconds: Double
-    let limits: SourceLimiter.Limits
+    let call: CallOptions
     /// On a cancel of the job while the snapshot runs, ask the vendor to cancel it too.
     let cancelSnapshotOnCancel: Bool
 
@@ -70,10 +67,7 @@ struct BrightDataOptions: Sendable {
             }
         }
         self.query = query
-        timeoutSeconds = reader.int("timeout_seconds", default: 300, in: 1...3_600) ?? 300
-        maxAttempts = reader.int("max_attempts", default: 5, in: 1...100) ?? 5
-        backoffSeconds = reader.number("backoff_seconds", default: 2, in: 0...600) ?? 2
-        limits = SourceLimiter.Limits(reader)
+        call = CallOptions(reader, defaultTimeoutSeconds: 300)
         cancelSnapshotOnCancel = reader.bool("cancel_snapshot_on_cancel", default: false)
     }
 

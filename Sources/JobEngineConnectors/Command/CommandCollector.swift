@@ -18,9 +18,7 @@ final class CommandCollector: Collector {
     private static let component = "command collector"
 
     init(context: ComponentContext) throws {
-        let reader = FieldReader(options: context.options, path: "collector")
-        options = CommandOptions(reader)
-        if let problem = reader.allProblems.first { throw PhaseError.permanent("\(problem)") }
+        options = try context.read("collector", CommandOptions.init)
         directory = context.baseDirectory
     }
 

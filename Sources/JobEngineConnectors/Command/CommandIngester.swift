@@ -15,9 +15,7 @@ final class CommandIngester: Ingester {
     private static let component = "command ingester"
 
     init(context: ComponentContext) throws {
-        let reader = FieldReader(options: context.options, path: "ingester")
-        options = CommandOptions(reader)
-        if let problem = reader.allProblems.first { throw PhaseError.permanent("\(problem)") }
+        options = try context.read("ingester", CommandOptions.init)
         directory = context.baseDirectory
     }
 

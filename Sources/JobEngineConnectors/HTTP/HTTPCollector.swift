@@ -12,14 +12,8 @@ struct HTTPCollector: AsyncCollector {
     private static let component = "http collector"
 
     init(context: ComponentContext) throws {
-        let reader = FieldReader(options: context.options, path: "collector")
-        let options = HTTPCollectorOptions(reader)
-        if let problem = reader.allProblems.first { throw PhaseError.permanent("\(problem)") }
-        let (headers, secrets) = try options.headers.resolve(component: Self.component)
-        self.options = options
-        let host = URL(string: URLTemplate.placeholderFree(options.url))?.host ?? options.url
-        client = VendorClient(headers: headers, secrets: secrets, timeoutSeconds: options.timeoutSeconds, maxAttempts: options.maxAttempts,
-                              backoffSeconds: options.backoffSeconds, limiter: SourceLimiter.shared("http \(host)", options.limits))
+        options = try context.read("collector", HTTPCollectorOptions.init)
+        client = try .http(options.url, headers: options.headers, call: options.call, component: Self.component)
     }
 
     func page(after cursor: String?, for item: ItemContext) async throws -> Page {

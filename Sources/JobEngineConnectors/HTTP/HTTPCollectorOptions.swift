@@ -32,16 +32,10 @@ struct HTTPCollectorOptions: Sendable {
     /// A record field that holds the document's key.
     let key: String?
     let headers: SecretHeaders
-    let timeoutSeconds: Int
-    let maxAttempts: Int
-    let backoffSeconds: Double
-    let limits: SourceLimiter.Limits
+    let call: CallOptions
 
     init(_ reader: FieldReader) {
-        url = reader.string("url") ?? ""
-        if let parsed = URL(string: URLTemplate.placeholderFree(url)), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil {} else {
-            reader.report("url", "must be an http or https URL (with {param} placeholders for the item's params), got \"\(url)\"")
-        }
+        url = URLTemplate.read(reader)
         records = reader.string("records", required: false) ?? ""
         next = reader.choice("next", default: Next.link)
         nextField = reader.string("next_field", required: next == .field) ?? ""
@@ -49,10 +43,7 @@ struct HTTPCollectorOptions: Sendable {
         pageStart = reader.int("page_start", default: 1, in: 0...1_000_000) ?? 1
         key = reader.string("key", required: false)
         headers = SecretHeaders(reader)
-        timeoutSeconds = reader.int("timeout_seconds", default: 30, in: 1...3_600) ?? 30
-        maxAttempts = reader.int("max_attempts", default: 5, in: 1...100) ?? 5
-        backoffSeconds = reader.number("backoff_seconds", default: 2, in: 0...600) ?? 2
-        limits = SourceLimiter.Limits(reader)
+        call = CallOptions(reader, defaultTimeoutSeconds: 30)
     }
 
     static let validate: ComponentRegistry.Validator = { reader, _ in

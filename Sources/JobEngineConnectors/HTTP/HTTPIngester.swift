@@ -19,22 +19,13 @@ struct HTTPIngester: AsyncIngester {
         let url: String
         let format: Format
         let headers: SecretHeaders
-        let timeoutSeconds: Int
-        let maxAttempts: Int
-        let backoffSeconds: Double
-        let limits: SourceLimiter.Limits
+        let call: CallOptions
 
         init(_ reader: FieldReader) {
-            url = reader.string("url") ?? ""
-            if let parsed = URL(string: URLTemplate.placeholderFree(url)), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil {} else {
-                reader.report("url", "must be an http or https URL (with {item}, {job} or {param} placeholders), got \"\(url)\"")
-            }
+            url = URLTemplate.read(reader)
             format = reader.choice("format", default: Format.json)
             headers = SecretHeaders(reader)
-            timeoutSeconds = reader.int("timeout_seconds", default: 30, in: 1...3_600) ?? 30
-            maxAttempts = reader.int("max_attempts", default: 5, in: 1...100) ?? 5
-            backoffSeconds = reader.number("backoff_seconds", default: 2, in: 0...600) ?? 2
-            limits = SourceLimiter.Limits(reader)
+            call = CallOptions(reader, defaultTimeoutSeconds: 30)
         }
 
         static let validate: ComponentRegistry.Validator = { reader, _ in
@@ -48,14 +39,8 @@ struct HTTPIngester: AsyncIngester {
     private static let component = "http ingester"
 
     init(context: ComponentContext) throws {
-        let reader = FieldReader(options: context.options, path: "ingester")
-        let options = Options(reader)
-        if let problem = reader.allProblems.first { throw PhaseError.permanent("\(problem)") }
-        let (headers, secrets) = try options.headers.resolve(component: Self.component)
-        self.options = options
-        let host = URL(string: URLTemplate.placeholderFree(options.url))?.host ?? options.url
-        client = VendorClient(headers: headers, secrets: secrets, timeoutSeconds: options.timeoutSeconds, maxAttempts: options.maxAttempts,
-                              backoffSeconds: options.backoffSeconds, limiter: SourceLimiter.shared("http \(host)", options.limits))
+        options = try context.read("ingester", Options.init)
+        client = try .http(options.url, headers: options.headers, call: options.call, component: Self.component)
     }
 
     func ingest(_ batch: Batch) async throws -> Int64? {

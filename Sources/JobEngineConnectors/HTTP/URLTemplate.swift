@@ -26,6 +26,15 @@ enum URLTemplate {
         return result + rest
     }
 
+    /// The `url` option: an http or https URL, with `{param}`, `{item}` and `{job}` placeholders.
+    static func read(_ reader: FieldReader) -> String {
+        let url = reader.string("url") ?? ""
+        if let parsed = URL(string: placeholderFree(url)), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil {} else {
+            reader.report("url", "must be an http or https URL (with {param}, {item} or {job} placeholders), got \"\(url)\"")
+        }
+        return url
+    }
+
     /// The template with its placeholders replaced by a harmless value, for validating its shape.
     static func placeholderFree(_ template: String) -> String {
         template.replacingOccurrences(of: #"\{[^}]*\}"#, with: "x", options: .regularExpression)
