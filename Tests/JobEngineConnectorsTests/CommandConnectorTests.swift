@@ -187,6 +187,63 @@ import Testing
         await engine.shutdown()
     }
 
+    /// A program that ignores SIGTERM, starts a helper that ignores it too, records both pids in
+    /// `PIDS` and then hangs (after one page as a collector; before acknowledging as a sink).
+    static let hanging = """
+        import json, os, signal, subprocess, sys, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        helper = subprocess.Popen([sys.executable, "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"])
+        with open(os.environ["PIDS"], "w") as f:
+            f.write("%d %d" % (os.getpid(), helper.pid))
+        if os.environ.get("ROLE") == "collector":
+            for n in range(3):
+                print(json.dumps({"key": "d%d" % n, "data": {"n": n}}))
+            print(json.dumps({"cursor": "3"}), flush=True)
+        time.sleep(600)
+        """
+
+    /// Whether `pid` is a process that has not ended (a zombie waiting for its parent has ended).
+    static func isRunning(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
+
+    /// A cancel stops the program's whole process group: the program and the helper it started,
+    /// both ignoring SIGTERM, are gone (SIGKILL after the grace), for a collector and for a sink.
+    @Test(arguments: ["collector", "sink"])
+    func aCancelledItemLeavesNoProgramRunning(role: String) async throws {
+        let folder = try TemporaryFolder()
+        try Self.hanging.write(toFile: folder.path("hang.py"), atomically: true, encoding: .utf8)
+        let engine = try connectorEngine(folder)
+        let program = #"{"type": "command", "command": ["python3", "hang.py"], "env": {"PIDS": "pids", "ROLE": "\#(role)"}, "timeout_seconds": 600}"#
+        let collector = role == "collector" ? program : #"{"type": "synthetic", "documents": 5, "page_size": 5}"#
+        let ingester = role == "sink" ? program : #"{"type": "jsonl", "path": "out/{item}.jsonl"}"#
+        let spec = try JobSpec(json: Data("""
+            {"name": "hangs", "collector": \(collector), "ingester": \(ingester), "items": [{"name": "a"}]}
+            """.utf8))
+        let job = try await engine.submit(spec, baseDirectory: folder.url).job
+        let handle = try await engine.start(jobID: job.id)
+        var pids: [Int32] = []
+        let started = await eventually(seconds: 30) {
+            pids = ((try? String(contentsOfFile: folder.path("pids"), encoding: .utf8)) ?? "").split(separator: " ").compactMap { Int32($0) }
+            return pids.count == 2 && pids.allSatisfy(Self.isRunning)
+        }
+        #expect(started, "the program and its helper run")
+        if role == "collector" {
+            #expect(await eventually(seconds: 30) { (try? await engine.items(jobID: job.id).first?.collected) == 3 },
+                    "the first page is checkpointed while the program hangs")
+        }
+        _ = try await engine.cancel(jobID: job.id)
+        let summary = try await handle.wait()
+        #expect(summary.items.first?.status == .cancelled)
+        let gone = await eventually(seconds: 30) { !pids.contains(where: Self.isRunning) }
+        #expect(gone, "no program left running: \(pids.filter(Self.isRunning))")
+        for pid in pids { kill(pid, SIGKILL) }
+        await engine.shutdown()
+    }
+
     @Test func theCommandSinkGetsEachBatchOnceAndAcknowledgesIt() async throws {
         let folder = try TemporaryFolder()
         try Self.sink.write(toFile: folder.path("sink.py"), atomically: true, encoding: .utf8)

@@ -172,3 +172,13 @@ func sqliteColumn(_ path: String, _ sql: String) throws -> [String] {
     }
     return values
 }
+
+/// Whether `condition` holds within `seconds`, checking every 20 ms.
+func eventually(seconds: Double = 20, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}

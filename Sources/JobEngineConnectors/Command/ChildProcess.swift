@@ -3,8 +3,11 @@ import JobEngine
 
 /// A program a `command` collector or sink runs for one item: started with the item's details in
 /// its environment, read line by line from its stdout (waiting in slices, so a stop or a timeout
-/// ends the wait), its stderr copied to the item's log. Foundation's `Process` starts it; it is
-/// killed when this goes away, so a stopped item leaves no program behind.
+/// ends the wait), its stderr copied to the item's log. Foundation's `Process` starts it in a
+/// process group of its own; the whole group is stopped when the item stops, times out or this goes
+/// away (SIGTERM, then SIGKILL after `stopGrace`), so a stopped item leaves no program behind: not
+/// the program, nor what it started, nor one that ignores SIGTERM. (A program that moves itself to
+/// another session or group on purpose is beyond reach, as with any supervisor.)
 ///
 /// Exit status 0 is success, 75 (`EX_TEMPFAIL`) a transient failure, anything else permanent.
 final class ChildProcess {
@@ -15,6 +18,9 @@ final class ChildProcess {
     private var buffer = Data()
     private var ended = false
     private let name: String
+    /// What `kill` signals to stop the program: its group (negative), or the program alone if
+    /// Foundation ever stopped giving it a group of its own.
+    private var ownGroup: pid_t?
     private let item: ItemContext
     /// The last lines of stderr, for an error message.
     private let stderrTail = Locked<[String]>([])
@@ -40,6 +46,9 @@ final class ChildProcess {
         } catch {
             throw PhaseError.permanent("\(name): cannot start: \(error)")
         }
+        // Foundation spawns it as the leader of a new group; a negative pid signals that group.
+        let pid = process.processIdentifier
+        ownGroup = getpgid(pid) == pid ? -pid : pid
         // Read on a thread of its own to its end, so every line is in the log (and the error's
         // tail) by the time the exit is reported.
         Thread.detachNewThread { [handle = stderr.fileHandleForReading, logger = item.logger, tail = stderrTail, ended = stderrEnded] in
@@ -64,7 +73,30 @@ final class ChildProcess {
     }
 
     deinit {
-        if process.isRunning { process.terminate() }
+        stopAll()
+    }
+
+    /// How long a program and what it started get to end after SIGTERM before SIGKILL.
+    static let stopGrace: Double = 2
+
+    /// Signals the program's process group: SIGTERM now, SIGKILL to whatever is left after
+    /// `stopGrace`. Harmless when everything has ended (the group is gone: ESRCH).
+    private func stopAll() {
+        guard let group = ownGroup else { return }
+        kill(group, SIGTERM)
+        DispatchQueue.global().asyncAfter(deadline: .now() + Self.stopGrace) {
+            kill(group, SIGKILL)
+        }
+    }
+
+    /// `item.checkStopping()`, stopping the program first when the item stops.
+    private func checkStopping() throws {
+        do {
+            try item.checkStopping()
+        } catch {
+            stopAll()
+            throw error
+        }
     }
 
     /// A write to a program that has exited must fail with EPIPE (an error for its item), not kill
@@ -129,9 +161,9 @@ final class ChildProcess {
                 defer { buffer = Data() }
                 return buffer
             }
-            try item.checkStopping()
+            try checkStopping()
             guard Date() < deadline else {
-                process.terminate()
+                stopAll()
                 throw PhaseError.transient("\(name): printed nothing for \(Int(timeout)) s (timeout_seconds); stopped it")
             }
             var poller = pollfd(fd: stdout.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
@@ -173,11 +205,11 @@ final class ChildProcess {
     private func awaitExit(timeout: Double, after event: String) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline {
-            try item.checkStopping()
+            try checkStopping()
             Thread.sleep(forTimeInterval: 0.01)
         }
         if process.isRunning {
-            process.terminate()
+            stopAll()
             throw PhaseError.transient("\(name): did not exit within \(Int(timeout)) s after \(event); stopped it")
         }
         if let error = try exitError() { throw error }
