@@ -111,6 +111,56 @@ import Testing
         }
     }
 
+    /// Items whose inputs are alike (here the spec's own `inputs`, shared by every item): a lookup
+    /// after a trigger that never answered finds the other item's snapshot, and must not adopt it;
+    /// nor may a restart's lookup adopt the snapshot of the attempt chain before it.
+    @Test func aLookupNeverAdoptsAnotherItemsSnapshotOrAnEarlierAttempts() async throws {
+        let folder = try TemporaryFolder()
+        let vendor = FakeBrightData(.init(token: TestToken.value, recordsPerInput: 5))
+        try await vendor.serve { base in
+            let engine = try connectorEngine(folder)
+            func spec(_ job: String) throws -> JobSpec {
+                try JobSpec(json: Data("""
+                    {"name": "\(job)", "retry": {"max_attempts": 1},
+                     "collector": {"type": "brightdata", "dataset_id": "\(Self.dataset)", "token_env": "\(TestToken.variable)",
+                                   "base_url": "\(base)", "poll_seconds": 0.05, "max_attempts": 1,
+                                   "inputs": [{"url": "https://shop.example/shared"}]},
+                     "ingester": {"type": "jsonl", "path": "out-\(job)/{item}.jsonl", "batch_size": 3},
+                     "items": [{"name": "a"}]}
+                    """.utf8))
+            }
+            let expected = vendor.records([.object(["url": .string("https://shop.example/shared")])])
+            let first = try await engine.submit(spec("first"), baseDirectory: folder.url).job
+            vendor.set { $0.failPart = [1: 1] }
+            let item = try #require(try await engine.run(jobID: first.id).items.first)
+            #expect(item.status == .failed && vendor.triggers(Self.dataset) == 1, "\(item.lastError ?? "")")
+
+            // A restart checkpoints a new intent; its trigger is refused (no snapshot made). Its
+            // recover's lookup finds the earlier attempt chain's snapshot (same item, same inputs,
+            // made seconds ago) and must not adopt it.
+            _ = try await engine.retry([item.id], mode: .restart)
+            vendor.set { $0.trigger429 = 1 }
+            #expect(try await engine.run(jobID: first.id).items.first?.status == .failed)
+            #expect(vendor.triggers(Self.dataset) == 1)
+            _ = try await engine.retry([item.id], mode: .recover)
+            #expect(try await engine.run(jobID: first.id).allSucceeded)
+            #expect(vendor.triggers(Self.dataset) == 2, "the restart triggered a snapshot of its own")
+            #expect(sinkData(folder.path("out-first/a.jsonl")) == expected)
+
+            // Another job's item with the same inputs, its trigger refused: the lookup finds both
+            // snapshots above, both the first job's item's, and triggers its own.
+            let second = try await engine.submit(spec("second"), baseDirectory: folder.url).job
+            vendor.set { $0.trigger429 = 1 }
+            let refused = try #require(try await engine.run(jobID: second.id).items.first)
+            #expect(refused.status == .failed && refused.errorKind == .transient, "\(refused.lastError ?? "")")
+            _ = try await engine.retry([refused.id], mode: .recover)
+            #expect(try await engine.run(jobID: second.id).allSucceeded)
+            #expect(vendor.triggers(Self.dataset) == 3, "the other item's snapshots are not adopted")
+            #expect(sinkData(folder.path("out-second/a.jsonl")) == expected)
+            await engine.shutdown()
+        }
+    }
+
     @Test func restartTriggersExactlyOnceMore() async throws {
         let folder = try TemporaryFolder()
         let vendor = FakeBrightData(.init(token: TestToken.value, recordsPerInput: 12, failPart: [2: 1]))

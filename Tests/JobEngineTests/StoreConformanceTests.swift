@@ -70,6 +70,26 @@ import Testing
         store.close()
     }
 
+    /// Outside work (a vendor's snapshot) belongs to the first item and attempt chain that claims
+    /// it; only a worker holding the item's lease can claim.
+    @Test(arguments: StoreKind.allCases)
+    func claimedWorkBelongsToOneItemAndAttemptChain(kind: StoreKind) async throws {
+        let folder = try TemporaryDirectory()
+        let (store, job) = try await Self.store(kind, folder, items: ["a", "b"])
+        let a = try Self.claim(store, job).item.id.uuidString.lowercased()
+        let b = try Self.claim(store, job, owner: "host-b:2:owner-b").item.id.uuidString.lowercased()
+        #expect(try store.claimWork("vendor s_1", token: "intent 1", itemID: a, owner: Self.owner))
+        #expect(try store.claimWork("vendor s_1", token: "intent 1", itemID: a, owner: Self.owner), "claiming again is idempotent")
+        #expect(try !store.claimWork("vendor s_1", token: "intent 2", itemID: a, owner: Self.owner), "another attempt chain's")
+        #expect(try !store.claimWork("vendor s_1", token: "intent 1", itemID: b, owner: "host-b:2:owner-b"), "another item's")
+        #expect(try store.claimWork("vendor s_2", token: "intent 1", itemID: b, owner: "host-b:2:owner-b"))
+        #expect(throws: LeaseLost.self) {
+            try store.claimWork("vendor s_3", token: "intent 1", itemID: a, owner: "host-b:2:owner-b")
+        }
+        #expect(try store.claimWork("vendor s_3", token: "intent 1", itemID: a, owner: Self.owner), "the lease-less claim recorded nothing")
+        store.close()
+    }
+
     @Test(arguments: StoreKind.allCases)
     func invariant1_aBatchCheckpointRecordsItsSinkOffsetAndDropsTheDeliveredCopies(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()

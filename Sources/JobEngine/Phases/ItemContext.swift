@@ -15,6 +15,8 @@ public struct ItemContext: Sendable {
     /// Asked by the scheduler: why the item should stop, if it should (the engine is shutting down,
     /// or the job was cancelled through this engine).
     let stopCheck: @Sendable () -> StopReason?
+    /// Records outside work for this item in the store (`claim(_:token:)`).
+    let claimCheck: @Sendable (_ resource: String, _ token: String) throws -> Bool
 
     /// True once the item should stop: the engine is shutting down, or the job was cancelled in this
     /// process. A collector or sink that waits (a vendor's job to finish, a rate limit, a back-off)
@@ -30,6 +32,18 @@ public struct ItemContext: Sendable {
     /// Throws ``WaitStopped`` once ``isStopping``: call it while waiting.
     public func checkStopping() throws {
         if isStopping { throw WaitStopped() }
+    }
+
+    /// Records in the store that the outside work `resource` (a vendor's snapshot id, say) belongs to
+    /// this item's attempt chain `token`; true when it does (claimed now, or earlier with the same
+    /// token), false when another item or another attempt chain of this one claimed it first.
+    ///
+    /// A collector that pays for work outside the engine claims it as soon as it knows its id, and a
+    /// collector that finds such work after a crash (paid for, but its id never checkpointed) claims
+    /// it before adopting it: so two items with alike inputs never adopt the same work, and a
+    /// restart's lookup never adopts what an earlier attempt chain paid for.
+    public func claim(_ resource: String, token: String) throws -> Bool {
+        try claimCheck(resource, token)
     }
 }
 

@@ -50,7 +50,9 @@ struct ItemRunner {
         logger[metadataKey: "attempt"] = "\(item.attempt)"
         let context = ItemContext(jobID: job.id, jobName: job.name, itemID: item.id, itemName: item.name,
                                   attempt: item.attempt, params: item.parameters, logger: logger,
-                                  stopCheck: waitStop)
+                                  stopCheck: waitStop, claimCheck: { [self] resource, token in
+                                      try persist { try store.claimWork(resource, token: token, itemID: itemID, owner: owner) }
+                                  })
         logger.info("work item started", metadata: ["phase": "\(item.phase.rawValue)", "mode": "\(item.retryMode?.rawValue ?? "first run")"])
         if claim.restartedForChangedParameters {
             logger.notice("work item restarts: \(Store.restartedForChangedParameters)")

@@ -44,6 +44,7 @@ package protocol JobStore: AnyObject, Sendable {
     func stagedDocuments(itemID: String, from seq: Int, limit: Int) throws -> [SequencedDocument]
     func commitBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> CheckpointOutcome
     func clearSinkReset(itemID: String, owner: String) throws
+    func claimWork(_ resource: String, token: String, itemID: String, owner: String) throws -> Bool
     func finish(itemID: String, owner: String, sync: SyncMode) throws -> WorkItem
     func finishAfterBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> WorkItem
     func stop(itemID: String, owner: String, as status: WorkItemStatus, error: String?, kind: ErrorKind?,

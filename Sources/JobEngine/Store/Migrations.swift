@@ -14,6 +14,7 @@ enum Migrations {
         Migration(version: 3, fileName: "003_scale.sql", sql: v3),
         Migration(version: 4, fileName: "004_small_pages.sql", sql: v4),
         Migration(version: 5, fileName: "005_progress_note.sql", sql: v5),
+        Migration(version: 6, fileName: "006_claimed_work.sql", sql: v6),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }
@@ -326,6 +327,21 @@ END;
 -- progress ("collecting: snapshot s_… running, 3 min" while a vendor builds a snapshot). Written
 -- with each page's checkpoint (NULL when the page says nothing) and cleared when the item stops.
 ALTER TABLE work_items ADD COLUMN progress_note TEXT;
+
+"""
+
+    private static let v6 = """
+-- Schema version 6: work done outside the engine (a vendor's snapshot, say) and the item it belongs
+-- to. A collector that finds such work after a crash (it was paid for, but its id never reached a
+-- checkpoint) claims it before adopting it, so two items whose inputs look alike never adopt the
+-- same work, and a restart's lookup never adopts an earlier attempt's. `token` names the attempt
+-- chain that claimed it (a trigger intent): the same item with the same token may claim it again.
+CREATE TABLE claimed_work (
+    resource TEXT PRIMARY KEY,
+    item_id TEXT NOT NULL,
+    token TEXT NOT NULL,
+    claimed_at REAL NOT NULL
+) WITHOUT ROWID;
 
 """
 }

@@ -59,7 +59,11 @@ actor BrightDataCollector: AsyncCollector {
                 item.logger.notice("brightdata: found snapshot \(found), triggered before the last checkpoint; not triggering again")
                 cursor.snapshotID = found
             } else {
-                cursor.snapshotID = try await trigger(inputs, item: item)
+                let id = try await trigger(inputs, item: item)
+                // Claimed before it is checkpointed: a lookup after a crash in between adopts it,
+                // and no other item's lookup can.
+                _ = try item.claim(claimKey(id), token: Self.claimToken(cursor))
+                cursor.snapshotID = id
             }
             cursor.waitingSince = Date().timeIntervalSince1970
             return Page(documents: [], next: cursor.checkpoint, note: Self.waitingNote(cursor))
@@ -101,7 +105,19 @@ actor BrightDataCollector: AsyncCollector {
         return id
     }
 
-    /// A snapshot of this dataset with the same inputs, triggered since the intent was checkpointed.
+    /// What the store's claim on a snapshot is recorded under.
+    private func claimKey(_ snapshotID: String) -> String {
+        "brightdata \(options.baseURL) \(snapshotID)"
+    }
+
+    /// The attempt chain a claim belongs to: its trigger intent (a restart makes a new one).
+    private static func claimToken(_ cursor: SnapshotCursor) -> String {
+        "intent \(cursor.intentAt) \(cursor.inputsSHA256)"
+    }
+
+    /// A snapshot of this dataset with the same inputs, triggered since the intent was checkpointed,
+    /// that no other item (nor an earlier attempt chain of this one) claimed: items with alike
+    /// inputs each adopt their own. Claimed here before it is returned.
     private func snapshotTriggered(since cursor: SnapshotCursor, item: ItemContext) async throws -> String? {
         // A minute of slack for clocks: the vendor's and this machine's.
         let from = Date(timeIntervalSince1970: cursor.intentAt - 60)
@@ -118,7 +134,9 @@ actor BrightDataCollector: AsyncCollector {
             guard let digest = SnapshotInputs.digest(answer: input.body) else {
                 throw PhaseError.transient(client.scrub("brightdata snapshot input of \(id): neither JSON nor CSV: \(VendorClient.excerpt(input.body))"))
             }
-            if digest == cursor.inputsSHA256 { return id }
+            guard digest == cursor.inputsSHA256 else { continue }
+            if try item.claim(claimKey(id), token: Self.claimToken(cursor)) { return id }
+            item.logger.info("brightdata: snapshot \(id) has the same inputs but is another item's (or an earlier attempt's)")
         }
         return nil
     }
