@@ -46,12 +46,12 @@ import Testing
             print(json.dumps({"ack": key}), flush=True)
         """
 
-    static func spec(_ folder: TemporaryFolder, params: String, maxAttempts: Int = 1) throws -> JobSpec {
+    static func spec(_ folder: TemporaryFolder, params: String, maxAttempts: Int = 1, sink: TestSink = .jsonl) throws -> JobSpec {
         try collector.write(toFile: folder.path("collect.py"), atomically: true, encoding: .utf8)
         return try JobSpec(json: Data("""
             {"name": "programs", "retry": {"max_attempts": \(maxAttempts), "backoff_ms": 0},
              "collector": {"type": "command", "command": ["python3", "collect.py"], "env": {"REGION": "eu"}, "timeout_seconds": 60},
-             "ingester": {"type": "jsonl", "path": "out/{item}.jsonl", "batch_size": 4},
+             "ingester": \(sink.spec(batchSize: 4)),
              "items": [{"name": "a", "params": \(params)}]}
             """.utf8))
     }
@@ -72,21 +72,30 @@ import Testing
         await engine.shutdown()
     }
 
-    @Test func exit75IsTransientAndRecoverStartsTheProgramAtTheLastCursor() async throws {
+    /// Exit 75 at the third page: `recover` starts the program again at the checkpointed cursor;
+    /// `restart` starts it from the beginning with the sink emptied. Each document once either way.
+    @Test(arguments: TestSink.allCases, [RetryMode.recover, .restart])
+    func exit75IsTransientAndRecoverStartsTheProgramAtTheLastCursor(sink: TestSink, mode: RetryMode) async throws {
         let folder = try TemporaryFolder()
         let log = CapturedLog()
         let engine = try connectorEngine(folder, log: log)
         let params = #"{"documents": 12, "fail_at": 6, "marker": "\#(folder.path("failed-once"))"}"#
-        let job = try await engine.submit(Self.spec(folder, params: params), baseDirectory: folder.url).job
+        let job = try await engine.submit(Self.spec(folder, params: params, sink: sink), baseDirectory: folder.url).job
         let failed = try #require(try await engine.run(jobID: job.id).items.first)
         #expect(failed.status == .failed && failed.errorKind == .transient, "\(failed.lastError ?? "")")
         #expect(failed.lastError?.contains("exited with status 75") == true && failed.lastError?.contains("source went away") == true,
                 "\(failed.lastError ?? "")")
         #expect(failed.collected == 6)
-        _ = try await engine.retry([failed.id], mode: .recover)
+        _ = try await engine.retry([failed.id], mode: mode)
         #expect(try await engine.run(jobID: job.id).allSucceeded)
-        #expect(sinkData(folder.path("out/a.jsonl")) == Self.expected(12), "each document once")
-        #expect(log.text.contains("collecting from 6 for a"), "the program was started again at the checkpointed cursor")
+        #expect(try sink.delivered(folder, item: "a") == Self.expected(12), "each document once")
+        // The program's stderr lines (the failure's message quotes them too).
+        let starts = log.text.split(separator: "\n").filter { $0.contains("collecting from 0 for a") && !$0.contains("status 75") }.count
+        if mode == .recover {
+            #expect(log.text.contains("collecting from 6 for a") && starts == 1, "the program was started again at the checkpointed cursor: \(starts) starts from 0")
+        } else {
+            #expect(!log.text.contains("collecting from 6 for a") && starts == 2, "restart started the program from the beginning: \(starts) starts from 0")
+        }
         await engine.shutdown()
     }
 

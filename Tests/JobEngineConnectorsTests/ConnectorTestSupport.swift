@@ -182,3 +182,27 @@ func eventually(seconds: Double = 20, _ condition: () async throws -> Bool) asyn
     }
     return try await condition()
 }
+
+/// The two sinks that must hold each document exactly once after any recover: a connector's
+/// end-to-end tests run against both.
+enum TestSink: String, CaseIterable, CustomTestStringConvertible {
+    case jsonl, sqlite
+    var testDescription: String { rawValue }
+
+    /// The ingester's spec: `out/{item}.jsonl`, or table `documents` in `sink.sqlite`.
+    func spec(batchSize: Int) -> String {
+        switch self {
+        case .jsonl: #"{"type": "jsonl", "path": "out/{item}.jsonl", "batch_size": \#(batchSize)}"#
+        case .sqlite: #"{"type": "sqlite", "path": "sink.sqlite", "batch_size": \#(batchSize)}"#
+        }
+    }
+
+    /// The documents delivered for `item`, in order, as the sink holds them.
+    func delivered(_ folder: TemporaryFolder, item: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String] {
+        switch self {
+        case .jsonl: sinkData(folder.path("out/\(item).jsonl"), sourceLocation: sourceLocation)
+        case .sqlite:
+            try sqliteColumn(folder.path("sink.sqlite"), "SELECT data FROM documents WHERE item = '\(item)' ORDER BY seq")
+        }
+    }
+}

@@ -23,6 +23,8 @@ final class FakeAPI: Sendable {
         var ingestUnavailable = 0
         /// The seq a batch starts with → how many more times such a batch is answered 500.
         var ingestFailures: [Int: Int] = [:]
+        /// Batches starting at this seq are refused with 422 (the receiver rejects their data).
+        var ingestRejects: Int?
     }
 
     private let state = Locked<(knobs: Knobs, pageRequests: [Int: Int], keys: [String: Int], accepted: [JSONValue], replays: Int)>(
@@ -111,6 +113,9 @@ final class FakeAPI: Sendable {
             }
             return state.withLock { state -> Response in
                 let first: Int = { if case .number(let seq)? = documents.first?["seq"] { return Int(seq) } else { return -1 } }()
+                if state.knobs.ingestRejects == first {
+                    return Self.json(.unprocessableContent, #"{"error": "field price is not a number"}"#)
+                }
                 if let left = state.knobs.ingestFailures[first], left > 0 {
                     state.knobs.ingestFailures[first] = left - 1
                     return Self.json(.internalServerError, #"{"error": "disk full"}"#)

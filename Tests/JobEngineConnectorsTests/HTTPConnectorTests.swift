@@ -43,20 +43,28 @@ import Testing
         }
     }
 
-    @Test func anOutageMidwayFailsTheItemAndRecoverFetchesFromThePageThatFailed() async throws {
+    /// An outage at page 3: `recover` asks page 3 again and nothing before it; `restart` starts
+    /// over from page 1 with the sink emptied. Either way each document is in the sink once.
+    @Test(arguments: TestSink.allCases, [RetryMode.recover, .restart])
+    func anOutageMidwayFailsTheItemAndRecoverFetchesFromThePageThatFailed(sink: TestSink, mode: RetryMode) async throws {
         let folder = try TemporaryFolder()
         let api = FakeAPI(.init(records: 40, perPage: 10, failPage: [3: 1], tooMany: 1))
         try await api.serve { base in
             let engine = try connectorEngine(folder)
-            let job = try await engine.submit(Self.collectorSpec(base, next: #""next": "link""#), baseDirectory: folder.url).job
+            let spec = try Self.collectorSpec(base, next: #""next": "link""#, ingester: sink.spec(batchSize: 7))
+            let job = try await engine.submit(spec, baseDirectory: folder.url).job
             let item = try #require(try await engine.run(jobID: job.id).items.first)
             #expect(item.status == .failed && item.errorKind == .transient && item.lastError?.contains("HTTP 500") == true,
                     "\(item.lastError ?? "")")
             #expect(item.collected == 20)
-            _ = try await engine.retry([item.id], mode: .recover)
+            _ = try await engine.retry([item.id], mode: mode)
             #expect(try await engine.run(jobID: job.id).allSucceeded)
-            #expect(api.pageRequests == [1: 1, 2: 1, 3: 2, 4: 1], "recover asked page 3 again, nothing before it (the 429 was waited out)")
-            #expect(sinkData(folder.path("out/a.jsonl")) == Self.expected(40))
+            if mode == .recover {
+                #expect(api.pageRequests == [1: 1, 2: 1, 3: 2, 4: 1], "recover asked page 3 again, nothing before it (the 429 was waited out)")
+            } else {
+                #expect(api.pageRequests == [1: 2, 2: 2, 3: 2, 4: 1], "restart starts from the first page")
+            }
+            #expect(try sink.delivered(folder, item: "a") == Self.expected(40), "each document once")
             await engine.shutdown()
         }
     }
@@ -154,6 +162,30 @@ extension HTTPConnectorTests {
             _ = try await engine.retry([second.id], mode: .restart)
             #expect(try await engine.run(jobID: changed.id).allSucceeded)
             #expect(api.accepted.count == 50 && api.replays == 1, "\(api.accepted.count) accepted, \(api.replays) replays")
+            await engine.shutdown()
+        }
+    }
+
+    /// A receiver that rejects a batch's data (422) fails the item permanently: not retried
+    /// automatically, whatever `retry.max_attempts` allows; the batches before it stay delivered.
+    @Test func aBatchTheReceiverRejectsIsAPermanentFailure() async throws {
+        let folder = try TemporaryFolder()
+        let api = FakeAPI(.init(records: 0, ingestRejects: 20))
+        try await api.serve { base in
+            let engine = try connectorEngine(folder)
+            let spec = try JobSpec(json: Data("""
+                {"name": "push", "retry": {"max_attempts": 3, "backoff_ms": 0},
+                 "collector": {"type": "synthetic", "documents": 35, "page_size": 5, "document_bytes": 60},
+                 "ingester": {"type": "http", "url": "\(base)/ingest", "batch_size": 10},
+                 "items": [{"name": "a"}]}
+                """.utf8))
+            let job = try await engine.submit(spec, baseDirectory: folder.url).job
+            let failed = try #require(try await engine.run(jobID: job.id).items.first)
+            #expect(failed.status == .failed && failed.errorKind == .permanent && failed.attempt == 1 && failed.ingested == 20,
+                    "\(failed.lastError ?? "")")
+            #expect(failed.lastError?.contains("422") == true && failed.lastError?.contains("price is not a number") == true,
+                    "the receiver's reason is shown: \(failed.lastError ?? "")")
+            #expect(api.accepted.count == 20)
             await engine.shutdown()
         }
     }
