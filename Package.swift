@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "JobEngine", targets: ["JobEngine"]),
         .library(name: "JobEngineConnectors", targets: ["JobEngineConnectors"]),
+        .library(name: "JobEnginePostgres", targets: ["JobEnginePostgres"]),
         .executable(name: "engine-run", targets: ["engine-run"]),
     ],
     dependencies: [
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -48,6 +50,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The PostgreSQL store (issue 14): apart, so an embedder on SQLite links no PostgreSQL client.
+        .target(
+            name: "JobEnginePostgres",
+            dependencies: [
+                "JobEngine",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -131,7 +144,7 @@ let package = Package(
         .testTarget(
             name: "JobEngineTests",
             dependencies: [
-                "JobEngine", "CSQLite", .product(name: "Logging", package: "swift-log"),
+                "JobEngine", "CSQLite", "JobEnginePostgres", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

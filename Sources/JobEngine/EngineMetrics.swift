@@ -4,7 +4,7 @@ import Metrics
 /// bootstrapped (`engine-run serve` uses Prometheus); without one they cost a no-op call.
 ///
 /// Handles are made when an engine opens, so bootstrap the metrics system before opening one.
-struct EngineMetrics: Sendable {
+package struct EngineMetrics: Sendable {
     static let checkpointCommits = "jobengine_checkpoint_commits_total"
     static let checkpointLatency = "jobengine_checkpoint_commit_duration_seconds"
 
@@ -16,14 +16,14 @@ struct EngineMetrics: Sendable {
     let batchCommitLatency = Timer(label: Self.checkpointLatency, dimensions: [("phase", Phase.ingest.rawValue)])
 
     /// Counts retries that started, by mode and by who asked (manual, automatic, interruption).
-    static func retriesStarted(_ count: Int, mode: RetryMode, origin: RetryOrigin) {
+    package static func retriesStarted(_ count: Int, mode: RetryMode, origin: RetryOrigin) {
         guard count > 0 else { return }
         Counter(label: "jobengine_retries_total", dimensions: [("mode", mode.rawValue), ("origin", origin.rawValue)])
             .increment(by: count)
     }
 
     /// Counts items that stopped, by how they ended.
-    static func itemStopped(_ status: WorkItemStatus) {
+    package static func itemStopped(_ status: WorkItemStatus) {
         Counter(label: "jobengine_items_finished_total", dimensions: [("status", status.rawValue)]).increment()
     }
 }

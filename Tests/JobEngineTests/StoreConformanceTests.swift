@@ -8,13 +8,20 @@ import Testing
 /// store, PostgreSQL, adds itself to `StoreKind` and gets the same tests).
 @Suite(.timeLimit(.minutes(1))) struct StoreConformanceTests {
     enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
-        case sqliteMemory, sqliteFile
+        case sqliteMemory, sqliteFile, postgres
         var testDescription: String { rawValue }
+
+        /// The stores to test: PostgreSQL when a server is given (`.ci/run` starts one), or when
+        /// CI requires it (then its absence fails each case instead of skipping it).
+        static var available: [StoreKind] {
+            TestPostgres.url != nil || TestPostgres.required ? allCases : [.sqliteMemory, .sqliteFile]
+        }
 
         func open(_ folder: TemporaryDirectory) throws -> any JobStore {
             switch self {
             case .sqliteMemory: return try Store(path: ":memory:")
             case .sqliteFile: return try Store(path: folder.storePath)
+            case .postgres: return try TestPostgres.freshStore()
             }
         }
     }
@@ -53,7 +60,7 @@ import Testing
 
     struct TestFailure: Error { let message: String }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func invariant1_aPageIsStagedWithItsCursorOrNotAtAll(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
         let (store, _, claim, id) = try await Self.claimedItem(kind, folder)
@@ -72,7 +79,7 @@ import Testing
 
     /// Outside work (a vendor's snapshot) belongs to the first item and attempt chain that claims
     /// it; only a worker holding the item's lease can claim.
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func claimedWorkBelongsToOneItemAndAttemptChain(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
         let (store, job) = try await Self.store(kind, folder, items: ["a", "b"])
@@ -90,7 +97,7 @@ import Testing
         store.close()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func invariant1_aBatchCheckpointRecordsItsSinkOffsetAndDropsTheDeliveredCopies(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
         let (store, _, claim, id) = try await Self.claimedItem(kind, folder)
@@ -105,7 +112,7 @@ import Testing
         store.close()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func invariant3_concurrentRetriesStartAnItemOnce(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
         let (store, _, claim, id) = try await Self.claimedItem(kind, folder)
@@ -121,7 +128,7 @@ import Testing
         store.close()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func invariant4_recoverNeverResumesCheckpointsOfOtherParameters(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
         let (store, job, claim, id) = try await Self.claimedItem(kind, folder)
@@ -148,7 +155,7 @@ import Testing
         store.close()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func invariant5_everyTransitionIsRecordedInOrder(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
         let (store, job, first, id) = try await Self.claimedItem(kind, folder)
@@ -164,7 +171,7 @@ import Testing
         store.close()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func invariant7_aSinkTargetBelongsToOneJob(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
         let store = try kind.open(folder)
@@ -179,7 +186,7 @@ import Testing
         store.close()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func invariant8_aWorkerThatLostItsLeaseNeverCommits(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
         let (store, _, claim, id) = try await Self.claimedItem(kind, folder)
@@ -196,7 +203,7 @@ import Testing
         store.close()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func invariant8_onlyExpiredLeasesAreMarkedAndRenewedOnesSurvive(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
         let (store, job) = try await Self.store(kind, folder, items: ["renewed", "expired", "spared"])
@@ -214,7 +221,7 @@ import Testing
         store.close()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func claimsNeverHandOneItemToTwoWorkers(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
         let (store, job) = try await Self.store(kind, folder, items: (0..<40).map { "i\($0)" })
@@ -230,7 +237,7 @@ import Testing
         store.close()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func aCancelStopsClaimsAndNoAutomaticRetryUndoesIt(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
         let (store, job) = try await Self.store(kind, folder, items: ["running", "waiting"])
@@ -251,7 +258,7 @@ import Testing
         store.close()
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.available)
     func readsCostWhatTheyReturn_pagesByKeyAndCountsByStatus(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
         let (store, job) = try await Self.store(kind, folder, items: (0..<7).map { "i\($0)" })

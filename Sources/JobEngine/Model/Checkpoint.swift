@@ -10,6 +10,14 @@ public struct Checkpoint: Sendable, Equatable {
     /// Ingest: the sink's offset after the last batch (the file sink's byte length), if it has one.
     public let sinkOffset: Int64?
     public let updatedAt: Date
+
+    package init(phase: Phase, cursor: String?, documents: Int, sinkOffset: Int64?, updatedAt: Date) {
+        self.phase = phase
+        self.cursor = cursor
+        self.documents = documents
+        self.sinkOffset = sinkOffset
+        self.updatedAt = updatedAt
+    }
 }
 
 extension Checkpoint: Encodable {

@@ -17,7 +17,8 @@ public struct EngineError: Error, Sendable, CustomStringConvertible, Equatable {
         public static let invalidSpec = Code(value: .invalidSpec)
         /// No job has the given id or name.
         public static let unknownJob = Code(value: .unknownJob)
-        /// The store file is not a JobEngine store, or SQLite refused it.
+        /// The store file is not a JobEngine store, SQLite refused it, or a PostgreSQL store's URL
+        /// or server cannot be used.
         public static let storeUnusable = Code(value: .storeUnusable)
         /// The store was written by a newer engine (a higher schema version).
         public static let storeNewerThanEngine = Code(value: .storeNewerThanEngine)
@@ -34,7 +35,7 @@ public struct EngineError: Error, Sendable, CustomStringConvertible, Equatable {
     /// For `invalidSpec`: every problem, each as "field.path: what is wrong".
     public let problems: [SpecProblem]
 
-    init(_ code: Code, _ message: String, problems: [SpecProblem] = []) {
+    package init(_ code: Code, _ message: String, problems: [SpecProblem] = []) {
         self.code = code
         self.message = message
         self.problems = problems

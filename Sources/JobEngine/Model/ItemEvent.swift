@@ -12,4 +12,17 @@ public struct ItemEvent: Sendable, Equatable {
     public let error: String?
     public let errorKind: ErrorKind?
     public let at: Date
+
+    package init(id: Int64, itemID: UUID, attempt: Int, from: WorkItemStatus?, to: WorkItemStatus, mode: RetryMode?, error: String?,
+                 errorKind: ErrorKind?, at: Date) {
+        self.id = id
+        self.itemID = itemID
+        self.attempt = attempt
+        self.from = from
+        self.to = to
+        self.mode = mode
+        self.error = error
+        self.errorKind = errorKind
+        self.at = at
+    }
 }

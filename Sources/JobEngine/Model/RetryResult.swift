@@ -27,6 +27,11 @@ public struct RetryResult: Sendable, Equatable {
     public struct Skipped: Sendable, Equatable {
         public let id: UUID
         public let reason: SkipReason
+
+        package init(id: UUID, reason: SkipReason) {
+            self.id = id
+            self.reason = reason
+        }
     }
 
     /// Items whose retry started: the rows that changed in the retry's one transaction.
@@ -34,6 +39,12 @@ public struct RetryResult: Sendable, Equatable {
     /// The ids of the started items, in the order asked.
     public let started: [UUID]
     public let skipped: [Skipped]
+
+    package init(total: Int, started: [UUID], skipped: [Skipped]) {
+        self.total = total
+        self.started = started
+        self.skipped = skipped
+    }
 }
 
 extension RetryResult {

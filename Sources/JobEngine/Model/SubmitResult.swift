@@ -14,4 +14,13 @@ public struct SubmitResult: Sendable {
     public let addedCount: Int
     /// How many items' parameters changed since their checkpoints.
     public let changedCount: Int
+
+    package init(job: Job, created: Bool, addedItems: [String], changedItems: [String], addedCount: Int, changedCount: Int) {
+        self.job = job
+        self.created = created
+        self.addedItems = addedItems
+        self.changedItems = changedItems
+        self.addedCount = addedCount
+        self.changedCount = changedCount
+    }
 }

@@ -29,7 +29,7 @@ package struct ProtectedPaths: Sendable {
     }
 
     /// What `file` is, if no sink may write it.
-    func what(_ file: String) -> String? {
+    package func what(_ file: String) -> String? {
         if let what = files[file] { return what }
         return folders.first { file == $0.key || file.hasPrefix($0.key + "/") }?.value
     }

@@ -6,15 +6,15 @@ import Foundation
 /// already holds data the engine did not write for that job.
 package struct SinkTarget: Sendable, Hashable {
     /// Canonical identity: `file:<real path>` or `sqlite:<real path>#<table>`.
-    let key: String
+    package let key: String
     /// The item the target is for (nil: shared by every item of the job, as a SQLite table is).
-    let item: String?
+    package let item: String?
     /// The file, with symlinks resolved: what may never be the engine's own store.
-    let file: String
+    package let file: String
     /// The table, for a SQLite target.
     let table: String?
 
-    var description: String { table.map { "table \($0) of \(file)" } ?? file }
+    package var description: String { table.map { "table \($0) of \(file)" } ?? file }
 
     /// The targets a spec's ingester writes, for the built-in types (custom ingesters: none known).
     static func of(_ spec: JobSpec, baseDirectory: URL) -> [SinkTarget] {
@@ -22,14 +22,14 @@ package struct SinkTarget: Sendable, Hashable {
     }
 
     /// Whether each item of `spec` writes a target of its own (its path holds `{item}`).
-    static func perItem(_ spec: JobSpec) -> Bool {
+    package static func perItem(_ spec: JobSpec) -> Bool {
         guard case .string(let template) = spec.ingester.options["path"] else { return false }
         return template.contains("{item}")
     }
 
     /// The targets of the items named `itemNames` (of every item, when the target is shared): a
     /// submit streaming its items from a file asks chunk by chunk.
-    static func of(_ spec: JobSpec, itemNames: [String], baseDirectory: URL) -> [SinkTarget] {
+    package static func of(_ spec: JobSpec, itemNames: [String], baseDirectory: URL) -> [SinkTarget] {
         guard case .string(let template) = spec.ingester.options["path"] else { return [] }
         let names: [String?] = perItem(spec) ? itemNames : [nil]
         switch spec.ingester.type {
@@ -52,7 +52,7 @@ package struct SinkTarget: Sendable, Hashable {
 
     /// Whether the target already holds data written for another job or by anyone else: a non-empty
     /// file, or a table with rows of another job (any rows, in a table without a `job` column).
-    func holdsForeignData(job: String) -> Bool {
+    package func holdsForeignData(job: String) -> Bool {
         guard let table else {
             let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
             return size > 0

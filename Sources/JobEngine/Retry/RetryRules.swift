@@ -6,19 +6,26 @@
 /// RetryRules.refusal(facts, mode: .recover, origin: .manual)   // .parametersChanged: use restart
 /// RetryRules.budget(for: .automatic)                            // .countOne
 /// ```
-enum RetryRules {
+package enum RetryRules {
     /// What the rules look at, read in the retry's transaction.
-    struct Facts {
-        let status: WorkItemStatus
+    package struct Facts {
+        package let status: WorkItemStatus
         /// The fingerprint of the job's current parameters for the item.
         let parametersFingerprint: String?
         /// The fingerprint its checkpoints were made under (nil before its first claim, or after a restart).
         let checkpointFingerprint: String?
         let jobCancelled: Bool
+
+        package init(status: WorkItemStatus, parametersFingerprint: String?, checkpointFingerprint: String?, jobCancelled: Bool) {
+            self.status = status
+            self.parametersFingerprint = parametersFingerprint
+            self.checkpointFingerprint = checkpointFingerprint
+            self.jobCancelled = jobCancelled
+        }
     }
 
     /// How a retry changes the item's count of automatic attempts.
-    enum Budget {
+    package enum Budget {
         /// A fresh budget: the count starts again at 1.
         case reset
         /// One more attempt counted.
@@ -28,7 +35,7 @@ enum RetryRules {
     }
 
     /// Why the retry may not start, or nil when it may (`facts` nil: no such item).
-    static func refusal(_ facts: Facts?, mode: RetryMode, origin: RetryOrigin) -> RetryResult.SkipReason? {
+    package static func refusal(_ facts: Facts?, mode: RetryMode, origin: RetryOrigin) -> RetryResult.SkipReason? {
         guard let facts else { return .unknown }
         // Invariant 3: only failed or cancelled items.
         guard facts.status.isRetryable else { return .notRetryable(facts.status) }
@@ -41,7 +48,7 @@ enum RetryRules {
         return nil
     }
 
-    static func budget(for origin: RetryOrigin) -> Budget {
+    package static func budget(for origin: RetryOrigin) -> Budget {
         switch origin {
         case .manual: return .reset
         case .automatic: return .countOne
@@ -51,7 +58,7 @@ enum RetryRules {
 
     /// Whether a retry of this origin re-opens a cancelled job: an explicit retry means the operator
     /// wants it to run; nothing else (an automatic retry, continuing after a crash) may undo a cancel.
-    static func reopensCancelledJob(_ origin: RetryOrigin) -> Bool {
+    package static func reopensCancelledJob(_ origin: RetryOrigin) -> Bool {
         origin == .manual
     }
 }

@@ -2,20 +2,20 @@ import Foundation
 
 /// A spec's `items_file`: JSON Lines, one `{"name": …, "params": {…}}` per line. Read line by
 /// line with `getline`, so a file of a million items costs one line of memory, not the file.
-struct ItemsFile: Sendable {
-    let url: URL
+package struct ItemsFile: Sendable {
+    package let url: URL
 
     /// The longest line read; a longer one is a problem, not a reason to buffer without bound.
     static let maxLineBytes = 1 << 20
 
     /// What one line holds.
-    enum Line {
+    package enum Line {
         case item(ItemSpec)
         case problem(SpecProblem)
     }
 
     /// The file named by `spec.itemsFile`, relative to `baseDirectory`.
-    init?(_ spec: JobSpec, baseDirectory: URL) {
+    package init?(_ spec: JobSpec, baseDirectory: URL) {
         guard let path = spec.itemsFile, !path.isEmpty else { return nil }
         url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : baseDirectory.appendingPathComponent(path)
     }
@@ -23,7 +23,7 @@ struct ItemsFile: Sendable {
     /// The file's lines, read as they are asked for.
     ///
     /// - Throws: `EngineError` `.invalidSpec` when the file cannot be opened.
-    func lines() throws -> Lines {
+    package func lines() throws -> Lines {
         guard let file = fopen(url.path, "r") else { throw readFailure() }
         return Lines(file: file, owner: self)
     }
@@ -34,7 +34,7 @@ struct ItemsFile: Sendable {
     }
 
     /// An open items file; closed when it goes away.
-    final class Lines {
+    package final class Lines {
         private let file: UnsafeMutablePointer<FILE>
         private let owner: ItemsFile
         private var buffer: UnsafeMutablePointer<CChar>?
@@ -54,7 +54,7 @@ struct ItemsFile: Sendable {
         /// The next line that is not blank: its number (1-based) and its item or problem; nil at the end.
         ///
         /// - Throws: `EngineError` `.invalidSpec` when reading fails.
-        func next() throws -> (Int, Line)? {
+        package func next() throws -> (Int, Line)? {
             while true {
                 errno = 0
                 let length = getline(&buffer, &capacity, file)
@@ -107,7 +107,7 @@ struct ItemsFile: Sendable {
         return .item(ItemSpec(name: name, params: params))
     }
 
-    static func problem(_ line: Int, _ key: String?, _ message: String) -> SpecProblem {
+    package static func problem(_ line: Int, _ key: String?, _ message: String) -> SpecProblem {
         SpecProblem(field: "items_file line \(line)" + (key.map { ".\($0)" } ?? ""), message: message)
     }
 }

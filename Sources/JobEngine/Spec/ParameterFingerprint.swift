@@ -9,10 +9,10 @@ import Foundation
 /// It is the SHA-256 of the canonical JSON `{"base_directory":…,"collector":…,"ingester":…,"params":…}`
 /// (keys sorted). Everything but the params is the same for every item of a job, so one value
 /// encodes it once: a submit of a million items encodes each item's params only.
-struct ParameterFingerprint {
+package struct ParameterFingerprint {
     private let prefix: Data
 
-    init(spec: JobSpec, baseDirectory: String) {
+    package init(spec: JobSpec, baseDirectory: String) {
         func component(_ spec: ComponentSpec) -> JSONValue {
             var object = spec.options
             object["type"] = .string(spec.type)
@@ -27,12 +27,12 @@ struct ParameterFingerprint {
     }
 
     /// The fingerprint of one item of the job.
-    func of(_ params: [String: JSONValue]) -> String {
+    package func of(_ params: [String: JSONValue]) -> String {
         of(canonicalParams: JSONValue.object(params).canonicalJSON())
     }
 
     /// The fingerprint of an item whose params' canonical JSON is `canonicalParams`.
-    func of(canonicalParams: Data) -> String {
+    package func of(canonicalParams: Data) -> String {
         var hasher = SHA256()
         hasher.update(data: prefix)
         hasher.update(data: canonicalParams)

@@ -4,10 +4,10 @@ import Foundation
 /// 48 bits of Unix milliseconds, then a sequence number, then random bits. A submit of a million
 /// items then appends to the end of the id index instead of writing into a random page of it per
 /// item (with random ids, each step of 2,000 items rewrote some 2,000 index pages into the WAL).
-enum ItemID {
+package enum ItemID {
     private static let sequence = Locked<(millisecond: UInt64, count: UInt16, random: Random)>((0, 0, Random()))
 
-    static func next() -> String {
+    package static func next() -> String {
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
         let (count, random) = sequence.withLock { state -> (UInt16, UInt64) in
             if state.millisecond == now { state.count &+= 1 } else { (state.millisecond, state.count) = (now, 0) }

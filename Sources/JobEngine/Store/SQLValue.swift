@@ -11,19 +11,21 @@ package enum SQLValue: Sendable, Equatable {
 }
 
 extension SQLValue {
-    init(_ value: Int) { self = .integer(Int64(value)) }
-    init(_ value: String?) { self = value.map { .text($0) } ?? .null }
-    init(_ value: Int64?) { self = value.map { .integer($0) } ?? .null }
-    init(_ value: Double?) { self = value.map { .real($0) } ?? .null }
+    package init(_ value: Int) { self = .integer(Int64(value)) }
+    package init(_ value: String?) { self = value.map { .text($0) } ?? .null }
+    package init(_ value: Int64?) { self = value.map { .integer($0) } ?? .null }
+    package init(_ value: Double?) { self = value.map { .real($0) } ?? .null }
 }
 
 /// One result row, read by column name.
-struct Row: Sendable {
+package struct Row: Sendable {
     let columns: [String: SQLValue]
 
-    subscript(_ name: String) -> SQLValue { columns[name] ?? .null }
+    package init(columns: [String: SQLValue]) { self.columns = columns }
 
-    func int(_ name: String) -> Int {
+    package subscript(_ name: String) -> SQLValue { columns[name] ?? .null }
+
+    package func int(_ name: String) -> Int {
         switch self[name] {
         case .integer(let value): return Int(value)
         case .real(let value): return Int(value)
@@ -32,12 +34,12 @@ struct Row: Sendable {
         }
     }
 
-    func int64(_ name: String) -> Int64? {
+    package func int64(_ name: String) -> Int64? {
         if case .integer(let value) = self[name] { return value }
         return nil
     }
 
-    func double(_ name: String) -> Double? {
+    package func double(_ name: String) -> Double? {
         switch self[name] {
         case .real(let value): return value
         case .integer(let value): return Double(value)
@@ -45,7 +47,7 @@ struct Row: Sendable {
         }
     }
 
-    func string(_ name: String) -> String? {
+    package func string(_ name: String) -> String? {
         switch self[name] {
         case .text(let text): return text
         case .blob(let data): return String(decoding: data, as: UTF8.self)
@@ -55,7 +57,7 @@ struct Row: Sendable {
         }
     }
 
-    func data(_ name: String) -> Data? {
+    package func data(_ name: String) -> Data? {
         switch self[name] {
         case .blob(let data): return data
         case .text(let text): return Data(text.utf8)

@@ -5,12 +5,16 @@ import Foundation
 package struct LeaseLost: Error, CustomStringConvertible {
     package let itemID: String
     package var description: String { "work item \(itemID) is no longer leased to this worker" }
+
+    package init(itemID: String) { self.itemID = itemID }
 }
 
 /// What a checkpoint commit learned that the runner acts on.
 package struct CheckpointOutcome: Sendable {
     /// The job was cancelled (possibly by another process): stop at this checkpoint.
     package let jobCancelled: Bool
+
+    package init(jobCancelled: Bool) { self.jobCancelled = jobCancelled }
 }
 
 extension Store {

@@ -11,6 +11,16 @@ package struct ClaimedItem: Sendable {
     package let sinkOffset: Int64?
     /// The claim found the job's parameters changed since the item's checkpoints and restarted it.
     package let restartedForChangedParameters: Bool
+
+    package init(item: WorkItem, automaticAttempts: Int, needsSinkReset: Bool, collectCursor: String?, sinkOffset: Int64?,
+                 restartedForChangedParameters: Bool) {
+        self.item = item
+        self.automaticAttempts = automaticAttempts
+        self.needsSinkReset = needsSinkReset
+        self.collectCursor = collectCursor
+        self.sinkOffset = sinkOffset
+        self.restartedForChangedParameters = restartedForChangedParameters
+    }
 }
 
 /// What a claim found.
@@ -24,7 +34,7 @@ package enum Claim {
 }
 
 extension Store {
-    static let itemColumns = """
+    package static let itemColumns = """
         w.id, w.job_id, j.name AS job_name, w.name, w.status, w.phase, w.attempt, w.automatic_attempts, w.collected,
         w.ingested, w.collected_total, w.last_error, w.error_kind, w.retry_mode, w.lease_owner, w.params_json,
         w.updated_at, w.needs_sink_reset, w.progress_note
@@ -139,7 +149,7 @@ extension Store {
     }
 
     /// The history's note on a claim that restarted an item instead of resuming it (invariant 4).
-    static let restartedForChangedParameters =
+    package static let restartedForChangedParameters =
         "parameters changed since its checkpoints were made: restarted from scratch instead of resuming"
 
     /// When the next back-off of a job's pending items ends, and whether any item is pending at all.
@@ -170,7 +180,7 @@ extension Store {
 
     /// A column's value as `T`, or an error naming the table, column and value: a row that does not
     /// decode means a damaged store, and inventing a value (a fresh UUID, `pending`) would hide it.
-    static func decoded<T>(_ row: Row, _ column: String, in table: String, as parse: (String) -> T?) throws -> T {
+    package static func decoded<T>(_ row: Row, _ column: String, in table: String, as parse: (String) -> T?) throws -> T {
         let text = row.string(column) ?? ""
         guard let value = parse(text) else {
             throw EngineError(.storeUnusable, "the store is damaged: \(table).\(column) holds '\(text)', which this engine cannot read")
@@ -179,12 +189,12 @@ extension Store {
     }
 
     /// An item row's `params_json` as the object it was stored as.
-    static func decodeParams(_ row: Row) throws -> [String: JSONValue] {
+    package static func decodeParams(_ row: Row) throws -> [String: JSONValue] {
         guard case .object(let params) = try JSONValue.parse(row.data("params_json") ?? Data("{}".utf8)) else { return [:] }
         return params
     }
 
-    static func decodeItem(_ row: Row) throws -> WorkItem {
+    package static func decodeItem(_ row: Row) throws -> WorkItem {
         let params = try decodeParams(row)
         return WorkItem(
             id: try decoded(row, "id", in: "work_items", as: UUID.init(uuidString:)),

@@ -57,7 +57,7 @@ extension Store {
     /// rows; `spec.items` is empty). The stored spec was validated when it was submitted, so it is
     /// read as it is, without a validation that could fail: an engine whose rules changed since must
     /// still show every job. Only a spec that cannot be read at all leaves a placeholder and a `specError`.
-    static func decodeJob(_ row: Row) throws -> Job {
+    package static func decodeJob(_ row: Row) throws -> Job {
         let column = "settings_json"
         let name = row.string("name") ?? ""
         var spec: JobSpec?

@@ -17,7 +17,7 @@ extension Store {
         }
     }
 
-    private static func decodeStatus(_ row: Row) throws -> JobStatus {
+    package static func decodeStatus(_ row: Row) throws -> JobStatus {
         var counts: [WorkItemStatus: Int] = [:]
         for status in WorkItemStatus.allCases {
             let count = row.int("\(status.rawValue)_items")

@@ -537,13 +537,15 @@ extension Store {
 }
 
 /// The problems a submit found: the first `Store.problemLimit` in full, the rest counted.
-struct SubmitProblems: Sendable {
+package struct SubmitProblems: Sendable {
     private(set) var listed: [SpecProblem] = []
     private(set) var more = 0
 
-    var isEmpty: Bool { listed.isEmpty }
+    package init() {}
 
-    mutating func add(_ problem: SpecProblem) {
+    package var isEmpty: Bool { listed.isEmpty }
+
+    package mutating func add(_ problem: SpecProblem) {
         if listed.count < Store.problemLimit { listed.append(problem) } else { more += 1 }
     }
 
@@ -554,7 +556,7 @@ struct SubmitProblems: Sendable {
     }
 
     /// The error refusing the spec, or nil when nothing was found.
-    var error: EngineError? {
+    package var error: EngineError? {
         guard !listed.isEmpty else { return nil }
         let all = listed + (more > 0 ? [SpecProblem(field: "items", message: "… and \(more) more problem\(more == 1 ? "" : "s") like these")] : [])
         return JobSpec.invalid(all)

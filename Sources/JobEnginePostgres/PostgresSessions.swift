@@ -1,0 +1,205 @@
+import Foundation
+import JobEngine
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// The store's connections to PostgreSQL: a bounded set of `PostgresConnection`s, each used by one
+/// caller at a time, for one statement or one transaction.
+///
+/// Why not `PostgresClient`: the store seam is synchronous where the engine's worker threads call
+/// it (claims, checkpoints, finishes), and bridging those calls onto an async pool needs a task on
+/// Swift's cooperative pool for every statement, which deadlocks once every cooperative thread is
+/// blocked in such a call (two threads on these machines: two parallel tests do it). NIO's
+/// EventLoopFuture API completes on the event loop's own threads: a worker thread waits on it
+/// without depending on the cooperative pool, and async callers are served on a Dispatch thread.
+final class PostgresSessions: Sendable {
+    let location: PostgresLocation
+    private let group: MultiThreadedEventLoopGroup
+    private let logger: Logger
+    private let maximum: Int
+    private let state = Locked<(idle: [PostgresConnection], open: Int, closed: Bool)>(([], 0, false))
+    private let available = NSCondition()
+
+    init(_ location: PostgresLocation, maximum: Int = 16, logger: Logger) {
+        self.location = location
+        self.maximum = maximum
+        self.logger = logger
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    /// Runs `body` with a connection of its own (not on an event loop thread).
+    func withSession<T>(_ body: (PostgresSession) throws -> T) throws -> T {
+        let connection = try checkOut()
+        var broken = false
+        defer { checkIn(connection, broken: broken || connection.isClosed) }
+        do {
+            return try body(PostgresSession(connection: connection, logger: logger))
+        } catch let error as PSQLError where error.code == .connectionError || error.code == .serverClosedConnection
+            || error.code == .uncleanShutdown {
+            broken = true
+            throw error
+        }
+    }
+
+    /// `body` in one transaction: committed when it returns, rolled back when it throws.
+    ///
+    /// A COMMIT whose answer never came (the connection broke) may or may not have happened:
+    /// every transaction the store runs is conditioned (on the lease, the fence, the status it
+    /// read), so the caller's retry of it either finds the work done or does it once.
+    func transaction<T>(_ body: (PostgresSession) throws -> T) throws -> T {
+        try withSession { session in
+            try session.execute("BEGIN")
+            do {
+                let result = try body(session)
+                try session.execute("COMMIT")
+                return result
+            } catch {
+                _ = try? session.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// As `transaction`, from async code: run on a Dispatch thread, not the cooperative pool.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try self.transaction(body) })
+            }
+        }
+    }
+
+    /// As `withSession`, from async code.
+    func read<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try self.withSession(body) })
+            }
+        }
+    }
+
+    private func checkOut() throws -> PostgresConnection {
+        available.lock()
+        defer { available.unlock() }
+        while true {
+            let (taken, mayOpen, closed) = state.withLock { state -> (PostgresConnection?, Bool, Bool) in
+                if state.closed { return (nil, false, true) }
+                if let connection = state.idle.popLast() { return (connection, false, false) }
+                if state.open < maximum {
+                    state.open += 1
+                    return (nil, true, false)
+                }
+                return (nil, false, false)
+            }
+            if closed { throw EngineError(.shutDown, "the PostgreSQL store \(location) is closed") }
+            if let taken { return taken }
+            if mayOpen {
+                available.unlock()
+                defer { available.lock() }
+                do {
+                    return try PostgresConnection.connect(on: group.next(), configuration: location.configuration,
+                                                          id: Self.nextID.withLock { $0 += 1; return $0 }, logger: logger).wait()
+                } catch {
+                    state.withLock { $0.open -= 1 }
+                    throw EngineError(.storeUnusable, "cannot connect to the PostgreSQL store \(location): \(String(reflecting: error))")
+                }
+            }
+            available.wait()
+        }
+    }
+
+    private static let nextID = Locked(0)
+
+    private func checkIn(_ connection: PostgresConnection, broken: Bool) {
+        available.lock()
+        let keep = state.withLock { state -> Bool in
+            if broken || state.closed {
+                state.open -= 1
+                return false
+            }
+            state.idle.append(connection)
+            return true
+        }
+        available.signal()
+        available.unlock()
+        if !keep { connection.close().whenComplete { _ in } }
+    }
+
+    /// Closes every connection; calls after this throw `.shutDown`.
+    func close() {
+        let idle = state.withLock { state -> [PostgresConnection] in
+            state.closed = true
+            defer { state.idle = [] }
+            return state.idle
+        }
+        available.lock()
+        available.broadcast()
+        available.unlock()
+        for connection in idle { try? connection.close().wait() }
+        try? group.syncShutdownGracefully()
+    }
+}
+
+/// One connection, for one caller: statements with bound parameters only.
+struct PostgresSession {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    /// Runs `sql` with `values` bound to `$1`, `$2`, …; the rows, read by column name.
+    @discardableResult
+    func execute(_ sql: String, _ values: [SQLValue] = []) throws -> [Row] {
+        try run(sql, values).rows.map(Self.row)
+    }
+
+    /// Runs `sql`; how many rows it inserted, updated or deleted.
+    @discardableResult
+    func change(_ sql: String, _ values: [SQLValue] = []) throws -> Int {
+        try run(sql, values).metadata.rows ?? 0
+    }
+
+    /// Runs `sql` with `bindings` (arrays among them: `unnest` turns them into rows).
+    @discardableResult
+    func execute(_ sql: String, bindings: PostgresBindings) throws -> [Row] {
+        try connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).wait().rows.map(Self.row)
+    }
+
+    private func run(_ sql: String, _ values: [SQLValue]) throws -> PostgresQueryResult {
+        try connection.query(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(values)), logger: logger).wait()
+    }
+
+    /// `values` as bindings for `$1`, `$2`, …
+    static func bindings(_ values: [SQLValue]) -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: values.count)
+        for value in values {
+            switch value {
+            case .null: bindings.appendNull()
+            case .integer(let number): bindings.append(number)
+            case .real(let number): bindings.append(number)
+            case .text(let text): bindings.append(text)
+            case .blob(let data): bindings.append(ByteBuffer(bytes: data))
+            }
+        }
+        return bindings
+    }
+
+    private static func row(_ row: PostgresRow) throws -> Row {
+        var columns: [String: SQLValue] = [:]
+        for cell in row {
+            guard cell.bytes != nil else {
+                columns[cell.columnName] = .null
+                continue
+            }
+            switch cell.dataType {
+            case .int2, .int4, .int8: columns[cell.columnName] = .integer(try cell.decode(Int64.self))
+            case .float4, .float8: columns[cell.columnName] = .real(try cell.decode(Double.self))
+            case .numeric: columns[cell.columnName] = .real(NSDecimalNumber(decimal: try cell.decode(Decimal.self)).doubleValue)
+            case .bool: columns[cell.columnName] = .integer(try cell.decode(Bool.self) ? 1 : 0)
+            case .bytea: columns[cell.columnName] = .blob(Data(try cell.decode(ByteBuffer.self).readableBytesView))
+            default: columns[cell.columnName] = .text(try cell.decode(String.self))
+            }
+        }
+        return Row(columns: columns)
+    }
+}

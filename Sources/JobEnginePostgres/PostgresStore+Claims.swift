@@ -1,0 +1,285 @@
+import Foundation
+import JobEngine
+import PostgresNIO
+
+extension PostgresStore {
+    /// Claims the next runnable item of a job: one statement picks it (`FOR UPDATE SKIP LOCKED`:
+    /// concurrent claims on any host skip each other's rows instead of waiting), makes it `running`
+    /// under a lease on the database's clock, and increments its fence. Invariant 4 is checked in the
+    /// same transaction, as in the SQLite store.
+    package func claimNext(jobID: UUID, specVersion: Int, owner: String, leaseSeconds: Double, sync: SyncMode,
+                           onClaim: @escaping @Sendable (String) -> Void) throws -> Claim {
+        let job = jobID.uuidString.lowercased()
+        let claim: (Claim, String?, Int64) = try write { db in
+            guard let jobRow = try db.execute("SELECT spec_version, cancelled FROM jobs WHERE id = $1", [.text(job)]).first,
+                  jobRow.int("spec_version") > 0 else { return (.nothing, nil, 0) }
+            guard jobRow.int("spec_version") == specVersion else { return (.specChanged, nil, 0) }
+            guard jobRow.int("cancelled") == 0 else { return (.nothing, nil, 0) }
+            guard let claimed = try db.execute("""
+                UPDATE work_items SET status = 'running', lease_owner = $2, lease_host = $3,
+                lease_expires_at = \(Self.now) + $4, fence = fence + 1, not_before = NULL,
+                checkpoint_fingerprint = COALESCE(checkpoint_fingerprint, params_fingerprint), updated_at = \(Self.now)
+                WHERE id = (SELECT id FROM work_items WHERE job_id = $1 AND status = 'pending'
+                            AND (not_before IS NULL OR not_before <= \(Self.now))
+                            ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED)
+                RETURNING id, fence, params_fingerprint, checkpoint_fingerprint
+                """, [.text(job), .text(owner), .text(host), .real(leaseSeconds)]).first, let id = claimed.string("id")
+            else { return (.nothing, nil, 0) }
+            let fence = claimed.int64("fence") ?? 0
+            let parametersChanged = claimed.string("checkpoint_fingerprint") != claimed.string("params_fingerprint")
+            if parametersChanged {
+                try Self.clearForRestart(db, id: id)
+                try db.execute("""
+                    UPDATE work_items SET retry_mode = 'restart', checkpoint_fingerprint = params_fingerprint WHERE id = $1
+                    """, [.text(id)])
+            }
+            guard let itemRow = try Self.itemRow(db, id: id) else {
+                preconditionFailure("claimed item \(id) vanished inside its own transaction")
+            }
+            let item = try Store.decodeItem(itemRow)
+            try recordEvent(db, itemID: id, jobID: job, attempt: item.attempt, from: .pending, to: .running,
+                            mode: parametersChanged ? .restart : nil,
+                            error: parametersChanged ? Store.restartedForChangedParameters : nil)
+            let checkpoints = try db.execute("SELECT phase, cursor, sink_offset FROM checkpoints WHERE item_id = $1", [.text(id)])
+            let collect = checkpoints.first { $0.string("phase") == Phase.collect.rawValue }
+            let ingest = checkpoints.first { $0.string("phase") == Phase.ingest.rawValue }
+            // Known before the commit, so a commit of the worker's first page cannot outrun it.
+            fences.withLock { $0[id] = fence }
+            onClaim(id)
+            return (.claimed(ClaimedItem(item: item, automaticAttempts: itemRow.int("automatic_attempts"),
+                                         needsSinkReset: itemRow.int("needs_sink_reset") != 0,
+                                         collectCursor: collect?.string("cursor"), sinkOffset: ingest?.int64("sink_offset"),
+                                         restartedForChangedParameters: parametersChanged)), id, fence)
+        }
+        return claim.0
+    }
+
+    package func pendingState(jobID: UUID) throws -> (pending: Int, earliestNotBefore: Double?) {
+        try sessions.withSession { db in
+            let row = try db.execute("""
+                SELECT j.pending_items AS n, (SELECT MIN(w.not_before) FROM work_items w WHERE w.job_id = j.id
+                AND w.status = 'pending' AND w.not_before IS NOT NULL) AS earliest
+                FROM jobs j WHERE j.id = $1 AND j.cancelled = 0
+                """, [.text(jobID.uuidString.lowercased())]).first
+            // Back-offs are on the database's clock; the scheduler waits on its own: convert.
+            let skew = try db.execute("SELECT \(Self.now) AS now").first?.double("now").map { $0 - Date().timeIntervalSince1970 } ?? 0
+            return (row?.int("n") ?? 0, row?.double("earliest").map { $0 - skew })
+        }
+    }
+
+    // MARK: Checkpoints (conditioned on the lease and its fence)
+
+    /// Invariant 1: the page's documents and the cursor in one transaction, or neither.
+    package func commitPage(itemID: String, owner: String, firstSeq: Int, documents: [Document], nextCursor: String?, note: String?,
+                            sync: SyncMode) throws -> CheckpointOutcome {
+        try write(checkpoint: true) { db in
+            // The lease first: a worker that lost it writes nothing, not even staged copies.
+            try lockLease(db, itemID: itemID, owner: owner)
+            if !documents.isEmpty {
+                var bindings = PostgresBindings(capacity: 4)
+                bindings.append(itemID)
+                bindings.append(documents.indices.map { Int64(firstSeq + $0) })
+                bindings.append(documents.map(\.key))
+                bindings.append(documents.map { ByteBuffer(bytes: $0.body) })
+                try db.execute("""
+                    INSERT INTO staged_documents (item_id, seq, key, body)
+                    SELECT $1, s, k, b FROM unnest($2::bigint[], $3::text[], $4::bytea[]) AS u (s, k, b)
+                    """, bindings: bindings)
+            }
+            let collected = firstSeq + documents.count
+            try db.execute("""
+                INSERT INTO checkpoints (item_id, phase, cursor, documents, updated_at) VALUES ($1, 'collect', $2, $3, \(Self.now))
+                ON CONFLICT (item_id, phase) DO UPDATE SET cursor = excluded.cursor, documents = excluded.documents,
+                updated_at = excluded.updated_at
+                """, [.text(itemID), SQLValue(nextCursor), .integer(Int64(collected))])
+            try db.execute("""
+                UPDATE work_items SET collected = $1, collected_total = collected_total + $2, phase = $3, progress_at = \(Self.now),
+                updated_at = \(Self.now), progress_note = $4 WHERE id = $5
+                """, [.integer(Int64(collected)), .integer(Int64(documents.count)),
+                      .text(nextCursor == nil ? Phase.ingest.rawValue : Phase.collect.rawValue), SQLValue(note), .text(itemID)])
+            return CheckpointOutcome(jobCancelled: try Self.isJobCancelled(db, itemID: itemID))
+        }
+    }
+
+    /// Locks the item's row if `owner` still holds it under its fence (the rest of the transaction
+    /// then cannot race a reaper or a successor); else `LeaseLost`.
+    func lockLease(_ db: PostgresSession, itemID: String, owner: String) throws {
+        guard try !db.execute("""
+            SELECT 1 FROM work_items WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND fence = $3 FOR UPDATE
+            """, [.text(itemID), .text(owner), .integer(fence(itemID))]).isEmpty else { throw LeaseLost(itemID: itemID) }
+    }
+
+    package func stagedDocuments(itemID: String, from seq: Int, limit: Int) throws -> [SequencedDocument] {
+        try sessions.withSession { db in
+            try db.execute("SELECT seq, key, body FROM staged_documents WHERE item_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+                           [.text(itemID), .integer(Int64(seq)), .integer(Int64(limit))]).map { row in
+                SequencedDocument(seq: row.int("seq"), document: Document(key: row.string("key") ?? "", body: row.data("body") ?? Data()))
+            }
+        }
+    }
+
+    package func commitBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> CheckpointOutcome {
+        try write(checkpoint: true) { db in
+            try recordBatch(db, itemID: itemID, owner: owner, ingested: ingested, sinkOffset: sinkOffset)
+            return CheckpointOutcome(jobCancelled: try Self.isJobCancelled(db, itemID: itemID))
+        }
+    }
+
+    package func finishAfterBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> WorkItem {
+        try transition(itemID: itemID, owner: owner, to: .succeeded, phase: .done, first: { db in
+            try self.recordBatch(db, itemID: itemID, owner: owner, ingested: ingested, sinkOffset: sinkOffset)
+        }, then: { db in
+            try db.execute("DELETE FROM staged_documents WHERE item_id = $1", [.text(itemID)])
+        })
+    }
+
+    private func recordBatch(_ db: PostgresSession, itemID: String, owner: String, ingested: Int, sinkOffset: Int64?) throws {
+        try lockLease(db, itemID: itemID, owner: owner)
+        try db.execute("""
+            INSERT INTO checkpoints (item_id, phase, documents, sink_offset, updated_at) VALUES ($1, 'ingest', $2, $3, \(Self.now))
+            ON CONFLICT (item_id, phase) DO UPDATE SET documents = excluded.documents,
+            sink_offset = excluded.sink_offset, updated_at = excluded.updated_at
+            """, [.text(itemID), .integer(Int64(ingested)), SQLValue(sinkOffset)])
+        try db.execute("UPDATE work_items SET ingested = $1, progress_at = \(Self.now), updated_at = \(Self.now) WHERE id = $2",
+                       [.integer(Int64(ingested)), .text(itemID)])
+        try db.execute("DELETE FROM staged_documents WHERE item_id = $1 AND seq < $2", [.text(itemID), .integer(Int64(ingested))])
+    }
+
+    package func clearSinkReset(itemID: String, owner: String) throws {
+        _ = try write { db in
+            try db.execute("UPDATE work_items SET needs_sink_reset = 0 WHERE id = $1 AND lease_owner = $2 AND fence = $3",
+                           [.text(itemID), .text(owner), .integer(fence(itemID))])
+        }
+    }
+
+    package func finish(itemID: String, owner: String, sync: SyncMode) throws -> WorkItem {
+        try transition(itemID: itemID, owner: owner, to: .succeeded, phase: .done, then: { db in
+            try db.execute("DELETE FROM staged_documents WHERE item_id = $1", [.text(itemID)])
+        })
+    }
+
+    package func stop(itemID: String, owner: String, as status: WorkItemStatus, error: String?, kind: ErrorKind?,
+                      retry: (mode: RetryMode, notBefore: Double)?, sync: SyncMode) throws -> WorkItem {
+        let retryStarted = Locked(false)
+        let item = try transition(itemID: itemID, owner: owner, to: status, error: error, kind: kind, then: { db in
+            // The worker's back-off, moved onto the database's clock.
+            let notBefore = retry.map { $0.notBefore - Date().timeIntervalSince1970 }
+            if let retry, case .started = try self.startRetry(db, id: itemID, mode: retry.mode, origin: .automatic,
+                                                              notBeforeDelay: notBefore.map { max(0, $0) }) {
+                retryStarted.withLock { $0 = true }
+            }
+        })
+        if let retry, retryStarted.withLock({ $0 }) { EngineMetrics.retriesStarted(1, mode: retry.mode, origin: .automatic) }
+        return item
+    }
+
+    /// Moves a running item of `owner` (under its fence) to a final status, with its event, in one transaction.
+    private func transition(itemID: String, owner: String, to status: WorkItemStatus, phase: Phase? = nil, error: String? = nil,
+                            kind: ErrorKind? = nil, first: (PostgresSession) throws -> Void = { _ in },
+                            then: (PostgresSession) throws -> Void) throws -> WorkItem {
+        let item = try write(checkpoint: true) { db in
+            try first(db)
+            guard let row = try db.execute("""
+                UPDATE work_items SET status = $1, phase = COALESCE($2, phase), last_error = $3, error_kind = $4,
+                lease_owner = NULL, lease_host = NULL, lease_expires_at = NULL, progress_note = NULL, updated_at = \(Self.now)
+                WHERE id = $5 AND status = 'running' AND lease_owner = $6 AND fence = $7
+                RETURNING job_id, attempt
+                """, [.text(status.rawValue), SQLValue(phase?.rawValue), SQLValue(error), SQLValue(kind?.rawValue),
+                      .text(itemID), .text(owner), .integer(fence(itemID))]).first else { throw LeaseLost(itemID: itemID) }
+            try recordEvent(db, itemID: itemID, jobID: row.string("job_id") ?? "", attempt: row.int("attempt"),
+                            from: .running, to: status, error: error, errorKind: kind)
+            try then(db)
+            guard let itemRow = try Self.itemRow(db, id: itemID) else {
+                preconditionFailure("work item \(itemID) vanished inside its own transaction")
+            }
+            return try Store.decodeItem(itemRow)
+        }
+        fences.withLock { _ = $0.removeValue(forKey: itemID) }
+        EngineMetrics.itemStopped(status)
+        return item
+    }
+
+    static func isJobCancelled(_ db: PostgresSession, itemID: String) throws -> Bool {
+        try db.execute("SELECT j.cancelled FROM jobs j JOIN work_items w ON w.job_id = j.id WHERE w.id = $1",
+                       [.text(itemID)]).first?.int("cancelled") == 1
+    }
+
+    /// The row of one item with its job's name, as `Store.decodeItem` reads it.
+    static func itemRow(_ db: PostgresSession, id: String) throws -> Row? {
+        try db.execute("SELECT \(Store.itemColumns) FROM work_items w JOIN jobs j ON j.id = w.job_id WHERE w.id = $1", [.text(id)]).first
+    }
+
+    // MARK: Leases
+
+    package func renewLeases(owner: String, itemIDs: [String], leaseSeconds: Double) throws {
+        guard !itemIDs.isEmpty else { return }
+        let fenced = fences.withLock { fences in itemIDs.map { ($0, fences[$0] ?? -1) } }
+        try sessions.withSession { db in
+            var bindings = PostgresBindings(capacity: 4)
+            bindings.append(owner)
+            bindings.append(leaseSeconds)
+            bindings.append(fenced.map(\.0))
+            bindings.append(fenced.map(\.1))
+            try db.execute("""
+                UPDATE work_items w SET lease_expires_at = \(Self.now) + $2
+                FROM unnest($3::text[], $4::bigint[]) AS l (id, fence)
+                WHERE w.id = l.id AND w.fence = l.fence AND w.status = 'running' AND w.lease_owner = $1
+                """, bindings: bindings)
+        }
+    }
+
+    package func runningOwners() throws -> [(owner: String, expiresAt: Double)] {
+        try sessions.withSession { db in
+            let skew = try db.execute("SELECT \(Self.now) AS now").first?.double("now").map { $0 - Date().timeIntervalSince1970 } ?? 0
+            return try db.execute("""
+                SELECT lease_owner, MAX(lease_expires_at) AS expires FROM work_items
+                WHERE status = 'running' AND lease_owner IS NOT NULL GROUP BY lease_owner
+                """).map { ($0.string("lease_owner") ?? "", ($0.double("expires") ?? 0) - skew) }
+        }
+    }
+
+    package func markInterrupted(owner: String, reason: String) throws -> [UUID] {
+        try markInterrupted(reason: reason, where: "lease_owner = $1", [.text(owner)]) { _ in true }
+    }
+
+    package func markInterrupted(itemIDs: [String], owner: String, reason: String) throws -> [UUID] {
+        let ids = Set(itemIDs)
+        return try markInterrupted(reason: reason, where: "lease_owner = $1", [.text(owner)]) { ids.contains($0.id) }
+    }
+
+    /// Marks interrupted every running item whose lease expired on the database's clock (`now`, the
+    /// caller's clock, is not used: hosts' clocks differ).
+    package func markExpiredInterrupted(now: Double, reason: String, spare: (_ itemID: String, _ owner: String) -> Bool) throws -> [UUID] {
+        try markInterrupted(reason: reason, where: "lease_expires_at < \(Self.now)", []) { !spare($0.id, $0.owner) }
+    }
+
+    /// One transaction: the running items matching `condition` that `include` accepts become
+    /// `failed`/`interrupted`, each with its event. Each update is guarded by the fence it read, so
+    /// an item that finished, or was claimed again, after the read is never touched.
+    private func markInterrupted(reason: String, where condition: String, _ arguments: [SQLValue],
+                                 include: ((id: String, owner: String)) -> Bool) throws -> [UUID] {
+        try write { db in
+            let rows = try db.execute("""
+                SELECT id, job_id, attempt, lease_owner, fence FROM work_items WHERE status = 'running' AND \(condition)
+                ORDER BY id FOR UPDATE SKIP LOCKED
+                """, arguments)
+            var marked: [UUID] = []
+            for row in rows {
+                let id = row.string("id") ?? ""
+                let owner = row.string("lease_owner") ?? ""
+                guard include((id, owner)) else { continue }
+                let text = reason.replacingOccurrences(of: "{owner}", with: owner)
+                let changed = try db.change("""
+                    UPDATE work_items SET status = 'failed', error_kind = 'interrupted', last_error = $1, lease_owner = NULL,
+                    lease_host = NULL, lease_expires_at = NULL, progress_note = NULL, updated_at = \(Self.now)
+                    WHERE id = $2 AND status = 'running' AND lease_owner = $3 AND fence = $4
+                    """, [.text(text), .text(id), .text(owner), row["fence"]])
+                guard changed == 1 else { continue }
+                try recordEvent(db, itemID: id, jobID: row.string("job_id") ?? "", attempt: row.int("attempt"),
+                                from: .running, to: .failed, error: text, errorKind: .interrupted)
+                if let uuid = UUID(uuidString: id) { marked.append(uuid) }
+            }
+            return marked
+        }
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import JobEngine
+
+/// Jobs, items and their standing, read as the SQLite store reads them (decoded by the same code).
+extension PostgresStore {
+    package func job(_ idOrName: String) throws -> Job? {
+        try sessions.withSession { db in try Self.job(db, idOrName: idOrName) }
+    }
+
+    package func job(_ idOrName: String) async throws -> Job? {
+        try await sessions.read { db in try Self.job(db, idOrName: idOrName) }
+    }
+
+    package func runtimeJob(_ id: UUID) async throws -> Job? {
+        try await sessions.read { db in
+            try db.execute("SELECT * FROM jobs WHERE id = $1", [.text(id.uuidString.lowercased())]).first.map(Store.decodeJob)
+        }
+    }
+
+    static func job(_ db: PostgresSession, idOrName: String) throws -> Job? {
+        try db.execute("SELECT * FROM jobs WHERE id = $1", [.text(idOrName.lowercased())]).first.map(Store.decodeJob)
+            ?? db.execute("SELECT * FROM jobs WHERE name = $1", [.text(idOrName)]).first.map(Store.decodeJob)
+    }
+
+    package func jobs() async throws -> [Job] {
+        try await sessions.read { db in try db.execute("SELECT * FROM jobs ORDER BY created_at, name").map(Store.decodeJob) }
+    }
+
+    /// Marks a job cancelled and its pending items `cancelled`, set-based, in one transaction.
+    package func cancelJob(_ jobID: UUID) async throws -> Int {
+        try await sessions.transaction { db in
+            let id = jobID.uuidString.lowercased()
+            try db.execute("UPDATE jobs SET cancelled = 1, updated_at = \(Self.now) WHERE id = $1", [.text(id)])
+            try db.execute("""
+                INSERT INTO events (item_id, job_id, attempt, from_status, to_status, host, at)
+                SELECT id, job_id, attempt, 'pending', 'cancelled', $2, \(Self.now) FROM work_items WHERE job_id = $1 AND status = 'pending'
+                """, [.text(id), .text(self.host)])
+            return try db.change("UPDATE work_items SET status = 'cancelled', updated_at = \(Self.now) WHERE job_id = $1 AND status = 'pending'",
+                                 [.text(id)])
+        }
+    }
+
+    /// A submit is one transaction here: none is ever left unfinished.
+    package func unfinishedSubmits() throws -> [UnfinishedSubmit] { [] }
+
+    package func endUnfinishedSubmit(_ submit: UnfinishedSubmit, by owner: String) async throws {}
+
+    package func item(_ id: UUID) async throws -> WorkItem? {
+        try await sessions.read { db in try Self.itemRow(db, id: id.uuidString.lowercased()).map(Store.decodeItem) }
+    }
+
+    package func items(jobID: UUID, status: WorkItemStatus?) throws -> [WorkItem] {
+        try sessions.withSession { db in try Self.items(db, jobID: jobID, status: status) }
+    }
+
+    package func items(jobID: UUID, status: WorkItemStatus?) async throws -> [WorkItem] {
+        try await sessions.read { db in try Self.items(db, jobID: jobID, status: status) }
+    }
+
+    private static func items(_ db: PostgresSession, jobID: UUID, status: WorkItemStatus?) throws -> [WorkItem] {
+        let job: SQLValue = .text(jobID.uuidString.lowercased())
+        let rows = try status.map { status in
+            try db.execute("""
+                SELECT \(Store.itemColumns) FROM work_items w JOIN jobs j ON j.id = w.job_id
+                WHERE w.job_id = $1 AND w.status = $2 ORDER BY w.position
+                """, [job, .text(status.rawValue)])
+        } ?? db.execute("""
+            SELECT \(Store.itemColumns) FROM work_items w JOIN jobs j ON j.id = w.job_id WHERE w.job_id = $1 ORDER BY w.position
+            """, [job])
+        return try rows.map(Store.decodeItem)
+    }
+
+    package func allItems(status: WorkItemStatus?) async throws -> [WorkItem] {
+        try await sessions.read { db in
+            try db.execute("""
+                SELECT \(Store.itemColumns) FROM work_items w JOIN jobs j ON j.id = w.job_id
+                WHERE ($1::text IS NULL OR w.status = $1::text) ORDER BY j.created_at, j.name, w.position
+                """, [SQLValue(status?.rawValue)]).map(Store.decodeItem)
+        }
+    }
+
+    /// Keyset pages on (job, status, position) or (job, position), as the SQLite store pages.
+    package func itemsPage(jobID: UUID, status: WorkItemStatus?, after: Int?, limit: Int) async throws -> WorkItemPage {
+        try await sessions.read { db in
+            let job: SQLValue = .text(jobID.uuidString.lowercased())
+            let bounds: [SQLValue] = [.integer(Int64(after ?? -1)), .integer(Int64(limit + 1))]
+            let rows = try status.map { status in
+                try db.execute("""
+                    SELECT \(Store.itemColumns), w.position FROM work_items w JOIN jobs j ON j.id = w.job_id
+                    WHERE w.job_id = $1 AND w.status = $4 AND w.position > $2 ORDER BY w.position LIMIT $3
+                    """, [job] + bounds + [.text(status.rawValue)])
+            } ?? db.execute("""
+                SELECT \(Store.itemColumns), w.position FROM work_items w JOIN jobs j ON j.id = w.job_id
+                WHERE w.job_id = $1 AND w.position > $2 ORDER BY w.position LIMIT $3
+                """, [job] + bounds)
+            let page = rows.prefix(limit)
+            return WorkItemPage(items: try page.map(Store.decodeItem), nextAfter: rows.count > limit ? page.last?.int("position") : nil)
+        }
+    }
+
+    package func checkpoints(itemID: UUID) async throws -> [Checkpoint] {
+        try await sessions.read { db in
+            try db.execute("""
+                SELECT phase, cursor, documents, sink_offset, updated_at FROM checkpoints WHERE item_id = $1
+                ORDER BY CASE phase WHEN 'collect' THEN 0 ELSE 1 END
+                """, [.text(itemID.uuidString.lowercased())]).compactMap { row in
+                guard let phase = Phase(rawValue: row.string("phase") ?? "") else { return nil }
+                return Checkpoint(phase: phase, cursor: row.string("cursor"), documents: row.int("documents"),
+                                  sinkOffset: row.int64("sink_offset"), updatedAt: Date(timeIntervalSince1970: row.double("updated_at") ?? 0))
+            }
+        }
+    }
+
+    package func jobStatuses() async throws -> [JobStatus] {
+        try await sessions.read { db in try db.execute("SELECT * FROM jobs ORDER BY created_at, name").map(Store.decodeStatus) }
+    }
+
+    package func jobStatus(_ jobID: UUID) async throws -> JobStatus? {
+        try await sessions.read { db in
+            try db.execute("SELECT * FROM jobs WHERE id = $1", [.text(jobID.uuidString.lowercased())]).first.map(Store.decodeStatus)
+        }
+    }
+
+    package func itemCounts() async throws -> [WorkItemStatus: Int] {
+        try await sessions.read { db in
+            guard let row = try db.execute("""
+                SELECT SUM(pending_items)::bigint AS pending, SUM(running_items)::bigint AS running,
+                SUM(succeeded_items)::bigint AS succeeded, SUM(failed_items)::bigint AS failed,
+                SUM(cancelled_items)::bigint AS cancelled FROM jobs
+                """).first else { return [:] }
+            var counts: [WorkItemStatus: Int] = [:]
+            for status in WorkItemStatus.allCases where row.int(status.rawValue) > 0 { counts[status] = row.int(status.rawValue) }
+            return counts
+        }
+    }
+
+    package func jobsWithPendingItems() async throws -> [UUID] {
+        try await sessions.read { db in
+            try db.execute("SELECT id FROM jobs WHERE pending_items > 0 AND cancelled = 0 ORDER BY created_at")
+                .compactMap { $0.string("id").flatMap(UUID.init(uuidString:)) }
+        }
+    }
+
+    package func interruptedItems() throws -> [UUID] {
+        try sessions.withSession { db in
+            try db.execute("""
+                SELECT w.id FROM work_items w JOIN jobs j ON j.id = w.job_id
+                WHERE w.status = 'failed' AND w.error_kind = 'interrupted' AND j.cancelled = 0
+                """).compactMap { $0.string("id").flatMap(UUID.init(uuidString:)) }
+        }
+    }
+
+    package func retryableItems(jobID: UUID) throws -> [UUID] {
+        try sessions.withSession { db in
+            try db.execute("SELECT id FROM work_items WHERE job_id = $1 AND status IN ('failed', 'cancelled') ORDER BY position",
+                           [.text(jobID.uuidString.lowercased())]).compactMap { $0.string("id").flatMap(UUID.init(uuidString:)) }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import JobEngine
+import Logging
+
+/// The store on PostgreSQL: the same seam (`JobStore`) and the same invariants as the SQLite store,
+/// for many workers on many hosts sharing one database.
+///
+/// What differs from SQLite, and why:
+/// - Claims take the next runnable item with `FOR UPDATE SKIP LOCKED` in the one statement that
+///   sets the lease and increments the item's **fence**; every later commit of that worker is
+///   conditioned on (item, owner, fence), so a worker paused past its lease (GC, partition,
+///   SIGSTOP) never commits over the worker that took the item after it.
+/// - Lease times come from the database's clock, never a worker's.
+/// - Each lease records its worker's host id (`ENGINE_HOST_ID`, default the hostname).
+/// - A submit is one transaction: under MVCC it blocks no other worker, so the SQLite store's
+///   staging in steps (there to keep the one write lock short) is not needed; a crashed submit
+///   leaves nothing behind.
+/// - No file lock marks a live engine (hosts share no folder): leases alone tell the dead.
+package final class PostgresStore: JobStore, @unchecked Sendable {
+    package let path: String
+    package let readOnly: Bool
+    package var ownerLockDirectory: URL? { nil }
+    /// This process's host id, recorded with its leases and transitions.
+    package let host: String
+    let sessions: PostgresSessions
+    let logger: Logger
+    /// The fence each item this process claimed was given: its commits are conditioned on it.
+    let fences = Locked<[String: Int64]>([:])
+    private let counters = Locked<(transactions: Int, checkpoints: Int)>((0, 0))
+
+    /// The database's clock in seconds since 1970, in SQL.
+    static let now = "EXTRACT(EPOCH FROM clock_timestamp())::float8"
+
+    /// Opens (creating its tables if needed) the store at `location`.
+    ///
+    /// - Throws: `EngineError` `.storeUnusable` when the server cannot be reached or refuses,
+    ///   `.storeNewerThanEngine` when its schema is newer than this engine.
+    package init(_ location: PostgresLocation, readOnly: Bool = false, hostID: String? = nil, logger: Logger) throws {
+        path = location.description
+        self.readOnly = readOnly
+        self.logger = logger
+        host = hostID ?? Self.defaultHostID
+        sessions = PostgresSessions(location, logger: logger)
+        do {
+            if readOnly {
+                let version = try sessions.withSession { db in
+                    try db.execute("SELECT COALESCE(MAX(version), 0) AS v FROM schema_versions").first?.int("v") ?? 0
+                }
+                guard version > 0 else { throw EngineError(.storeUnusable, "the PostgreSQL store \(location) has no JobEngine tables yet") }
+            } else {
+                try PostgresMigrations.apply(sessions)
+            }
+        } catch let error as EngineError {
+            sessions.close()
+            throw error
+        } catch {
+            sessions.close()
+            throw EngineError(.storeUnusable, "the PostgreSQL store \(location) cannot be used: \(String(reflecting: error))")
+        }
+    }
+
+    /// `ENGINE_HOST_ID`, else the machine's hostname.
+    package static var defaultHostID: String {
+        if let id = ProcessInfo.processInfo.environment["ENGINE_HOST_ID"], !id.isEmpty { return id }
+        return ProcessInfo.processInfo.hostName
+    }
+
+    package var checkpointStatistics: (transactions: Int, checkpoints: Int) { counters.withLock { $0 } }
+
+    package func close() { sessions.close() }
+
+    /// A write transaction of the worker path (claims, checkpoints, finishes), counted.
+    func write<T>(checkpoint: Bool = false, _ body: (PostgresSession) throws -> T) throws -> T {
+        let result = try sessions.transaction(body)
+        counters.withLock {
+            $0.transactions += 1
+            if checkpoint { $0.checkpoints += 1 }
+        }
+        return result
+    }
+
+    // MARK: Events
+
+    /// Appends one transition to the history, inside the transaction that makes it.
+    func recordEvent(_ db: PostgresSession, itemID: String, jobID: String, attempt: Int, from: WorkItemStatus?, to: WorkItemStatus,
+                     mode: RetryMode? = nil, error: String? = nil, errorKind: ErrorKind? = nil) throws {
+        try db.execute("""
+            INSERT INTO events (item_id, job_id, attempt, from_status, to_status, mode, error, error_kind, host, at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \(Self.now))
+            """, [.text(itemID), .text(jobID), .integer(Int64(attempt)), SQLValue(from?.rawValue), .text(to.rawValue),
+                  SQLValue(mode?.rawValue), SQLValue(error), SQLValue(errorKind?.rawValue), .text(host)])
+    }
+
+    package func events(itemID: UUID) async throws -> [ItemEvent] {
+        try await sessions.read { db in
+            try db.execute("SELECT * FROM events WHERE item_id = $1 ORDER BY id", [.text(itemID.uuidString.lowercased())]).map { row in
+                ItemEvent(id: row.int64("id") ?? 0, itemID: itemID, attempt: row.int("attempt"),
+                          from: row.string("from_status").flatMap(WorkItemStatus.init(rawValue:)),
+                          to: WorkItemStatus(rawValue: row.string("to_status") ?? "") ?? .pending,
+                          mode: row.string("mode").flatMap(RetryMode.init(rawValue:)),
+                          error: row.string("error"), errorKind: row.string("error_kind").flatMap(ErrorKind.init(rawValue:)),
+                          at: Date(timeIntervalSince1970: row.double("at") ?? 0))
+            }
+        }
+    }
+
+    // MARK: Faults and claimed work
+
+    package func fireFault(jobID: UUID, itemName: String, phase: Phase, atDocument: Int, times: Int) throws -> Bool {
+        try write { db in
+            try !db.execute("""
+                INSERT INTO fault_firings AS f (job_id, item_name, phase, at_document, fired) VALUES ($1, $2, $3, $4, 1)
+                ON CONFLICT (job_id, item_name, phase, at_document) DO UPDATE SET fired = f.fired + 1 WHERE f.fired < $5
+                RETURNING fired
+                """, [.text(jobID.uuidString.lowercased()), .text(itemName), .text(phase.rawValue),
+                      .integer(Int64(atDocument)), .integer(Int64(times))]).isEmpty
+        }
+    }
+
+    package func claimWork(_ resource: String, token: String, itemID: String, owner: String) throws -> Bool {
+        try write { db in
+            let inserted = try db.change("""
+                INSERT INTO claimed_work (resource, item_id, token, claimed_at)
+                SELECT $1, id, $2, \(Self.now) FROM work_items WHERE id = $3 AND status = 'running' AND lease_owner = $4 AND fence = $5
+                ON CONFLICT (resource) DO NOTHING
+                """, [.text(resource), .text(token), .text(itemID), .text(owner), .integer(fence(itemID))])
+            if inserted == 1 { return true }
+            try checkLease(db, itemID: itemID, owner: owner)
+            let holder = try db.execute("SELECT item_id, token FROM claimed_work WHERE resource = $1", [.text(resource)]).first
+            return holder?.string("item_id") == itemID && holder?.string("token") == token
+        }
+    }
+
+    /// The fence this process's claim of `itemID` got; -1 (matching nothing) for an item it never claimed.
+    func fence(_ itemID: String) -> Int64 { fences.withLock { $0[itemID] } ?? -1 }
+
+    /// Throws `LeaseLost` unless `owner` still holds the item under the fence of its claim.
+    func checkLease(_ db: PostgresSession, itemID: String, owner: String) throws {
+        guard try !db.execute("""
+            SELECT 1 FROM work_items WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND fence = $3
+            """, [.text(itemID), .text(owner), .integer(fence(itemID))]).isEmpty else { throw LeaseLost(itemID: itemID) }
+    }
+}

@@ -1,0 +1,175 @@
+-- JobEngine store on PostgreSQL, version 1: the tables of the SQLite store (schema/001–006) in one
+-- step, with what many workers on many hosts need. Applied in one transaction with its
+-- schema_versions row, under an advisory lock, so two hosts starting at once apply it once.
+--
+-- Times are seconds since 1970 from the database's clock (`clock_timestamp()`), never a worker's:
+-- leases are compared across hosts whose clocks differ.
+
+CREATE TABLE jobs (
+    id               TEXT PRIMARY KEY,
+    name             TEXT NOT NULL UNIQUE,
+    spec_json        TEXT NOT NULL,
+    settings_json    TEXT NOT NULL,         -- the spec without its item list: what a run reads
+    spec_version     INTEGER NOT NULL,      -- 1, bumped each time the spec is submitted again
+    base_directory   TEXT NOT NULL,
+    cancelled        INTEGER NOT NULL DEFAULT 0,
+    created_at       DOUBLE PRECISION NOT NULL,
+    updated_at       DOUBLE PRECISION NOT NULL,
+    -- Counters kept by the trigger below in the transaction of every change to an item: a job's
+    -- standing is one row, at any item count.
+    pending_items    BIGINT NOT NULL DEFAULT 0,
+    running_items    BIGINT NOT NULL DEFAULT 0,
+    succeeded_items  BIGINT NOT NULL DEFAULT 0,
+    failed_items     BIGINT NOT NULL DEFAULT 0,
+    cancelled_items  BIGINT NOT NULL DEFAULT 0,
+    collected        BIGINT NOT NULL DEFAULT 0,
+    ingested         BIGINT NOT NULL DEFAULT 0,
+    collected_total  BIGINT NOT NULL DEFAULT 0,
+    progress_at      DOUBLE PRECISION
+);
+
+CREATE TABLE work_items (
+    id                      TEXT PRIMARY KEY,
+    job_id                  TEXT NOT NULL REFERENCES jobs (id),
+    name                    TEXT NOT NULL,
+    position                BIGINT NOT NULL,
+    status                  TEXT NOT NULL CHECK (status IN ('pending', 'running', 'succeeded', 'failed', 'cancelled')),
+    phase                   TEXT NOT NULL CHECK (phase IN ('collect', 'ingest', 'done')),
+    attempt                 INTEGER NOT NULL DEFAULT 1,
+    automatic_attempts      INTEGER NOT NULL DEFAULT 1,
+    retry_mode              TEXT CHECK (retry_mode IN ('restart', 'recover')),
+    needs_sink_reset        INTEGER NOT NULL DEFAULT 0,
+    params_json             TEXT NOT NULL,
+    params_fingerprint      TEXT NOT NULL,
+    checkpoint_fingerprint  TEXT,
+    fingerprint_version     INTEGER NOT NULL DEFAULT 1,   -- the spec version params_fingerprint was computed for
+    lease_owner             TEXT,                 -- host:pid:engine of the worker holding the lease
+    lease_host              TEXT,                 -- its host id (ENGINE_HOST_ID), for operators
+    lease_expires_at        DOUBLE PRECISION,     -- on the database's clock
+    -- Bumped by every claim and returned to the worker: each commit of the worker is conditioned
+    -- on (item, owner, fence), so a worker paused past its lease never commits over its successor.
+    fence                   BIGINT NOT NULL DEFAULT 0,
+    not_before              DOUBLE PRECISION,
+    last_error              TEXT,
+    error_kind              TEXT CHECK (error_kind IN ('transient', 'permanent', 'interrupted')),
+    collected               BIGINT NOT NULL DEFAULT 0,
+    ingested                BIGINT NOT NULL DEFAULT 0,
+    collected_total         BIGINT NOT NULL DEFAULT 0,
+    progress_note           TEXT,
+    created_at              DOUBLE PRECISION NOT NULL,
+    updated_at              DOUBLE PRECISION NOT NULL,
+    progress_at             DOUBLE PRECISION,
+    UNIQUE (job_id, name)
+);
+
+CREATE INDEX work_items_by_job_status ON work_items (job_id, status, position);
+CREATE INDEX work_items_by_job_position ON work_items (job_id, position);
+CREATE INDEX work_items_running ON work_items (lease_owner, lease_expires_at) WHERE status = 'running';
+CREATE INDEX work_items_interrupted ON work_items (job_id) WHERE status = 'failed' AND error_kind = 'interrupted';
+CREATE INDEX work_items_backoff ON work_items (job_id, not_before) WHERE status = 'pending' AND not_before IS NOT NULL;
+
+CREATE TABLE checkpoints (
+    item_id      TEXT NOT NULL REFERENCES work_items (id),
+    phase        TEXT NOT NULL CHECK (phase IN ('collect', 'ingest')),
+    cursor       TEXT,
+    documents    BIGINT NOT NULL,
+    sink_offset  BIGINT,
+    updated_at   DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (item_id, phase)
+);
+
+CREATE TABLE staged_documents (
+    item_id  TEXT NOT NULL REFERENCES work_items (id),
+    seq      BIGINT NOT NULL,
+    key      TEXT NOT NULL,
+    body     BYTEA NOT NULL,
+    PRIMARY KEY (item_id, seq)
+);
+
+CREATE TABLE fault_firings (
+    job_id       TEXT NOT NULL REFERENCES jobs (id),
+    item_name    TEXT NOT NULL,
+    phase        TEXT NOT NULL,
+    at_document  BIGINT NOT NULL,
+    fired        INTEGER NOT NULL,
+    PRIMARY KEY (job_id, item_name, phase, at_document)
+);
+
+CREATE TABLE events (
+    id           BIGSERIAL PRIMARY KEY,
+    item_id      TEXT NOT NULL REFERENCES work_items (id),
+    job_id       TEXT NOT NULL REFERENCES jobs (id),
+    attempt      INTEGER NOT NULL,
+    from_status  TEXT,
+    to_status    TEXT NOT NULL,
+    mode         TEXT,
+    error        TEXT,
+    error_kind   TEXT,
+    host         TEXT,                          -- the host id of the worker that made the transition
+    at           DOUBLE PRECISION NOT NULL
+);
+
+CREATE INDEX events_by_item ON events (item_id, id);
+
+-- The history is append-only: a user reads it to learn why an item ran again.
+CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'events are append-only';
+END;
+$$;
+CREATE TRIGGER events_no_update BEFORE UPDATE OR DELETE ON events FOR EACH ROW EXECUTE FUNCTION events_append_only();
+
+CREATE TABLE sink_targets (
+    target      TEXT PRIMARY KEY,
+    job_id      TEXT NOT NULL REFERENCES jobs (id),
+    created_at  DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX sink_targets_by_job ON sink_targets (job_id);
+
+CREATE TABLE claimed_work (
+    resource    TEXT PRIMARY KEY,
+    item_id     TEXT NOT NULL,
+    token       TEXT NOT NULL,
+    claimed_at  DOUBLE PRECISION NOT NULL
+);
+
+-- The job's counters follow every insert, delete and change of an item's status or counts.
+CREATE FUNCTION work_items_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    job TEXT := COALESCE(NEW.job_id, OLD.job_id);
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.status = NEW.status AND OLD.collected = NEW.collected AND OLD.ingested = NEW.ingested
+       AND OLD.collected_total = NEW.collected_total AND OLD.progress_at IS NOT DISTINCT FROM NEW.progress_at THEN
+        RETURN NULL;
+    END IF;
+    UPDATE jobs SET
+        pending_items = pending_items + (CASE WHEN TG_OP <> 'DELETE' AND NEW.status = 'pending' THEN 1 ELSE 0 END)
+                                      - (CASE WHEN TG_OP <> 'INSERT' AND OLD.status = 'pending' THEN 1 ELSE 0 END),
+        running_items = running_items + (CASE WHEN TG_OP <> 'DELETE' AND NEW.status = 'running' THEN 1 ELSE 0 END)
+                                      - (CASE WHEN TG_OP <> 'INSERT' AND OLD.status = 'running' THEN 1 ELSE 0 END),
+        succeeded_items = succeeded_items + (CASE WHEN TG_OP <> 'DELETE' AND NEW.status = 'succeeded' THEN 1 ELSE 0 END)
+                                          - (CASE WHEN TG_OP <> 'INSERT' AND OLD.status = 'succeeded' THEN 1 ELSE 0 END),
+        failed_items = failed_items + (CASE WHEN TG_OP <> 'DELETE' AND NEW.status = 'failed' THEN 1 ELSE 0 END)
+                                    - (CASE WHEN TG_OP <> 'INSERT' AND OLD.status = 'failed' THEN 1 ELSE 0 END),
+        cancelled_items = cancelled_items + (CASE WHEN TG_OP <> 'DELETE' AND NEW.status = 'cancelled' THEN 1 ELSE 0 END)
+                                          - (CASE WHEN TG_OP <> 'INSERT' AND OLD.status = 'cancelled' THEN 1 ELSE 0 END),
+        collected = collected + (CASE WHEN TG_OP <> 'DELETE' THEN NEW.collected ELSE 0 END)
+                              - (CASE WHEN TG_OP <> 'INSERT' THEN OLD.collected ELSE 0 END),
+        ingested = ingested + (CASE WHEN TG_OP <> 'DELETE' THEN NEW.ingested ELSE 0 END)
+                            - (CASE WHEN TG_OP <> 'INSERT' THEN OLD.ingested ELSE 0 END),
+        collected_total = collected_total + (CASE WHEN TG_OP <> 'DELETE' THEN NEW.collected_total ELSE 0 END)
+                                          - (CASE WHEN TG_OP <> 'INSERT' THEN OLD.collected_total ELSE 0 END),
+        progress_at = CASE WHEN TG_OP = 'DELETE' OR NEW.progress_at IS NULL THEN progress_at
+                           ELSE GREATEST(progress_at, NEW.progress_at) END
+    WHERE id = job;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER work_items_counted AFTER INSERT OR UPDATE OR DELETE ON work_items
+    FOR EACH ROW EXECUTE FUNCTION work_items_counted();
+
+-- Rows that churn (every checkpoint updates its row; every batch deletes staged copies) are
+-- vacuumed early rather than at autovacuum's default 20 % of the table.
+ALTER TABLE checkpoints SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);
+ALTER TABLE staged_documents SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.05);
+ALTER TABLE work_items SET (autovacuum_vacuum_scale_factor = 0.05, autovacuum_analyze_scale_factor = 0.05);
