@@ -70,11 +70,18 @@ public final class Engine: Sendable {
     }
 
     /// As the public initializer, with SQLite's busy timeout settable (tests of lock contention).
-    init(storePath: String, access: Access, leaseSeconds: Double, stopGraceSeconds: Double,
-         busyTimeoutMilliseconds: Int32, logger: Logger) throws {
+    convenience init(storePath: String, access: Access, leaseSeconds: Double, stopGraceSeconds: Double,
+                     busyTimeoutMilliseconds: Int32, logger: Logger) throws {
         let store = try Store(path: storePath, readOnly: access == .readOnly, busyTimeoutMilliseconds: busyTimeoutMilliseconds,
                               logger: logger)
-        let owner = OwnerLock.makeOwnerID()
+        try self.init(store: store, access: access, owner: OwnerLock.makeOwnerID(), leaseSeconds: leaseSeconds,
+                      stopGraceSeconds: stopGraceSeconds, logger: logger)
+    }
+
+    /// An engine on `store` (another store behind the seam: PostgreSQL), working as `owner`
+    /// (`host:pid:engine`, the host part what the store records as the lease's host).
+    package init(store: any JobStore, access: Access, owner: String, leaseSeconds: Double, stopGraceSeconds: Double,
+                 logger: Logger) throws {
         self.store = store
         self.owner = owner
         self.logger = logger

@@ -18,7 +18,8 @@ extension PostgresStore {
     private func submit(_ db: PostgresSession, spec: JobSpec, baseDirectory: URL, protecting: ProtectedPaths) throws -> SubmitResult {
         let settings = { var settings = spec; settings.items = []; return settings }()
         let settingsJSON = String(decoding: settings.jsonValue.canonicalJSON(), as: UTF8.self)
-        try db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.text("jobengine submit \(spec.name)")])
+        // Per schema: stores in other schemas of the database have jobs of the same name.
+        try db.execute("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ' submit ' || $1, 0))", [.text(spec.name)])
         let existing = try db.execute("SELECT id, spec_version FROM jobs WHERE name = $1 FOR UPDATE", [.text(spec.name)]).first
         let created = existing == nil
         let jobID = existing?.string("id") ?? UUID().uuidString.lowercased()
@@ -180,32 +181,57 @@ extension PostgresStore {
         }
     }
 
-    /// Records `jobID` as the owner of each target, as the SQLite store does (invariant 7).
+    /// Records `jobID` as the owner of each target, as the SQLite store does (invariant 7), a step
+    /// of targets in three statements (a per-item target per item: a round trip each would be most
+    /// of a large submit).
     private func claim(_ targets: [SinkTarget], _ db: PostgresSession, jobID: String, jobName: String,
                        protecting: ProtectedPaths, problems: inout SubmitProblems) throws {
+        var candidates: [SinkTarget] = []
         for target in targets {
             if let what = protecting.what(target.file) {
                 problems.add(SpecProblem(field: "ingester.path", message: "\(target.file) is \(what); a sink may never write there: choose another path"))
-                continue
+            } else {
+                candidates.append(target)
             }
-            if let owner = try db.execute("""
-                SELECT s.job_id, j.name FROM sink_targets s JOIN jobs j ON j.id = s.job_id WHERE s.target = $1
-                """, [.text(target.key)]).first {
-                if owner.string("job_id") != jobID {
+        }
+        guard !candidates.isEmpty else { return }
+        var keys = PostgresBindings()
+        keys.append(candidates.map(\.key))
+        var owners: [String: (id: String, name: String)] = [:]
+        for row in try db.execute("""
+            SELECT s.target, s.job_id, j.name FROM sink_targets s JOIN jobs j ON j.id = s.job_id WHERE s.target = ANY($1::text[])
+            """, bindings: keys) {
+            owners[row.string("target") ?? ""] = (row.string("job_id") ?? "", row.string("name") ?? "")
+        }
+        var names = PostgresBindings()
+        names.append(jobID)
+        names.append(candidates.compactMap(\.item))
+        let known = Set(try db.execute("SELECT name FROM work_items WHERE job_id = $1 AND name = ANY($2::text[])", bindings: names)
+            .compactMap { $0.string("name") })
+        let jobHasItems = try !db.execute("SELECT 1 FROM work_items WHERE job_id = $1 LIMIT 1", [.text(jobID)]).isEmpty
+        var new: [String] = []
+        for target in candidates {
+            if let owner = owners[target.key] {
+                if owner.id != jobID {
                     problems.add(SpecProblem(field: "ingester.path", message:
-                        "\(target.description) belongs to job \(owner.string("name") ?? "?"); a sink target belongs to one job: choose another path"))
+                        "\(target.description) belongs to job \(owner.name); a sink target belongs to one job: choose another path"))
                 }
                 continue
             }
-            let adopted = try target.item.map { name in
-                try !db.execute("SELECT 1 FROM work_items WHERE job_id = $1 AND name = $2", [.text(jobID), .text(name)]).isEmpty
-            } ?? !db.execute("SELECT 1 FROM work_items WHERE job_id = $1 LIMIT 1", [.text(jobID)]).isEmpty
+            let adopted = target.item.map(known.contains) ?? jobHasItems
             if !adopted && target.holdsForeignData(job: jobName) {
                 problems.add(SpecProblem(field: "ingester.path", message:
                     "\(target.description) exists and was not written by job \(jobName); remove it or choose another path"))
             }
-            try db.execute("INSERT INTO sink_targets (target, job_id, created_at) VALUES ($1, $2, \(Self.now))",
-                           [.text(target.key), .text(jobID)])
+            new.append(target.key)
         }
+        guard !new.isEmpty else { return }
+        var rows = PostgresBindings()
+        rows.append(new)
+        rows.append(jobID)
+        try db.execute("""
+            INSERT INTO sink_targets (target, job_id, created_at) SELECT t, $2, \(Self.now) FROM unnest($1::text[]) AS t
+            ON CONFLICT (target) DO NOTHING
+            """, bindings: rows)
     }
 }

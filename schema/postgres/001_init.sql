@@ -133,40 +133,72 @@ CREATE TABLE claimed_work (
     claimed_at  DOUBLE PRECISION NOT NULL
 );
 
--- The job's counters follow every insert, delete and change of an item's status or counts.
+-- The job's counters follow every insert, delete and change of an item's status or counts: once per
+-- statement, from its transition tables. (A row-level trigger updated the job's row once per item,
+-- and a submit that inserts thousands of items in one transaction made one row version of the job
+-- per item, each found by walking the versions before it: quadratic, 40 s for 20,000 items.)
 CREATE FUNCTION work_items_counted() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    job TEXT := COALESCE(NEW.job_id, OLD.job_id);
 BEGIN
-    IF TG_OP = 'UPDATE' AND OLD.status = NEW.status AND OLD.collected = NEW.collected AND OLD.ingested = NEW.ingested
-       AND OLD.collected_total = NEW.collected_total AND OLD.progress_at IS NOT DISTINCT FROM NEW.progress_at THEN
-        RETURN NULL;
+    IF TG_OP = 'INSERT' THEN
+        UPDATE jobs j SET
+            pending_items = j.pending_items + d.pending, running_items = j.running_items + d.running,
+            succeeded_items = j.succeeded_items + d.succeeded, failed_items = j.failed_items + d.failed,
+            cancelled_items = j.cancelled_items + d.cancelled, collected = j.collected + d.collected,
+            ingested = j.ingested + d.ingested, collected_total = j.collected_total + d.collected_total,
+            progress_at = GREATEST(j.progress_at, d.progress_at)
+        FROM (SELECT job_id,
+                     COUNT(*) FILTER (WHERE status = 'pending') AS pending, COUNT(*) FILTER (WHERE status = 'running') AS running,
+                     COUNT(*) FILTER (WHERE status = 'succeeded') AS succeeded, COUNT(*) FILTER (WHERE status = 'failed') AS failed,
+                     COUNT(*) FILTER (WHERE status = 'cancelled') AS cancelled, SUM(collected) AS collected,
+                     SUM(ingested) AS ingested, SUM(collected_total) AS collected_total, MAX(progress_at) AS progress_at
+              FROM new_rows GROUP BY job_id) d
+        WHERE j.id = d.job_id;
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE jobs j SET
+            pending_items = j.pending_items - d.pending, running_items = j.running_items - d.running,
+            succeeded_items = j.succeeded_items - d.succeeded, failed_items = j.failed_items - d.failed,
+            cancelled_items = j.cancelled_items - d.cancelled, collected = j.collected - d.collected,
+            ingested = j.ingested - d.ingested, collected_total = j.collected_total - d.collected_total
+        FROM (SELECT job_id,
+                     COUNT(*) FILTER (WHERE status = 'pending') AS pending, COUNT(*) FILTER (WHERE status = 'running') AS running,
+                     COUNT(*) FILTER (WHERE status = 'succeeded') AS succeeded, COUNT(*) FILTER (WHERE status = 'failed') AS failed,
+                     COUNT(*) FILTER (WHERE status = 'cancelled') AS cancelled, SUM(collected) AS collected,
+                     SUM(ingested) AS ingested, SUM(collected_total) AS collected_total
+              FROM old_rows GROUP BY job_id) d
+        WHERE j.id = d.job_id;
+    ELSE
+        -- A lease renewal or a parameter update changes none of the counted columns: nothing is written.
+        UPDATE jobs j SET
+            pending_items = j.pending_items + d.pending, running_items = j.running_items + d.running,
+            succeeded_items = j.succeeded_items + d.succeeded, failed_items = j.failed_items + d.failed,
+            cancelled_items = j.cancelled_items + d.cancelled, collected = j.collected + d.collected,
+            ingested = j.ingested + d.ingested, collected_total = j.collected_total + d.collected_total,
+            progress_at = GREATEST(j.progress_at, d.progress_at)
+        FROM (SELECT job_id,
+                     SUM(CASE WHEN status = 'pending' THEN sign ELSE 0 END) AS pending,
+                     SUM(CASE WHEN status = 'running' THEN sign ELSE 0 END) AS running,
+                     SUM(CASE WHEN status = 'succeeded' THEN sign ELSE 0 END) AS succeeded,
+                     SUM(CASE WHEN status = 'failed' THEN sign ELSE 0 END) AS failed,
+                     SUM(CASE WHEN status = 'cancelled' THEN sign ELSE 0 END) AS cancelled,
+                     SUM(collected * sign) AS collected, SUM(ingested * sign) AS ingested,
+                     SUM(collected_total * sign) AS collected_total, MAX(progress_at) AS progress_at
+              FROM (SELECT job_id, 1 AS sign, status, collected, ingested, collected_total, progress_at FROM new_rows
+                    UNION ALL
+                    SELECT job_id, -1, status, collected, ingested, collected_total, NULL FROM old_rows) x
+              GROUP BY job_id) d
+        WHERE j.id = d.job_id AND (d.pending <> 0 OR d.running <> 0 OR d.succeeded <> 0 OR d.failed <> 0 OR d.cancelled <> 0
+              OR d.collected <> 0 OR d.ingested <> 0 OR d.collected_total <> 0
+              OR (d.progress_at IS NOT NULL AND (j.progress_at IS NULL OR d.progress_at > j.progress_at)));
     END IF;
-    UPDATE jobs SET
-        pending_items = pending_items + (CASE WHEN TG_OP <> 'DELETE' AND NEW.status = 'pending' THEN 1 ELSE 0 END)
-                                      - (CASE WHEN TG_OP <> 'INSERT' AND OLD.status = 'pending' THEN 1 ELSE 0 END),
-        running_items = running_items + (CASE WHEN TG_OP <> 'DELETE' AND NEW.status = 'running' THEN 1 ELSE 0 END)
-                                      - (CASE WHEN TG_OP <> 'INSERT' AND OLD.status = 'running' THEN 1 ELSE 0 END),
-        succeeded_items = succeeded_items + (CASE WHEN TG_OP <> 'DELETE' AND NEW.status = 'succeeded' THEN 1 ELSE 0 END)
-                                          - (CASE WHEN TG_OP <> 'INSERT' AND OLD.status = 'succeeded' THEN 1 ELSE 0 END),
-        failed_items = failed_items + (CASE WHEN TG_OP <> 'DELETE' AND NEW.status = 'failed' THEN 1 ELSE 0 END)
-                                    - (CASE WHEN TG_OP <> 'INSERT' AND OLD.status = 'failed' THEN 1 ELSE 0 END),
-        cancelled_items = cancelled_items + (CASE WHEN TG_OP <> 'DELETE' AND NEW.status = 'cancelled' THEN 1 ELSE 0 END)
-                                          - (CASE WHEN TG_OP <> 'INSERT' AND OLD.status = 'cancelled' THEN 1 ELSE 0 END),
-        collected = collected + (CASE WHEN TG_OP <> 'DELETE' THEN NEW.collected ELSE 0 END)
-                              - (CASE WHEN TG_OP <> 'INSERT' THEN OLD.collected ELSE 0 END),
-        ingested = ingested + (CASE WHEN TG_OP <> 'DELETE' THEN NEW.ingested ELSE 0 END)
-                            - (CASE WHEN TG_OP <> 'INSERT' THEN OLD.ingested ELSE 0 END),
-        collected_total = collected_total + (CASE WHEN TG_OP <> 'DELETE' THEN NEW.collected_total ELSE 0 END)
-                                          - (CASE WHEN TG_OP <> 'INSERT' THEN OLD.collected_total ELSE 0 END),
-        progress_at = CASE WHEN TG_OP = 'DELETE' OR NEW.progress_at IS NULL THEN progress_at
-                           ELSE GREATEST(progress_at, NEW.progress_at) END
-    WHERE id = job;
     RETURN NULL;
 END;
 $$;
-CREATE TRIGGER work_items_counted AFTER INSERT OR UPDATE OR DELETE ON work_items
-    FOR EACH ROW EXECUTE FUNCTION work_items_counted();
+CREATE TRIGGER work_items_counted_insert AFTER INSERT ON work_items REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION work_items_counted();
+CREATE TRIGGER work_items_counted_update AFTER UPDATE ON work_items REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION work_items_counted();
+CREATE TRIGGER work_items_counted_delete AFTER DELETE ON work_items REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION work_items_counted();
 
 -- Rows that churn (every checkpoint updates its row; every batch deletes staged copies) are
 -- vacuumed early rather than at autovacuum's default 20 % of the table.

@@ -1,0 +1,89 @@
+import Foundation
+import JobEnginePostgres
+import Testing
+
+@testable import JobEngine
+
+/// The engine on a PostgreSQL store, end to end: the paths the SQLite store's tests walk (run,
+/// a failure and its recover or restart, a cancel, the sinks holding each document once).
+@Suite(.enabled(if: TestPostgres.url != nil || TestPostgres.required, TestPostgres.skipNote))
+struct PostgresEngineTests {
+    static func engine(hostID: String = "host-a", leaseSeconds: Double = 30) throws -> Engine {
+        try Engine(postgres: TestPostgres.freshURL(), hostID: hostID, leaseSeconds: leaseSeconds, logger: quietLogger)
+    }
+
+    @Test(arguments: ["jsonl", "sqlite"])
+    func aJobRunsAndAnIngestFailureIsRecoveredWithoutCollectingAgain(sink: String) async throws {
+        let folder = try TemporaryDirectory()
+        let engine = try Self.engine()
+        let spec = makeSpec(items: ["q1", "q2", "q3"], documents: 300, sink: sink,
+                            faults: [FaultSpec(item: "q2", phase: .ingest, atDocument: 130, message: "sink timed out")])
+        let job = try await engine.submit(spec, baseDirectory: folder.url).job
+        let first = try await engine.run(jobID: job.id)
+        let failed = try #require(first.items.first { $0.name == "q2" })
+        #expect(failed.status == .failed && failed.lastError == "sink timed out" && failed.collected == 300 && failed.ingested == 120)
+        #expect(first.items.filter { $0.status == .succeeded }.count == 2)
+        #expect(try await engine.retry([failed.id], mode: .recover).total == 1)
+        let second = try await engine.run(jobID: job.id)
+        #expect(second.allSucceeded)
+        #expect(second.items.first { $0.name == "q2" }?.collectedTotal == 300, "nothing collected again")
+        try expectSinkHoldsEachOnce(sink: sink, folder: folder, items: ["q1", "q2", "q3"], documents: 300)
+        let events = try await engine.history(itemID: failed.id).map { "\($0.from?.rawValue ?? "-")>\($0.to.rawValue)" }
+        #expect(events == ["->pending", "pending>running", "running>failed", "failed>pending", "pending>running", "running>succeeded"])
+        await engine.shutdown()
+    }
+
+    @Test func aCollectFailureRecoversFromItsCursorAndARestartStartsOver() async throws {
+        let folder = try TemporaryDirectory()
+        let engine = try Self.engine()
+        let spec = makeSpec(documents: 500, pageSize: 50,
+                            faults: [FaultSpec(item: "q1", phase: .collect, atDocument: 230, times: 2, message: "source down")])
+        let job = try await engine.submit(spec, baseDirectory: folder.url).job
+        let failed = try #require(try await engine.run(jobID: job.id).items.first)
+        #expect(failed.status == .failed && failed.collected == 200)
+        #expect(try await engine.retry([failed.id], mode: .restart).total == 1)
+        let again = try #require(try await engine.run(jobID: job.id).items.first)
+        #expect(again.status == .failed && again.collected == 200 && again.collectedTotal == 400, "restart collected from the start")
+        #expect(try await engine.retry([failed.id], mode: .recover).total == 1)
+        let done = try #require(try await engine.run(jobID: job.id).items.first)
+        #expect(done.status == .succeeded && done.collectedTotal == 700, "recover went on from the cursor")
+        try expectSinkHoldsEachOnce(sink: "jsonl", folder: folder, items: ["q1"], documents: 500)
+        await engine.shutdown()
+    }
+
+    @Test func aSecondSubmitWithOtherParametersRestartsAQueuedRecover() async throws {
+        let folder = try TemporaryDirectory()
+        let engine = try Self.engine()
+        let spec = makeSpec(documents: 200, faults: [FaultSpec(item: "q1", phase: .ingest, atDocument: 100, message: "down")])
+        let job = try await engine.submit(spec, baseDirectory: folder.url).job
+        let failed = try #require(try await engine.run(jobID: job.id).items.first)
+        #expect(try await engine.retry([failed.id], mode: .recover).total == 1)
+        var changed = spec
+        changed.items[0].params = ["query": .string("other")]
+        let result = try await engine.submit(changed, baseDirectory: folder.url)
+        #expect(result.changedItems == ["q1"] && result.job.specVersion == 2)
+        let item = try #require(try await engine.run(jobID: job.id).items.first)
+        #expect(item.status == .succeeded && item.parameters == ["query": .string("other")])
+        #expect(item.collectedTotal == 400, "restarted from scratch instead of resuming under other parameters")
+        try expectSinkHoldsEachOnce(sink: "jsonl", folder: folder, items: ["q1"], documents: 200)
+        await engine.shutdown()
+    }
+
+    @Test func anItemsFileOfManyItemsIsSubmittedAtOnceAndRefusedWholeOnABadLine() async throws {
+        let folder = try TemporaryDirectory()
+        let engine = try Self.engine()
+        let lines = (0..<20_000).map { #"{"name": "i\#($0)", "params": {"n": \#($0)}}"# }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: folder.path("items.jsonl"), atomically: true, encoding: .utf8)
+        var spec = makeSpec(items: [], documents: 1, sink: "sqlite")
+        spec.itemsFile = "items.jsonl"
+        let result = try await engine.submit(spec, baseDirectory: folder.url)
+        #expect(result.addedCount == 20_000 && result.created)
+        #expect(try await engine.jobStatus(result.job.id)?.counts == [.pending: 20_000])
+        // A second spec version with a duplicate line: refused, and nothing of it is written.
+        try (lines + [#"{"name": "i7"}"#]).joined(separator: "\n").write(toFile: folder.path("items.jsonl"), atomically: true, encoding: .utf8)
+        let error = try await #require(throws: EngineError.self) { try await engine.submit(spec, baseDirectory: folder.url) }
+        #expect(error.problems.first?.message.contains("duplicate item name \"i7\"") == true, "\(error)")
+        #expect(try await engine.job(result.job.id.uuidString)?.specVersion == 1)
+        await engine.shutdown()
+    }
+}
