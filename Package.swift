@@ -93,6 +93,7 @@ let package = Package(
                 "JobEngine",
                 "JobEngineHTTP",
                 "JobEngineConnectors",
+                "JobEnginePostgres",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -119,7 +120,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineRunTests",
-            dependencies: ["engine-run", "CSQLite"]
+            dependencies: ["engine-run", "CSQLite", "JobEngine", "JobEnginePostgres", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "JobEngineHTTPTests",

@@ -4,7 +4,8 @@ import PostgresNIO
 
 /// Where a PostgreSQL store is: `postgres://user[:password]@host[:port]/database`, optionally
 /// `?search_path=schema` (the schema the store's tables live in: several stores in one database,
-/// as the tests use) and `?sslmode=disable|prefer|require`.
+/// as the tests use). The password, if not in the URL, comes from `PGPASSWORD`. Connections are not
+/// encrypted: keep the database on a private network (TLS is not offered yet).
 public struct PostgresLocation: Sendable, CustomStringConvertible {
     let host: String
     let port: Int
@@ -30,7 +31,8 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         self.host = host
         port = parts.port ?? 5432
         self.user = user.removingPercentEncoding ?? user
-        password = parts.password.map { $0.removingPercentEncoding ?? $0 }
+        // As libpq does: a URL without a password takes PGPASSWORD's, so none need be written down.
+        password = parts.password.map { $0.removingPercentEncoding ?? $0 } ?? ProcessInfo.processInfo.environment["PGPASSWORD"]
         self.database = database
         let schema = parts.queryItems?.first { $0.name == "search_path" || $0.name == "schema" }?.value
         if let schema, schema.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) == nil {
@@ -49,8 +51,9 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         "postgres://\(user)@\(host):\(port)/\(database)" + (schema.map { "?search_path=\($0)" } ?? "")
     }
 
-    static func redacted(_ url: String) -> String {
-        url.replacingOccurrences(of: #"://([^:@/]+):[^@/]*@"#, with: "://$1:***@", options: .regularExpression)
+    /// `url` with its password masked (`***`), or left out.
+    public static func redacted(_ url: String, keepPassword: Bool = true) -> String {
+        url.replacingOccurrences(of: #"://([^:@/]+):[^@/]*@"#, with: keepPassword ? "://$1:***@" : "://$1@", options: .regularExpression)
     }
 
     var configuration: PostgresConnection.Configuration {

@@ -44,9 +44,15 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
         do {
             if readOnly {
                 let version = try sessions.withSession { db in
-                    try db.execute("SELECT COALESCE(MAX(version), 0) AS v FROM schema_versions").first?.int("v") ?? 0
+                    guard try db.execute("SELECT to_regclass('schema_versions') IS NOT NULL AS known").first?.int("known") == 1 else { return 0 }
+                    return try db.execute("SELECT COALESCE(MAX(version), 0) AS v FROM schema_versions").first?.int("v") ?? 0
                 }
-                guard version > 0 else { throw EngineError(.storeUnusable, "the PostgreSQL store \(location) has no JobEngine tables yet") }
+                guard version > 0 else {
+                    throw EngineError(.storeUnusable, "the PostgreSQL store \(location) has no JobEngine tables yet (a command that writes creates them)")
+                }
+                guard version <= PostgresMigrations.latestVersion else {
+                    throw EngineError(.storeNewerThanEngine, "the PostgreSQL store \(location) is at schema version \(version); this engine knows up to \(PostgresMigrations.latestVersion): upgrade the engine")
+                }
             } else {
                 try PostgresMigrations.apply(sessions)
             }

@@ -2,12 +2,13 @@ import ArgumentParser
 import Foundation
 import JobEngine
 import JobEngineConnectors
+import JobEnginePostgres
 import Logging
 
 /// Options every command takes: where the store is and how much to log.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The store file.", discussion: "Default: $ENGINE_DB, else ./engine.sqlite.",
-                                            valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The store: a SQLite file, or postgres://user@host:port/database for many hosts.",
+                                            discussion: "Default: $ENGINE_DB, else ./engine.sqlite.", valueName: "path-or-url"))
     var db: String?
 
     @Flag(name: .long, help: "Log the engine's progress and errors to stderr.")
@@ -15,9 +16,15 @@ struct GlobalOptions: ParsableArguments {
 
     var storePath: String { db ?? ProcessInfo.processInfo.environment["ENGINE_DB"] ?? "engine.sqlite" }
 
-    /// `--db PATH` when the store is not the default one, so printed commands work when copied.
+    /// `--db PATH` when the store is not the default one, so printed commands work when copied
+    /// (a PostgreSQL URL without its password: `PGPASSWORD` supplies it, as for psql).
     var storeArgument: String {
-        storePath == "engine.sqlite" ? "" : " --db \(shellQuoted(storePath))"
+        storePath == "engine.sqlite" ? "" : " --db \(shellQuoted(storeDisplay))"
+    }
+
+    /// The store as messages show it: a PostgreSQL URL without its password.
+    var storeDisplay: String {
+        PostgresLocation.isURL(storePath) ? PostgresLocation.redacted(storePath, keepPassword: false) : storePath
     }
 
     /// Opens the engine on the store, turning the ways a store can be unusable into exit code 2.
@@ -36,6 +43,7 @@ struct GlobalOptions: ParsableArguments {
         var logger = Logger(label: "engine-run")
         logger.logLevel = verbose ? .info : .critical
         let path = storePath
+        if PostgresLocation.isURL(path) { return try openPostgres(path, readOnly: readOnly, logger: logger) }
         if readOnly && FileManager.default.fileExists(atPath: path) {
             do {
                 return Self.withConnectors(try Engine(storePath: path, access: .readOnly, logger: logger))
@@ -67,6 +75,30 @@ struct GlobalOptions: ParsableArguments {
             throw CommandFailure.usage("cannot use the store \(path): \(CommandFailure.describe(error))")
         }
     }
+}
+
+extension GlobalOptions {
+    /// An engine on a PostgreSQL store; its host id is `$ENGINE_HOST_ID` (default the hostname),
+    /// its lease `$ENGINE_LEASE_SECONDS` (default 30).
+    private func openPostgres(_ url: String, readOnly: Bool, logger: Logger) throws -> Engine {
+        do {
+            return Self.withConnectors(try Engine(postgres: url, access: readOnly ? .readOnly : .readWrite,
+                                                  leaseSeconds: try leaseSeconds(), stopGraceSeconds: try stopGraceSeconds(),
+                                                  logger: logger))
+        } catch let error as EngineError {
+            throw CommandFailure.usage("cannot use the store: \(error.message)")
+        }
+    }
+}
+
+/// `$ENGINE_LEASE_SECONDS` (default 30): how long a worker's lease on an item lasts unrenewed; a
+/// worker silent for longer (stopped, partitioned) loses its items to the other workers.
+func leaseSeconds() throws -> Double {
+    guard let raw = ProcessInfo.processInfo.environment["ENGINE_LEASE_SECONDS"] else { return 30 }
+    guard let seconds = Double(raw), seconds >= 1, seconds <= 3600 else {
+        throw CommandFailure.usage("ENGINE_LEASE_SECONDS=\(raw) is not valid: use a number of seconds from 1 to 3600")
+    }
+    return seconds
 }
 
 /// `$ENGINE_STOP_GRACE_SECONDS` (default 10): after SIGINT/SIGTERM, how long a collector or sink

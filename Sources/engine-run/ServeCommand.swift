@@ -86,7 +86,7 @@ struct Serve: AsyncParsableCommand {
         let worker = Worker(engine: engine, pollInterval: .milliseconds(Int(pollSeconds * 1000)), logger: logger)
         let configuration = APIConfiguration(apiKey: key, connections: connectionLimits)
         let app = buildApplication(engine: engine, worker: worker, configuration: configuration, host: host, port: port,
-                                   logger: logger) { [host, storePath = options.storePath, insecureNoAuth] boundPort in
+                                   logger: logger) { [host, storePath = options.storeDisplay, insecureNoAuth] boundPort in
             let authNote = insecureNoAuth ? "no API key (--insecure-no-auth)" : "API key required"
             // Written straight to the descriptor: scripts wait for this line, and stdout may be a pipe.
             let line = "serving the API and the Jobs page on http://\(host):\(boundPort)/ (\(authNote); store \(storePath))\n"

@@ -21,7 +21,7 @@ struct Status: AsyncParsableCommand {
             return
         }
         if statuses.isEmpty {
-            print("no jobs in \(options.storePath)")
+            print("no jobs in \(options.storeDisplay)")
             return
         }
         let header = ["JOB", "VERSION", "STATE"] + WorkItemStatus.allCases.map { $0.rawValue.uppercased() }
