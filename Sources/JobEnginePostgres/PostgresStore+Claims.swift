@@ -181,7 +181,8 @@ extension PostgresStore {
             try first(db)
             guard let row = try db.execute("""
                 UPDATE work_items SET status = $1, phase = COALESCE($2, phase), last_error = $3, error_kind = $4,
-                lease_owner = NULL, lease_host = NULL, lease_expires_at = NULL, progress_note = NULL, updated_at = \(Self.now)
+                lease_owner = NULL, lease_host = NULL, lease_expires_at = NULL, progress_note = NULL, interruptions = 0,
+                updated_at = \(Self.now)
                 WHERE id = $5 AND status = 'running' AND lease_owner = $6 AND fence = $7
                 RETURNING job_id, attempt
                 """, [.text(status.rawValue), SQLValue(phase?.rawValue), SQLValue(error), SQLValue(kind?.rawValue),
@@ -247,39 +248,62 @@ extension PostgresStore {
         return try markInterrupted(reason: reason, where: "lease_owner = $1", [.text(owner)]) { ids.contains($0.id) }
     }
 
-    /// Marks interrupted every running item whose lease expired on the database's clock (`now`, the
-    /// caller's clock, is not used: hosts' clocks differ).
+    /// The reaper: marks interrupted every running item whose lease expired on the database's clock
+    /// (`now`, the caller's clock, is not used: hosts' clocks differ). One worker reaps at a time
+    /// (a transaction-level advisory lock, tried, not waited for: the others have nothing to add).
     package func markExpiredInterrupted(now: Double, reason: String, spare: (_ itemID: String, _ owner: String) -> Bool) throws -> [UUID] {
-        try markInterrupted(reason: reason, where: "lease_expires_at < \(Self.now)", []) { !spare($0.id, $0.owner) }
+        try markInterrupted(reason: reason, where: "lease_expires_at < \(Self.now)", [], reaper: true) { !spare($0.id, $0.owner) }
     }
 
     /// One transaction: the running items matching `condition` that `include` accepts become
     /// `failed`/`interrupted`, each with its event. Each update is guarded by the fence it read, so
     /// an item that finished, or was claimed again, after the read is never touched.
-    private func markInterrupted(reason: String, where condition: String, _ arguments: [SQLValue],
+    ///
+    /// An item interrupted more than its job's `retry.max_recoveries` times in a row ends as
+    /// `crash_loop` instead, and is not among the ids returned (they are recovered automatically).
+    private func markInterrupted(reason: String, where condition: String, _ arguments: [SQLValue], reaper: Bool = false,
                                  include: ((id: String, owner: String)) -> Bool) throws -> [UUID] {
         try write { db in
+            if reaper, try db.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(current_schema() || ' reaper', 0)) AS mine")
+                .first?.int("mine") != 1 { return [] }
             let rows = try db.execute("""
-                SELECT id, job_id, attempt, lease_owner, fence FROM work_items WHERE status = 'running' AND \(condition)
-                ORDER BY id FOR UPDATE SKIP LOCKED
+                SELECT w.id, w.job_id, w.attempt, w.lease_owner, w.fence, w.interruptions, j.settings_json
+                FROM work_items w JOIN jobs j ON j.id = w.job_id WHERE w.status = 'running' AND \(condition)
+                ORDER BY w.id FOR UPDATE OF w SKIP LOCKED
                 """, arguments)
             var marked: [UUID] = []
+            var caps: [String: Int] = [:]
             for row in rows {
                 let id = row.string("id") ?? ""
                 let owner = row.string("lease_owner") ?? ""
                 guard include((id, owner)) else { continue }
-                let text = reason.replacingOccurrences(of: "{owner}", with: owner)
+                let jobID = row.string("job_id") ?? ""
+                let cap = caps[jobID] ?? Self.maxRecoveries(settings: row.data("settings_json"))
+                caps[jobID] = cap
+                let interruptions = row.int("interruptions") + 1
+                let kind: ErrorKind = interruptions > cap ? .crashLoop : .interrupted
+                var text = reason.replacingOccurrences(of: "{owner}", with: owner)
+                if kind == .crashLoop {
+                    text += " (its worker died \(interruptions) times in a row running it, more than retry.max_recoveries = \(cap): not recovered automatically; retry it by hand once the cause is fixed)"
+                }
                 let changed = try db.change("""
-                    UPDATE work_items SET status = 'failed', error_kind = 'interrupted', last_error = $1, lease_owner = NULL,
-                    lease_host = NULL, lease_expires_at = NULL, progress_note = NULL, updated_at = \(Self.now)
+                    UPDATE work_items SET status = 'failed', error_kind = $5, last_error = $1, lease_owner = NULL,
+                    lease_host = NULL, lease_expires_at = NULL, progress_note = NULL, interruptions = $6, updated_at = \(Self.now)
                     WHERE id = $2 AND status = 'running' AND lease_owner = $3 AND fence = $4
-                    """, [.text(text), .text(id), .text(owner), row["fence"]])
+                    """, [.text(text), .text(id), .text(owner), row["fence"], .text(kind.rawValue), .integer(Int64(interruptions))])
                 guard changed == 1 else { continue }
-                try recordEvent(db, itemID: id, jobID: row.string("job_id") ?? "", attempt: row.int("attempt"),
-                                from: .running, to: .failed, error: text, errorKind: .interrupted)
-                if let uuid = UUID(uuidString: id) { marked.append(uuid) }
+                try recordEvent(db, itemID: id, jobID: jobID, attempt: row.int("attempt"),
+                                from: .running, to: .failed, error: text, errorKind: kind)
+                if kind == .interrupted, let uuid = UUID(uuidString: id) { marked.append(uuid) }
             }
             return marked
         }
+    }
+
+    /// A job's `retry.max_recoveries`, from its stored settings (5 when they cannot be read).
+    static func maxRecoveries(settings: Data?) -> Int {
+        guard let settings, let value = try? JSONValue.parse(settings),
+              let spec = JobSpec.read(value, withoutItems: true).0 else { return RetrySpec().maxRecoveries }
+        return spec.retry.maxRecoveries
     }
 }

@@ -122,7 +122,7 @@ extension PostgresStore {
         if mode == .restart { try Self.clearForRestart(db, id: id) }
         let budget: String
         switch RetryRules.budget(for: origin) {
-        case .reset: budget = "1"
+        case .reset: budget = "1, interruptions = 0"
         case .countOne: budget = "automatic_attempts + 1"
         case .keep: budget = "automatic_attempts"
         }

@@ -37,7 +37,7 @@ import Testing
             "name: missing",
             "concurrency: must be > 0",
             "retry.mode: must be one of \"restart\", \"recover\", got \"resume\"",
-            "retry.max_atempts: unknown key (known keys: backoff_ms, max_attempts, mode)",
+            "retry.max_atempts: unknown key (known keys: backoff_ms, max_attempts, max_recoveries, mode)",
             "items[1].name: missing",
             "items[3]: must be an object, got a number",
             "faults[0].phase: must be \"collect\" or \"ingest\"",

@@ -51,7 +51,10 @@ CREATE TABLE work_items (
     fence                   BIGINT NOT NULL DEFAULT 0,
     not_before              DOUBLE PRECISION,
     last_error              TEXT,
-    error_kind              TEXT CHECK (error_kind IN ('transient', 'permanent', 'interrupted')),
+    error_kind              TEXT CHECK (error_kind IN ('transient', 'permanent', 'interrupted', 'crash_loop')),
+    -- Times in a row the item's worker died while running it (reset by any other outcome and by a
+    -- manual retry): past retry.max_recoveries the reaper ends it as crash_loop.
+    interruptions           INTEGER NOT NULL DEFAULT 0,
     collected               BIGINT NOT NULL DEFAULT 0,
     ingested                BIGINT NOT NULL DEFAULT 0,
     collected_total         BIGINT NOT NULL DEFAULT 0,

@@ -44,6 +44,7 @@ extension JobSpec {
                 "max_attempts": .number(Double(retry.maxAttempts)),
                 "mode": .string(retry.mode.rawValue),
                 "backoff_ms": .number(Double(retry.backoffMilliseconds)),
+                "max_recoveries": .number(Double(retry.maxRecoveries)),
             ],
             "checkpoint": ["sync": .string(checkpoint.sync.rawValue)],
             "collector": component(collector),
@@ -68,7 +69,7 @@ extension JobSpec {
 
     /// Reads a parsed JSON value into a spec, collecting every problem. `withoutItems` reads a
     /// stored job's settings, whose item list is kept apart on purpose.
-    static func read(_ value: JSONValue, withoutItems: Bool = false) -> (JobSpec?, [SpecProblem]) {
+    package static func read(_ value: JSONValue, withoutItems: Bool = false) -> (JobSpec?, [SpecProblem]) {
         guard case .object(let object) = value else {
             return (nil, [SpecProblem(field: "(root)", message: "must be a JSON object, got \(value.typeName)")])
         }
@@ -81,6 +82,7 @@ extension JobSpec {
             retry.maxAttempts = reader.int("max_attempts", default: 1, in: 1...100) ?? 1
             retry.mode = reader.choice("mode", default: RetryMode.recover)
             retry.backoffMilliseconds = reader.int("backoff_ms", default: 200, in: 0...3_600_000) ?? 200
+            retry.maxRecoveries = reader.int("max_recoveries", default: 5, in: 1...1000) ?? 5
             reader.rejectUnknownKeys()
         }
         var checkpoint = CheckpointSpec()

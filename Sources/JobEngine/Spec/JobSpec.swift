@@ -51,11 +51,16 @@ public struct RetrySpec: Sendable, Equatable {
     public var mode: RetryMode
     /// The first back-off; each further attempt doubles it, with jitter.
     public var backoffMilliseconds: Int
+    /// How many times in a row an item whose worker died is recovered automatically; past that
+    /// it ends `failed` with kind `crash_loop` (a poison item that kills its worker every time
+    /// must not loop), and waits for a manual retry. Enforced by the PostgreSQL store's reaper.
+    public var maxRecoveries: Int
 
-    public init(maxAttempts: Int = 1, mode: RetryMode = .recover, backoffMilliseconds: Int = 200) {
+    public init(maxAttempts: Int = 1, mode: RetryMode = .recover, backoffMilliseconds: Int = 200, maxRecoveries: Int = 5) {
         self.maxAttempts = maxAttempts
         self.mode = mode
         self.backoffMilliseconds = backoffMilliseconds
+        self.maxRecoveries = maxRecoveries
     }
 
     /// The policy these settings describe.

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+
+@testable import JobEngine
+@testable import JobEnginePostgres
+
+/// The reaper of a PostgreSQL store: one worker reaps at a time, and a poison item (its worker dies
+/// every time it runs it) ends as `crash_loop` instead of being recovered forever.
+@Suite(.enabled(if: TestPostgres.url != nil || TestPostgres.required, TestPostgres.skipNote))
+struct PostgresReaperTests {
+    static let dead = "dead-host:1:gone"
+
+    /// Claims the item under a lease that is over at once, as a worker that then died.
+    static func claimAndDie(_ store: PostgresStore, _ job: Job) async throws {
+        guard case .claimed = try store.claimNext(jobID: job.id, specVersion: job.specVersion, owner: dead, leaseSeconds: 0.01,
+                                                  onClaim: { _ in }) else { throw EngineError(.unknownJob, "nothing to claim") }
+        try await Task.sleep(for: .milliseconds(30))
+    }
+
+    @Test func anItemWhoseWorkerDiesEveryTimeEndsAsACrashLoopAndAManualRetryStillRunsIt() async throws {
+        let folder = try TemporaryDirectory()
+        let store = try TestPostgres.freshStore()
+        defer { store.close() }
+        var spec = makeSpec()
+        spec.retry.maxRecoveries = 2
+        let job = try await store.submit(spec, baseDirectory: folder.url, owner: "submitter", protecting: ProtectedPaths()).job
+        let id = try #require(try await store.items(jobID: job.id, status: nil).first?.id)
+        for round in 1...2 {
+            try await Self.claimAndDie(store, job)
+            #expect(try store.markExpiredInterrupted(now: 0, reason: "lease of {owner} expired") { _, _ in false } == [id], "round \(round)")
+            #expect(try await store.retry([id], mode: .recover, origin: .interruption).total == 1)
+        }
+        try await Self.claimAndDie(store, job)
+        #expect(try store.markExpiredInterrupted(now: 0, reason: "lease of {owner} expired") { _, _ in false }.isEmpty,
+                "the third death in a row is not recovered automatically")
+        let poisoned = try #require(try await store.item(id))
+        #expect(poisoned.status == .failed && poisoned.errorKind == .crashLoop, "\(poisoned)")
+        #expect(poisoned.lastError?.contains("retry.max_recoveries = 2") == true, "\(poisoned.lastError ?? "")")
+        #expect(try store.interruptedItems().isEmpty, "resume does not pick it up")
+        // An operator's retry runs it, with a fresh count.
+        #expect(try await store.retry([id], mode: .recover, origin: .manual).total == 1)
+        try await Self.claimAndDie(store, job)
+        #expect(try store.markExpiredInterrupted(now: 0, reason: "lease of {owner} expired") { _, _ in false } == [id])
+    }
+
+    @Test func oneWorkerReapsAtATime() async throws {
+        let folder = try TemporaryDirectory()
+        let store = try TestPostgres.freshStore()
+        defer { store.close() }
+        let job = try await store.submit(makeSpec(), baseDirectory: folder.url, owner: "submitter", protecting: ProtectedPaths()).job
+        try await Self.claimAndDie(store, job)
+        // Another worker is reaping: it holds the reaper's lock in its transaction.
+        let holding = Locked(false)
+        let release = Locked(false)
+        let other = Thread {
+            try? store.sessions.transaction { db in
+                try db.execute("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ' reaper', 0))")
+                holding.withLock { $0 = true }
+                while !release.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.005) }
+            }
+        }
+        other.start()
+        while !holding.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(try store.markExpiredInterrupted(now: 0, reason: "expired") { _, _ in false }.isEmpty, "it leaves the reaping to the other")
+        #expect(try await store.items(jobID: job.id, status: .running).count == 1)
+        release.withLock { $0 = true }
+        var marked: [UUID] = []
+        for _ in 0..<200 where marked.isEmpty {
+            marked = try store.markExpiredInterrupted(now: 0, reason: "expired") { _, _ in false }
+            if marked.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(marked.count == 1, "once the other is done, this one reaps")
+    }
+}
