@@ -119,6 +119,11 @@ public final class Engine: Sendable {
         registry.withLock { $0.register(collector: type, validate: validate, make: make) }
     }
 
+    /// Refuses specs naming ingester type `type` (see ``ComponentRegistry/refuse(ingester:_:)``).
+    package func refuse(ingester type: String, _ message: String) {
+        registry.withLock { $0.refuse(ingester: type, message) }
+    }
+
     /// Makes ingester type `type` available to specs. Replaces a type of the same name.
     ///
     /// - Parameters:

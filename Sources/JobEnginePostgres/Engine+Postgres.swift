@@ -25,5 +25,25 @@ extension Engine {
         let owner = "\(host):\(getpid()):\(UUID().uuidString.lowercased().prefix(8))"
         try self.init(store: store, access: access, owner: owner, leaseSeconds: leaseSeconds, stopGraceSeconds: stopGraceSeconds,
                       logger: logger)
+        register(ingester: PostgresSink.type, validate: PostgresSink.validate) { context, _ in
+            try PostgresSink(store: store, context: context)
+        }
+        refuse(ingester: "jsonl", Self.jsonlRefusal)
+    }
+
+    /// Why a `jsonl` sink is refused on a PostgreSQL store: workers on many hosts take items over
+    /// from each other, and the JSONL sink's recover (cut the file back to its checkpointed length)
+    /// needs the file on the host that wrote it and one writer.
+    static let jsonlRefusal = "a jsonl sink cannot be used with a PostgreSQL store: items move between workers on different hosts, and a JSONL file's recover needs the one host that wrote it; use the postgres sink ({\"type\": \"postgres\", \"table\": \"docs\"}), exactly-once on any host"
+
+    /// `registry` as an engine on a PostgreSQL store validates specs: with the `postgres` ingester,
+    /// and without `jsonl` (engine-run checks a spec before it opens the store).
+    package static func validatingForPostgres(_ registry: ComponentRegistry) -> ComponentRegistry {
+        var registry = registry
+        registry.register(ingester: PostgresSink.type, validate: PostgresSink.validate) { _, _ in
+            throw PhaseError.permanent("the postgres ingester needs an engine on a PostgreSQL store")
+        }
+        registry.refuse(ingester: "jsonl", jsonlRefusal)
+        return registry
     }
 }

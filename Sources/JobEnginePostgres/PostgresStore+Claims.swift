@@ -44,7 +44,7 @@ extension PostgresStore {
             let collect = checkpoints.first { $0.string("phase") == Phase.collect.rawValue }
             let ingest = checkpoints.first { $0.string("phase") == Phase.ingest.rawValue }
             // Known before the commit, so a commit of the worker's first page cannot outrun it.
-            fences.withLock { $0[id] = fence }
+            leases.withLock { $0[id] = (owner, fence) }
             onClaim(id)
             return (.claimed(ClaimedItem(item: item, automaticAttempts: itemRow.int("automatic_attempts"),
                                          needsSinkReset: itemRow.int("needs_sink_reset") != 0,
@@ -133,7 +133,7 @@ extension PostgresStore {
         })
     }
 
-    private func recordBatch(_ db: PostgresSession, itemID: String, owner: String, ingested: Int, sinkOffset: Int64?) throws {
+    func recordBatch(_ db: PostgresSession, itemID: String, owner: String, ingested: Int, sinkOffset: Int64?) throws {
         try lockLease(db, itemID: itemID, owner: owner)
         try db.execute("""
             INSERT INTO checkpoints (item_id, phase, documents, sink_offset, updated_at) VALUES ($1, 'ingest', $2, $3, \(Self.now))
@@ -195,7 +195,7 @@ extension PostgresStore {
             }
             return try Store.decodeItem(itemRow)
         }
-        fences.withLock { _ = $0.removeValue(forKey: itemID) }
+        leases.withLock { _ = $0.removeValue(forKey: itemID) }
         EngineMetrics.itemStopped(status)
         return item
     }
@@ -214,7 +214,7 @@ extension PostgresStore {
 
     package func renewLeases(owner: String, itemIDs: [String], leaseSeconds: Double) throws {
         guard !itemIDs.isEmpty else { return }
-        let fenced = fences.withLock { fences in itemIDs.map { ($0, fences[$0] ?? -1) } }
+        let fenced = leases.withLock { leases in itemIDs.map { ($0, leases[$0]?.fence ?? -1) } }
         try sessions.withSession { db in
             var bindings = PostgresBindings(capacity: 4)
             bindings.append(owner)

@@ -19,14 +19,21 @@ import Logging
 package final class PostgresStore: JobStore, @unchecked Sendable {
     package let path: String
     package let readOnly: Bool
-    package var ownerLockDirectory: URL? { nil }
+    /// Where this host's engines on this store keep their owner locks: a worker on the same host
+    /// that died is proven dead at once by its lock (as on SQLite), instead of after its lease. Per
+    /// OS user (a folder another user made could not be written), so a worker of another user, like
+    /// a worker on another host, is judged by its lease alone.
+    package let ownerLockDirectory: URL?
     /// This process's host id, recorded with its leases and transitions.
     package let host: String
     let sessions: PostgresSessions
     let logger: Logger
-    /// The fence each item this process claimed was given: its commits are conditioned on it.
-    let fences = Locked<[String: Int64]>([:])
+    /// The owner and fence of each item this process claimed and still runs: its commits are
+    /// conditioned on them.
+    let leases = Locked<[String: (owner: String, fence: Int64)]>([:])
     private let counters = Locked<(transactions: Int, checkpoints: Int)>((0, 0))
+    /// Sink tables known to exist (`PostgresSink`).
+    let sinkTables = Locked<Set<String>>([])
 
     /// The database's clock in seconds since 1970, in SQL.
     static let now = "EXTRACT(EPOCH FROM clock_timestamp())::float8"
@@ -41,6 +48,10 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
         self.logger = logger
         host = hostID ?? Self.defaultHostID
         sessions = PostgresSessions(location, logger: logger)
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a of the store's location: one folder per store
+        for byte in location.description.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        ownerLockDirectory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("jobengine-owners-\(getuid())/\(String(hash, radix: 16))", isDirectory: true)
         do {
             if readOnly {
                 let version = try sessions.withSession { db in
@@ -138,7 +149,7 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
     }
 
     /// The fence this process's claim of `itemID` got; -1 (matching nothing) for an item it never claimed.
-    func fence(_ itemID: String) -> Int64 { fences.withLock { $0[itemID] } ?? -1 }
+    func fence(_ itemID: String) -> Int64 { leases.withLock { $0[itemID]?.fence } ?? -1 }
 
     /// Throws `LeaseLost` unless `owner` still holds the item under the fence of its claim.
     func checkLease(_ db: PostgresSession, itemID: String, owner: String) throws {

@@ -22,6 +22,12 @@ struct GlobalOptions: ParsableArguments {
         storePath == "engine.sqlite" ? "" : " --db \(shellQuoted(storeDisplay))"
     }
 
+    /// The types a spec may name with this store: the built-in ones and the connectors, and on a
+    /// PostgreSQL store its `postgres` sink (and no `jsonl` sink).
+    var specRegistry: ComponentRegistry {
+        PostgresLocation.isURL(storePath) ? Engine.validatingForPostgres(Connectors.registry) : Connectors.registry
+    }
+
     /// The store as messages show it: a PostgreSQL URL without its password.
     var storeDisplay: String {
         PostgresLocation.isURL(storePath) ? PostgresLocation.redacted(storePath, keepPassword: false) : storePath

@@ -33,7 +33,7 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let url = URL(fileURLWithPath: spec)
         // Validate before the store is opened, so a bad spec leaves no trace, not even a new store file.
-        _ = try Connectors.registry.loadSpec(at: url)
+        _ = try options.specRegistry.loadSpec(at: url)
         let engine = try options.openEngine()
         let submitted = try await engine.submit(specAt: url)
         let job = submitted.job

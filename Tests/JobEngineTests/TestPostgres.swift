@@ -1,6 +1,6 @@
 import Foundation
-import JobEngine
-import JobEnginePostgres
+@testable import JobEngine
+@testable import JobEnginePostgres
 import Logging
 import Testing
 
@@ -19,6 +19,24 @@ enum TestPostgres {
         }
         let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         return url + (url.contains("?") ? "&" : "?") + "search_path=\(schema)"
+    }
+
+    /// The (item, seq) of every row of the `postgres` sink's table `docs` of `engine`'s store, in order.
+    static func sinkRows(_ engine: Engine, table: String = "docs") throws -> [(item: String, seq: Int)] {
+        guard let store = engine.store as? PostgresStore else { throw EngineError(.storeUnusable, "not a PostgreSQL store") }
+        return try store.sessions.withSession { db in
+            try db.execute("SELECT item, seq FROM \(table) ORDER BY item, seq").map { ($0.string("item") ?? "", $0.int("seq")) }
+        }
+    }
+
+    /// Expects the `postgres` sink to hold documents 0..<documents of each item, each once.
+    static func expectSinkHoldsEachOnce(_ engine: Engine, items: [String], documents: Int,
+                                        sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let rows = try sinkRows(engine)
+        for item in items {
+            #expect(rows.filter { $0.item == item }.map(\.seq) == Array(0..<documents), "postgres sink rows of \(item)",
+                    sourceLocation: sourceLocation)
+        }
     }
 
     /// A new store in a schema of its own.

@@ -34,9 +34,11 @@ func makeSpec(
     sink: String = "jsonl", maxAttempts: Int = 1, mode: RetryMode = .recover, faults: [FaultSpec] = [],
     concurrency: Int = 4, collector: String = "synthetic"
 ) -> JobSpec {
-    let ingester: ComponentSpec = sink == "sqlite"
-        ? ComponentSpec(type: "sqlite", options: ["path": "sink.sqlite", "table": "documents", "batch_size": .number(Double(batchSize))])
-        : ComponentSpec(type: sink, options: ["path": "out/{item}.jsonl", "batch_size": .number(Double(batchSize))])
+    let ingester: ComponentSpec = switch sink {
+    case "sqlite": ComponentSpec(type: "sqlite", options: ["path": "sink.sqlite", "table": "documents", "batch_size": .number(Double(batchSize))])
+    case "postgres": ComponentSpec(type: "postgres", options: ["table": "docs", "batch_size": .number(Double(batchSize))])
+    default: ComponentSpec(type: sink, options: ["path": "out/{item}.jsonl", "batch_size": .number(Double(batchSize))])
+    }
     return JobSpec(
         name: name, concurrency: concurrency,
         retry: RetrySpec(maxAttempts: maxAttempts, mode: mode, backoffMilliseconds: 10),

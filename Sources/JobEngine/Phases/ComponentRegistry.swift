@@ -47,6 +47,16 @@ public struct ComponentRegistry: Sendable {
         ingesters[type] = Entry(validate: validate, make: make)
     }
 
+    /// Keeps ingester type `type` known, but refuses every spec naming it with `message` (as a
+    /// problem of `ingester.type`): a type this engine's store cannot keep its promises for.
+    package mutating func refuse(ingester type: String, _ message: String) {
+        guard let entry = ingesters[type] else { return }
+        ingesters[type] = Entry(validate: { reader, context in
+            entry.validate(reader, context)
+            reader.report("type", message)
+        }, make: entry.make)
+    }
+
     /// Reads and validates the JSON spec at `url` against this registry's types, writing nothing.
     /// Relative paths in it resolve against its folder; no sink may write the spec file itself, nor
     /// any of the `protecting` paths (an engine passes its store's).

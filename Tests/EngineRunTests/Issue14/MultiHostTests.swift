@@ -1,6 +1,6 @@
 import Foundation
-import JobEngine
-import JobEnginePostgres
+@testable import JobEngine
+@testable import JobEnginePostgres
 import Logging
 import Testing
 
@@ -9,6 +9,12 @@ import Testing
 enum MultiHostDatabase {
     static let url = ProcessInfo.processInfo.environment["JOBENGINE_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
     static let enabled = url != nil || ProcessInfo.processInfo.environment["CI"] == "true"
+
+    /// The rows of `sql` in `engine`'s PostgreSQL store.
+    static func query(_ engine: Engine, _ sql: String) throws -> [Row] {
+        guard let store = engine.store as? PostgresStore else { throw SQLFailure(message: "not a PostgreSQL store") }
+        return try store.sessions.withSession { db in try db.execute(sql) }
+    }
 
     /// The server's URL with a schema of its own: a store as empty as a new file.
     static func freshURL() throws -> String {
@@ -32,7 +38,7 @@ struct MultiHostTests {
         try folder.write("fleet.json", """
             {"name": "fleet", "concurrency": 4, "retry": {"max_attempts": 3, "backoff_ms": 0},
              "collector": {"type": "synthetic", "documents": \(Self.documents), "page_size": 3, "document_bytes": 64, "latency_ms": 40},
-             "ingester": {"type": "sqlite", "path": "sink.sqlite", "batch_size": 4},
+             "ingester": {"type": "postgres", "table": "docs", "batch_size": 4},
              "items": [\(names)]}
             """)
         func host(_ id: String) -> [String: String] { ["ENGINE_HOST_ID": id, "ENGINE_LEASE_SECONDS": "2"] }
@@ -74,10 +80,10 @@ struct MultiHostTests {
         let items = try await observer.items(jobID: job.id)
         #expect(items.count == Self.items && items.allSatisfy { $0.status == .succeeded },
                 "\(items.filter { $0.status != .succeeded }.map { "\($0.name) \($0.status) \($0.lastError ?? "")" })")
-        let rows = try sqlite(folder.path("sink.sqlite"), "SELECT item, COUNT(*) AS n, MIN(seq) AS first, MAX(seq) AS last FROM documents GROUP BY item")
+        let rows = try MultiHostDatabase.query(observer, "SELECT item, COUNT(*) AS n, MIN(seq) AS first, MAX(seq) AS last FROM docs GROUP BY item")
         #expect(rows.count == Self.items && rows.allSatisfy {
-            $0["n"] == "\(Self.documents)" && $0["first"] == "0" && $0["last"] == "\(Self.documents - 1)"
-        }, "each document of each item once")
+            $0.int("n") == Self.documents && $0.int("first") == 0 && $0.int("last") == Self.documents - 1
+        }, "each document of each item once in the postgres sink")
         // No item ever ran two attempts at once: in its history, every start follows the end of the one before.
         var interrupted = 0
         for item in items {
@@ -94,6 +100,45 @@ struct MultiHostTests {
             }
         }
         #expect(interrupted > 0, "the killed and the stopped hosts' items were taken over")
+    }
+}
+
+extension MultiHostTests {
+    /// The `postgres` sink writes a batch's rows in the transaction of its checkpoint: a process
+    /// killed after the sink write (stalled there by a fault) leaves rows and checkpoint equal, and
+    /// `resume` delivers the rest once.
+    @Test(.timeLimit(.minutes(2)))
+    func aKillAfterASinkWriteLeavesItsRowsAndItsCheckpointEqual() async throws {
+        let folder = try Folder()
+        let url = try MultiHostDatabase.freshURL()
+        try folder.write("stall.json", """
+            {"name": "stall", "collector": {"type": "synthetic", "documents": 100, "page_size": 10, "document_bytes": 64},
+             "ingester": {"type": "postgres", "table": "docs", "batch_size": 10},
+             "faults": [{"item": "a", "phase": "ingest", "at_document": 45, "times": 1, "stall_ms": 60000}],
+             "items": [{"name": "a"}]}
+            """)
+        let run = try CLI.start(["run", "stall.json", "--db", url], in: folder.url)
+        defer { run.kill(SIGKILL) }
+        var opened: Engine?
+        #expect(await eventually(seconds: 60) {
+            opened = try? Engine(postgres: url, access: .readOnly, hostID: "observer", logger: Logger(label: "observer"))
+            return opened != nil
+        })
+        let observer = try #require(opened)
+        defer { observer.close() }
+        let stalled = try await eventually(seconds: 60) {
+            try MultiHostDatabase.query(observer, "SELECT COUNT(*) AS n FROM docs").first?.int("n") == 50
+        }
+        #expect(stalled, "the batch holding document 45 reached the sink and the run stalls")
+        run.kill(SIGKILL)
+        _ = await run.wait(seconds: 30)
+        let job = try #require(try await observer.job("stall"))
+        let item = try #require(try await observer.items(jobID: job.id).first)
+        #expect(item.ingested == 50, "the checkpoint holds the batch the sink holds: \(item.ingested)")
+        let resumed = try await CLI.run(["resume", "--db", url], in: folder.url, environment: ["ENGINE_LEASE_SECONDS": "1"])
+        #expect(resumed.code == 0, "\(resumed.stdout)\n\(resumed.stderr)")
+        let rows = try MultiHostDatabase.query(observer, "SELECT seq FROM docs ORDER BY seq").map { $0.int("seq") }
+        #expect(rows == Array(0..<100), "each document once")
     }
 }
 

@@ -12,7 +12,17 @@ struct PostgresEngineTests {
         try Engine(postgres: TestPostgres.freshURL(), hostID: hostID, leaseSeconds: leaseSeconds, logger: quietLogger)
     }
 
-    @Test(arguments: ["jsonl", "sqlite"])
+    /// Both sinks that work with many hosts: `postgres` (rows and checkpoint in one transaction)
+    /// and `sqlite` (upserts; one host's file).
+    func expectSinkHoldsEachOnce(_ engine: Engine, sink: String, folder: TemporaryDirectory, items: [String], documents: Int) throws {
+        if sink == "postgres" {
+            try TestPostgres.expectSinkHoldsEachOnce(engine, items: items, documents: documents)
+        } else {
+            try JobEngineTests.expectSinkHoldsEachOnce(sink: sink, folder: folder, items: items, documents: documents)
+        }
+    }
+
+    @Test(arguments: ["postgres", "sqlite"])
     func aJobRunsAndAnIngestFailureIsRecoveredWithoutCollectingAgain(sink: String) async throws {
         let folder = try TemporaryDirectory()
         let engine = try Self.engine()
@@ -27,7 +37,7 @@ struct PostgresEngineTests {
         let second = try await engine.run(jobID: job.id)
         #expect(second.allSucceeded)
         #expect(second.items.first { $0.name == "q2" }?.collectedTotal == 300, "nothing collected again")
-        try expectSinkHoldsEachOnce(sink: sink, folder: folder, items: ["q1", "q2", "q3"], documents: 300)
+        try expectSinkHoldsEachOnce(engine, sink: sink, folder: folder, items: ["q1", "q2", "q3"], documents: 300)
         let events = try await engine.history(itemID: failed.id).map { "\($0.from?.rawValue ?? "-")>\($0.to.rawValue)" }
         #expect(events == ["->pending", "pending>running", "running>failed", "failed>pending", "pending>running", "running>succeeded"])
         await engine.shutdown()
@@ -36,7 +46,7 @@ struct PostgresEngineTests {
     @Test func aCollectFailureRecoversFromItsCursorAndARestartStartsOver() async throws {
         let folder = try TemporaryDirectory()
         let engine = try Self.engine()
-        let spec = makeSpec(documents: 500, pageSize: 50,
+        let spec = makeSpec(documents: 500, pageSize: 50, sink: "postgres",
                             faults: [FaultSpec(item: "q1", phase: .collect, atDocument: 230, times: 2, message: "source down")])
         let job = try await engine.submit(spec, baseDirectory: folder.url).job
         let failed = try #require(try await engine.run(jobID: job.id).items.first)
@@ -47,14 +57,14 @@ struct PostgresEngineTests {
         #expect(try await engine.retry([failed.id], mode: .recover).total == 1)
         let done = try #require(try await engine.run(jobID: job.id).items.first)
         #expect(done.status == .succeeded && done.collectedTotal == 700, "recover went on from the cursor")
-        try expectSinkHoldsEachOnce(sink: "jsonl", folder: folder, items: ["q1"], documents: 500)
+        try TestPostgres.expectSinkHoldsEachOnce(engine, items: ["q1"], documents: 500)
         await engine.shutdown()
     }
 
     @Test func aSecondSubmitWithOtherParametersRestartsAQueuedRecover() async throws {
         let folder = try TemporaryDirectory()
         let engine = try Self.engine()
-        let spec = makeSpec(documents: 200, faults: [FaultSpec(item: "q1", phase: .ingest, atDocument: 100, message: "down")])
+        let spec = makeSpec(documents: 200, sink: "postgres", faults: [FaultSpec(item: "q1", phase: .ingest, atDocument: 100, message: "down")])
         let job = try await engine.submit(spec, baseDirectory: folder.url).job
         let failed = try #require(try await engine.run(jobID: job.id).items.first)
         #expect(try await engine.retry([failed.id], mode: .recover).total == 1)
@@ -65,7 +75,16 @@ struct PostgresEngineTests {
         let item = try #require(try await engine.run(jobID: job.id).items.first)
         #expect(item.status == .succeeded && item.parameters == ["query": .string("other")])
         #expect(item.collectedTotal == 400, "restarted from scratch instead of resuming under other parameters")
-        try expectSinkHoldsEachOnce(sink: "jsonl", folder: folder, items: ["q1"], documents: 200)
+        try TestPostgres.expectSinkHoldsEachOnce(engine, items: ["q1"], documents: 200)
+        await engine.shutdown()
+    }
+
+    @Test func aJSONLSinkIsRefusedWithTheSinkThatWorks() async throws {
+        let folder = try TemporaryDirectory()
+        let engine = try Self.engine()
+        let error = try await #require(throws: EngineError.self) { try await engine.submit(makeSpec(sink: "jsonl"), baseDirectory: folder.url) }
+        #expect(error.problems.first?.field == "ingester.type" && error.problems.first?.message.contains("postgres sink") == true, "\(error)")
+        #expect(try await engine.jobs().isEmpty, "nothing recorded")
         await engine.shutdown()
     }
 

@@ -1,0 +1,100 @@
+import Foundation
+import JobEngine
+import PostgresNIO
+
+/// The `postgres` ingester: each batch's rows go into a table of the store's own database in the
+/// transaction that records the batch's checkpoint, so a batch is in the table exactly when its
+/// checkpoint is: exactly-once by construction, on any host, whatever is killed when.
+///
+/// `{"type": "postgres", "table": "docs", "batch_size": 100}`. The table (created if missing) has
+/// the columns `job`, `item`, `seq`, `key`, `data` (JSONB), keyed by (job, item, seq) like the
+/// SQLite sink's (invariant 7: a job's rows are its own).
+struct PostgresSink: Ingester {
+    let store: PostgresStore
+    let table: String
+    let jobName: String
+
+    static let type = "postgres"
+
+    static let validate: ComponentRegistry.Validator = { reader, _ in
+        _ = table(reader)
+        _ = reader.int("batch_size", default: 100, in: 1...100_000)
+        reader.rejectUnknownKeys(allowed: ["type"])
+    }
+
+    private static func table(_ reader: FieldReader) -> String? {
+        guard let table = reader.string("table") else { return nil }
+        guard table.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
+            reader.report("table", "must be a lower-case SQL identifier (letters, digits, _), e.g. \"docs\"; got \"\(table)\"")
+            return nil
+        }
+        return table
+    }
+
+    init(store: PostgresStore, context: ComponentContext) throws {
+        self.store = store
+        table = try context.read("ingester") { Self.table($0) } ?? ""
+        jobName = context.jobName
+    }
+
+    func prepare(for item: ItemContext, sinkOffset: Int64?) throws {
+        try store.createSinkTable(table)
+    }
+
+    /// Writes the batch and its checkpoint in one transaction; the runner's checkpoint after it
+    /// finds the same numbers recorded.
+    func ingest(_ batch: Batch) throws -> Int64? {
+        try store.commitRows(batch, table: table, jobName: jobName)
+        return nil
+    }
+
+    /// A restart's reset: the item's earlier rows go (only this job's: rows carry the job).
+    func reset(for item: ItemContext) throws {
+        try store.createSinkTable(table)
+        try store.deleteRows(table: table, jobName: jobName, itemName: item.itemName)
+    }
+}
+
+extension PostgresStore {
+    /// Creates a sink table if it is missing (once per table and store).
+    func createSinkTable(_ table: String) throws {
+        guard sinkTables.withLock({ !$0.contains(table) }) else { return }
+        try sessions.withSession { db in
+            // The name was validated as an identifier; a name cannot be bound as a parameter.
+            try db.execute("""
+                CREATE TABLE IF NOT EXISTS \(table) (job TEXT NOT NULL, item TEXT NOT NULL, seq BIGINT NOT NULL, key TEXT NOT NULL,
+                data JSONB NOT NULL, PRIMARY KEY (job, item, seq))
+                """)
+        }
+        sinkTables.withLock { _ = $0.insert(table) }
+    }
+
+    /// The batch's rows and its ingest checkpoint in one transaction, conditioned on this
+    /// process's lease and fence of the item (a worker that lost it writes no row).
+    func commitRows(_ batch: Batch, table: String, jobName: String) throws {
+        let itemID = batch.item.itemID.uuidString.lowercased()
+        guard let lease = leases.withLock({ $0[itemID] }), let last = batch.documents.last else {
+            throw LeaseLost(itemID: itemID)
+        }
+        try write(checkpoint: true) { db in
+            var bindings = PostgresBindings()
+            bindings.append(jobName)
+            bindings.append(batch.item.itemName)
+            bindings.append(batch.documents.map { Int64($0.seq) })
+            bindings.append(batch.documents.map(\.document.key))
+            bindings.append(batch.documents.map { String(decoding: $0.document.body, as: UTF8.self) })
+            try recordBatch(db, itemID: itemID, owner: lease.owner, ingested: last.seq + 1, sinkOffset: nil)
+            try db.execute("""
+                INSERT INTO \(table) (job, item, seq, key, data)
+                SELECT $1, $2, s, k, d::jsonb FROM unnest($3::bigint[], $4::text[], $5::text[]) AS u (s, k, d)
+                ON CONFLICT (job, item, seq) DO UPDATE SET key = excluded.key, data = excluded.data
+                """, bindings: bindings)
+        }
+    }
+
+    func deleteRows(table: String, jobName: String, itemName: String) throws {
+        try sessions.withSession { db in
+            try db.execute("DELETE FROM \(table) WHERE job = $1 AND item = $2", [.text(jobName), .text(itemName)])
+        }
+    }
+}
