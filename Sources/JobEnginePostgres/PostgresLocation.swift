@@ -59,7 +59,9 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
     var configuration: PostgresConnection.Configuration {
         var configuration = PostgresConnection.Configuration(host: host, port: port, username: user, password: password,
                                                              database: database, tls: .disable)
-        if let schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
+        // The application name tells an operator (pg_stat_activity) which connections are the engine's, and of which store.
+        configuration.options.additionalStartupParameters = [("application_name", "jobengine" + (schema.map { ":" + $0 } ?? ""))]
+        if let schema { configuration.options.additionalStartupParameters.append(("search_path", schema)) }
         return configuration
     }
 }

@@ -29,18 +29,55 @@ final class PostgresSessions: Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
-    /// Runs `body` with a connection of its own (not on an event loop thread).
+    /// How long a statement or transaction is tried again while the server cannot be reached,
+    /// before its caller hears `StoreUnreachable` (the engine's runner then waits on).
+    static let reconnectSeconds: Double = 30
+
+    /// Runs `body` with a connection of its own (not on an event loop thread). When the connection
+    /// breaks, `body` runs again from its start on another, for up to `reconnectSeconds`: every
+    /// transaction of the store is conditioned on what it read and idempotent, so one whose
+    /// COMMIT's answer was lost (it may have happened) is safe to redo.
     func withSession<T>(_ body: (PostgresSession) throws -> T) throws -> T {
+        let deadline = Date().addingTimeInterval(Self.reconnectSeconds)
+        var wait = 0.05
+        while true {
+            do {
+                return try once(body)
+            } catch let error as StoreUnreachable {
+                guard Date() < deadline, !state.withLock({ $0.closed }) else { throw error }
+                logger.notice("\(error); trying again")
+                Thread.sleep(forTimeInterval: wait)
+                wait = min(2, wait * 2)
+            }
+        }
+    }
+
+    /// `body` once, on one connection; a connection that broke is dropped and the failure is `StoreUnreachable`.
+    private func once<T>(_ body: (PostgresSession) throws -> T) throws -> T {
         let connection = try checkOut()
         var broken = false
         defer { checkIn(connection, broken: broken || connection.isClosed) }
         do {
             return try body(PostgresSession(connection: connection, logger: logger))
-        } catch let error as PSQLError where error.code == .connectionError || error.code == .serverClosedConnection
-            || error.code == .uncleanShutdown {
+        } catch let error as PSQLError where Self.connectionLost(error) {
             broken = true
-            throw error
+            throw StoreUnreachable("\(location): \(Self.describe(error))")
+        } catch is PostgresSession.ConnectionClosed {
+            broken = true
+            throw StoreUnreachable("\(location): the connection was closed")
         }
+    }
+
+    /// Failures of the connection rather than of the statement: the server went away, restarted
+    /// or ended this session (`57P01` admin shutdown, `57P02`, `57P03` cannot connect now).
+    static func connectionLost(_ error: PSQLError) -> Bool {
+        if [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown].contains(error.code) { return true }
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state.hasPrefix("57P") || state.hasPrefix("08")
+    }
+
+    static func describe(_ error: PSQLError) -> String {
+        error.serverInfo?[.message] ?? "\(error.code)"
     }
 
     /// `body` in one transaction: committed when it returns, rolled back when it throws.
@@ -86,7 +123,12 @@ final class PostgresSessions: Sendable {
         while true {
             let (taken, mayOpen, closed) = state.withLock { state -> (PostgresConnection?, Bool, Bool) in
                 if state.closed { return (nil, false, true) }
-                if let connection = state.idle.popLast() { return (connection, false, false) }
+                // An idle connection the server ended is dropped here: postgres-nio would take a
+                // query on it and never answer it.
+                while let connection = state.idle.popLast() {
+                    if !connection.isClosed { return (connection, false, false) }
+                    state.open -= 1
+                }
                 if state.open < maximum {
                     state.open += 1
                     return (nil, true, false)
@@ -103,7 +145,7 @@ final class PostgresSessions: Sendable {
                                                           id: Self.nextID.withLock { $0 += 1; return $0 }, logger: logger).wait()
                 } catch {
                     state.withLock { $0.open -= 1 }
-                    throw EngineError(.storeUnusable, "cannot connect to the PostgreSQL store \(location): \(String(reflecting: error))")
+                    throw StoreUnreachable("cannot connect to the PostgreSQL store \(location): \(String(reflecting: error))")
                 }
             }
             available.wait()
@@ -124,7 +166,8 @@ final class PostgresSessions: Sendable {
         }
         available.signal()
         available.unlock()
-        if !keep { connection.close().whenComplete { _ in } }
+        // Held until closed: a connection must not go away before its close completes.
+        if !keep { connection.close().whenComplete { _ in withExtendedLifetime(connection) {} } }
     }
 
     /// Closes every connection; calls after this throw `.shutDown`.
@@ -162,12 +205,40 @@ struct PostgresSession {
     /// Runs `sql` with `bindings` (arrays among them: `unnest` turns them into rows).
     @discardableResult
     func execute(_ sql: String, bindings: PostgresBindings) throws -> [Row] {
-        try connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).wait().rows.map(Self.row)
+        try answer(PostgresQuery(unsafeSQL: sql, binds: bindings)).rows.map(Self.row)
     }
 
     private func run(_ sql: String, _ values: [SQLValue]) throws -> PostgresQueryResult {
-        try connection.query(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(values)), logger: logger).wait()
+        try answer(PostgresQuery(unsafeSQL: sql, binds: Self.bindings(values)))
     }
+
+    /// How long a statement's answer is waited for before its connection is taken for broken: far
+    /// above any statement of the store (a step of a submit takes well under a second), there only
+    /// so that a connection that stopped answering cannot hold a worker forever.
+    static let answerTimeout: Double = 300
+
+    /// The answer to `query`; a connection silent for `answerTimeout` is closed and dropped.
+    private func answer(_ query: PostgresQuery) throws -> PostgresQueryResult {
+        try checkOpen()
+        let answered = DispatchSemaphore(value: 0)
+        let result = Locked<Result<PostgresQueryResult, any Error>?>(nil)
+        connection.query(query, logger: logger).whenComplete { outcome in
+            result.withLock { $0 = outcome }
+            answered.signal()
+        }
+        guard answered.wait(timeout: .now() + Self.answerTimeout) == .success, let outcome = result.withLock({ $0 }) else {
+            connection.close().whenComplete { [connection] _ in withExtendedLifetime(connection) {} }
+            throw ConnectionClosed()
+        }
+        return try outcome.get()
+    }
+
+    /// A query on a closed connection is never answered (postgres-nio drops its write): refuse it.
+    private func checkOpen() throws {
+        if connection.isClosed { throw ConnectionClosed() }
+    }
+
+    struct ConnectionClosed: Error {}
 
     /// `values` as bindings for `$1`, `$2`, …
     static func bindings(_ values: [SQLValue]) -> PostgresBindings {

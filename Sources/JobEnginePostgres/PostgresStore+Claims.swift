@@ -84,6 +84,7 @@ extension PostgresStore {
                 try db.execute("""
                     INSERT INTO staged_documents (item_id, seq, key, body)
                     SELECT $1, s, k, b FROM unnest($2::bigint[], $3::text[], $4::bytea[]) AS u (s, k, b)
+                    ON CONFLICT (item_id, seq) DO UPDATE SET key = excluded.key, body = excluded.body
                     """, bindings: bindings)
             }
             let collected = firstSeq + documents.count

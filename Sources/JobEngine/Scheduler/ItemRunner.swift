@@ -111,19 +111,19 @@ struct ItemRunner {
         }
     }
 
-    /// Runs a store write, waiting out lock contention with a back-off for as long as it lasts,
-    /// unless the engine is asked to stop meanwhile. Other SQLite failures become a
-    /// `StoreWriteFailure`, which says what went wrong with the store.
+    /// Runs a store write, waiting out lock contention (or an unreachable PostgreSQL server) with a
+    /// back-off for as long as it lasts, unless the engine is asked to stop meanwhile. Other SQLite
+    /// failures become a `StoreWriteFailure`, which says what went wrong with the store.
     private func persist<T>(_ write: () throws -> T) throws -> T {
         var backoff = Backoff()
         var waited = false
         while true {
             do {
                 return try write()
-            } catch let error as SQLiteError where error.isBusy {
+            } catch where error.storeFailurePasses {
                 if let reason = stopReason() { throw StopRequested(reason: reason) }
                 if !waited {
-                    logger.notice("the store is locked by another process; waiting for it")
+                    logger.notice(error is StoreUnreachable ? "\(error); waiting for it" : "the store is locked by another process; waiting for it")
                     waited = true
                 }
                 backoff.sleep()
@@ -150,7 +150,7 @@ struct ItemRunner {
             } catch {
                 failures += 1
                 let store = (error as? SQLiteError).map(StoreWriteFailure.init(underlying:))
-                let busy = store?.underlying.isBusy ?? false
+                let busy = error.storeFailurePasses
                 let giveUp = (store?.storeClosed ?? false) || (stopReason() != nil && failures >= 2) || (!busy && failures >= 5)
                 guard giveUp else {
                     backoff.sleep()

@@ -128,17 +128,19 @@ final class Scheduler: Sendable {
             } catch {
                 // Nothing was claimed: the claim's transaction did not commit.
                 if let id = claimedID.withLock({ $0 }) { running.end(id, slot: slot) }
+                guard !error.storeFailurePasses else {
+                    contention.sleep()
+                    continue
+                }
                 guard let error = error as? SQLiteError else { throw error }
-                if !error.isBusy {
-                    // In a group commit a claim shares the fate of the checkpoints beside it, so a
-                    // full disk that failed another item's page failed this claim too: that item
-                    // records its own failure; this slot tries again a few times, then leaves the
-                    // job's pending items pending for a later run rather than failing the run.
-                    failedClaims += 1
-                    guard failedClaims < 5, !isStopping else {
-                        logger.error("could not claim a work item of job \(job.name): \(StoreWriteFailure(underlying: error)); its pending items stay pending")
-                        return
-                    }
+                // In a group commit a claim shares the fate of the checkpoints beside it, so a
+                // full disk that failed another item's page failed this claim too: that item
+                // records its own failure; this slot tries again a few times, then leaves the
+                // job's pending items pending for a later run rather than failing the run.
+                failedClaims += 1
+                guard failedClaims < 5, !isStopping else {
+                    logger.error("could not claim a work item of job \(job.name): \(StoreWriteFailure(underlying: error)); its pending items stay pending")
+                    return
                 }
                 contention.sleep()
                 continue
@@ -157,7 +159,13 @@ final class Scheduler: Sendable {
             case .nothing:
                 break
             }
-            let state = try store.pendingState(jobID: job.id)
+            let state: (pending: Int, earliestNotBefore: Double?)
+            do {
+                state = try store.pendingState(jobID: job.id)
+            } catch where error.storeFailurePasses {
+                contention.sleep()
+                continue
+            }
             guard state.pending > 0 else { return }
             let wait = (state.earliestNotBefore ?? 0) - Date().timeIntervalSince1970
             Thread.sleep(forTimeInterval: min(max(wait, 0.01), 0.25))

@@ -1,5 +1,5 @@
 import Foundation
-import JobEnginePostgres
+@testable import JobEnginePostgres
 import Testing
 
 @testable import JobEngine
@@ -76,6 +76,35 @@ struct PostgresEngineTests {
         #expect(item.status == .succeeded && item.parameters == ["query": .string("other")])
         #expect(item.collectedTotal == 400, "restarted from scratch instead of resuming under other parameters")
         try TestPostgres.expectSinkHoldsEachOnce(engine, items: ["q1"], documents: 200)
+        await engine.shutdown()
+    }
+
+    /// The server ends the engine's connections (as a restart or a failover does) while items run:
+    /// every store call waits and asks again, and the job finishes with each document once.
+    @Test func connectionsEndedByTheServerMidRunAreWaitedOut() async throws {
+        let folder = try TemporaryDirectory()
+        let url = try TestPostgres.freshURL()
+        let schema = try #require(url.components(separatedBy: "search_path=").last)
+        let engine = try Engine(postgres: url, hostID: "host-a", logger: quietLogger)
+        var spec = makeSpec(items: (0..<6).map { "q\($0)" }, documents: 300, pageSize: 10, batchSize: 10, sink: "postgres")
+        spec.collector.options["latency_ms"] = 3
+        let job = try await engine.submit(spec, baseDirectory: folder.url).job
+        let handle = try await engine.start(jobID: job.id)
+        let killer = try TestPostgres.freshStore(hostID: "killer")
+        defer { killer.close() }
+        var ended = 0
+        for _ in 0..<4 {
+            try await Task.sleep(for: .milliseconds(250))
+            ended += try killer.sessions.withSession { db in
+                try db.execute("""
+                    SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE application_name = $1
+                    """, [.text("jobengine:\(schema)")]).count
+            }
+        }
+        let summary = try await handle.wait()
+        #expect(ended > 0, "connections of the engine were ended")
+        #expect(summary.allSucceeded, "\(summary.items.map { "\($0.name) \($0.status) \($0.lastError ?? "")" })")
+        try TestPostgres.expectSinkHoldsEachOnce(engine, items: (0..<6).map { "q\($0)" }, documents: 300)
         await engine.shutdown()
     }
 
