@@ -170,6 +170,33 @@ final class PostgresSessions: Sendable {
         if !keep { connection.close().whenComplete { _ in withExtendedLifetime(connection) {} } }
     }
 
+    /// Connections that wait for notifications (`listen`), closed by `close()`.
+    private let listeners = Locked<[PostgresConnection]>([])
+
+    /// Calls `handler` with the payload of each notification on `channel` until `close()`, on a
+    /// connection of its own, opened again when it breaks (a notification sent meanwhile is missed:
+    /// a worker's poll finds that work).
+    func listen(_ channel: String, _ handler: @escaping @Sendable (String) -> Void) {
+        Thread.detachNewThread { [self] in
+            while !state.withLock({ $0.closed }) {
+                do {
+                    let connection = try PostgresConnection.connect(on: group.next(), configuration: location.configuration,
+                                                                    id: Self.nextID.withLock { $0 += 1; return $0 }, logger: logger).wait()
+                    listeners.withLock { $0.append(connection) }
+                    connection.addListener(channel: channel) { _, notification in handler(notification.payload) }
+                    // The channel is a fixed identifier of the store's, not input.
+                    _ = try connection.query(PostgresQuery(unsafeSQL: "LISTEN \(channel)"), logger: logger).wait()
+                    while !connection.isClosed && !state.withLock({ $0.closed }) { Thread.sleep(forTimeInterval: 0.2) }
+                    listeners.withLock { $0.removeAll { $0 === connection } }
+                    if !connection.isClosed { try? connection.close().wait() }
+                } catch {
+                    logger.notice("listening for work on \(location) failed: \(error); trying again")
+                }
+                if !state.withLock({ $0.closed }) { Thread.sleep(forTimeInterval: 1) }
+            }
+        }
+    }
+
     /// Closes every connection; calls after this throw `.shutDown`.
     func close() {
         let idle = state.withLock { state -> [PostgresConnection] in
@@ -177,6 +204,7 @@ final class PostgresSessions: Sendable {
             defer { state.idle = [] }
             return state.idle
         }
+        for connection in listeners.withLock({ $0 }) { try? connection.close().wait() }
         available.lock()
         available.broadcast()
         available.unlock()

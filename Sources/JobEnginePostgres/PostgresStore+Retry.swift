@@ -46,6 +46,7 @@ extension PostgresStore {
                 started.append(id)
             }
         }
+        if !started.isEmpty { try notifyWorkQueued(db) }
         return RetryResult(total: started.count, started: started, skipped: skipped)
     }
 
@@ -101,6 +102,7 @@ extension PostgresStore {
                         }
                         if let reason { skipped.append(.init(id: id, reason: reason)) } else { started.append(id) }
                     }
+                    if !dryRun && !started.isEmpty { try self.notifyWorkQueued(db) }
                     return (last, started, skipped)
                 }
                 guard let done = try await dryRun ? sessions.read(step) : sessions.transaction(step) else { break }

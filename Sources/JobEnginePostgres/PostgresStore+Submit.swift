@@ -97,6 +97,7 @@ extension PostgresStore {
                 updated_at = \(Self.now) WHERE id = $4
                 """, [.text(settingsJSON), .integer(Int64(version)), .text(baseDirectory.path), .text(jobID)])
         }
+        if tally.addedCount > 0 || !created { try notifyWorkQueued(db) }
         guard let job = try db.execute("SELECT * FROM jobs WHERE id = $1", [.text(jobID)]).first.map(Store.decodeJob) else {
             preconditionFailure("job \(jobID) vanished inside its own submit")
         }

@@ -86,6 +86,27 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
 
     package func close() { sessions.close() }
 
+    // MARK: Wake-ups
+
+    /// The channel of the engine's notifications; the payload names the store's schema, so stores
+    /// in other schemas of the database ignore each other's.
+    static let workChannel = "jobengine_work"
+    var notificationPayload: String { sessions.location.schema ?? "" }
+
+    /// Calls `handler` each time any worker of this store queues work (a submit, a retry), on any
+    /// host: `NOTIFY`, sent in the transaction that queues it, so delivered only once it commits.
+    package func onWorkQueued(_ handler: @escaping @Sendable () -> Void) {
+        let payload = notificationPayload
+        sessions.listen(Self.workChannel) { received in
+            if received == payload { handler() }
+        }
+    }
+
+    /// Tells every listening worker that work was queued, when the caller's transaction commits.
+    func notifyWorkQueued(_ db: PostgresSession) throws {
+        try db.execute("SELECT pg_notify($1, $2)", [.text(Self.workChannel), .text(notificationPayload)])
+    }
+
     /// A write transaction of the worker path (claims, checkpoints, finishes), counted.
     func write<T>(checkpoint: Bool = false, _ body: (PostgresSession) throws -> T) throws -> T {
         let result = try sessions.transaction(body)

@@ -44,3 +44,13 @@ enum TestPostgres {
         try PostgresStore(PostgresLocation(url: freshURL()), hostID: hostID, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 }
+
+/// Whether `condition` holds within `seconds`, looking every 20 ms (suspending, never blocking).
+func eventuallyAsync(seconds: Double, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}

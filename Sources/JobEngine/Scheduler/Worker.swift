@@ -75,6 +75,9 @@ public final class Worker: Service, Sendable {
     }
 
     private func serve() async {
+        // Work queued by any process of a store that says so (PostgreSQL's NOTIFY) wakes the worker
+        // at once; the poll is then only a fallback.
+        engine.store.onWorkQueued { [wake] in wake.yield() }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [wake, pollInterval] in
                 while !Task.isCancelled {

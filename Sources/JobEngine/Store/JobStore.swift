@@ -45,6 +45,9 @@ package protocol JobStore: AnyObject, Sendable {
     func commitBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> CheckpointOutcome
     func clearSinkReset(itemID: String, owner: String) throws
     func claimWork(_ resource: String, token: String, itemID: String, owner: String) throws -> Bool
+    /// Calls `handler` whenever a worker of the store, in any process, queues work; a store that
+    /// cannot tell other processes (SQLite) never calls it, and workers find such work by polling.
+    func onWorkQueued(_ handler: @escaping @Sendable () -> Void)
     func finish(itemID: String, owner: String, sync: SyncMode) throws -> WorkItem
     func finishAfterBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> WorkItem
     func stop(itemID: String, owner: String, as status: WorkItemStatus, error: String?, kind: ErrorKind?,
@@ -81,6 +84,7 @@ package protocol JobStore: AnyObject, Sendable {
 }
 
 extension JobStore {
+    package func onWorkQueued(_ handler: @escaping @Sendable () -> Void) {}
     func items(jobID: UUID) throws -> [WorkItem] { try items(jobID: jobID, status: nil) }
     func items(jobID: UUID) async throws -> [WorkItem] { try await items(jobID: jobID, status: nil) }
     func retry(_ ids: [UUID], mode: RetryMode) throws -> RetryResult { try retry(ids, mode: mode, origin: .manual) }

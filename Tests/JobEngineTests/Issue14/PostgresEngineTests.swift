@@ -108,6 +108,32 @@ struct PostgresEngineTests {
         await engine.shutdown()
     }
 
+    /// A submit and a retry on one host wake a serving worker on another at once (NOTIFY in the
+    /// transaction that queued the work), though that worker polls only every minute.
+    @Test func aSubmitAndARetryOnOneHostWakeAWorkerOnAnotherAtOnce() async throws {
+        let folder = try TemporaryDirectory()
+        let url = try TestPostgres.freshURL()
+        let operatorEngine = try Engine(postgres: url, hostID: "host-a", logger: quietLogger)
+        let workerEngine = try Engine(postgres: url, hostID: "host-b", logger: quietLogger)
+        let worker = Worker(engine: workerEngine, pollInterval: .seconds(60), logger: quietLogger)
+        let serving = Task { await worker.run() }
+        defer { worker.stop() }
+        // The worker's first look (at start) finds nothing; everything after comes from wake-ups
+        // (host-a never runs anything: it only submits and retries).
+        try await Task.sleep(for: .milliseconds(500))
+        let spec = makeSpec(documents: 50, sink: "postgres", faults: [FaultSpec(item: "q1", phase: .ingest, atDocument: 10, message: "down")])
+        let job = try await operatorEngine.submit(spec, baseDirectory: folder.url).job
+        func status() async throws -> WorkItemStatus? { try await operatorEngine.items(jobID: job.id).first?.status }
+        #expect(try await eventuallyAsync(seconds: 15) { try await status() == .failed }, "the worker on host-b ran the submitted job")
+        let item = try #require(try await operatorEngine.items(jobID: job.id).first)
+        #expect(try await operatorEngine.retry([item.id], mode: .recover).total == 1)
+        #expect(try await eventuallyAsync(seconds: 15) { try await status() == .succeeded }, "the worker on host-b ran the retry")
+        worker.stop()
+        await serving.value
+        await workerEngine.shutdown()
+        await operatorEngine.shutdown()
+    }
+
     @Test func aJSONLSinkIsRefusedWithTheSinkThatWorks() async throws {
         let folder = try TemporaryDirectory()
         let engine = try Self.engine()
