@@ -340,6 +340,18 @@ public final class Engine: Sendable {
 
     // MARK: Reading
 
+    /// Removes finished jobs (every item `succeeded` or `cancelled`) not changed for `age`: their
+    /// items, history and checkpoints, a step at a time. What they delivered stays in the sinks.
+    ///
+    /// - Parameters:
+    ///   - age: how long a job must have been finished and untouched.
+    ///   - dryRun: only say what would be removed.
+    /// - Throws: `SQLiteError` (or the PostgreSQL store's error) when the store cannot be written;
+    ///   the steps done before stay done.
+    public func prune(finishedFor age: Duration, dryRun: Bool = false) async throws -> PruneResult {
+        try await store.prune(finishedBefore: Date().timeIntervalSince1970 - age.inSeconds, dryRun: dryRun)
+    }
+
     /// Every job, oldest first.
     ///
     /// - Returns: the jobs (a job whose stored spec cannot be read carries a `specError`).

@@ -26,7 +26,8 @@ enum PostgresMigrations {
     /// - Throws: `EngineError` `.storeNewerThanEngine` when the database is at a later version
     ///   than this engine knows, with nothing changed.
     static func apply(_ sessions: PostgresSessions) throws {
-        try sessions.transaction { db in
+        // Not tried again: a server that cannot be reached at start is an error to show at once.
+        try sessions.transaction(retrying: false) { db in
             try db.execute("SELECT pg_advisory_xact_lock($1)", [.integer(lockKey)])
             // A store in a schema of its own (`?search_path=`) makes it first; the name was checked
             // to be an identifier when the URL was read.
@@ -202,9 +203,13 @@ CREATE TABLE events (
 
 CREATE INDEX events_by_item ON events (item_id, id);
 
--- The history is append-only: a user reads it to learn why an item ran again.
+-- The history is append-only: a user reads it to learn why an item ran again. Only a prune of
+-- finished jobs (`engine-run prune`) removes it, inside a transaction that says so.
 CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF TG_OP = 'DELETE' AND current_setting('jobengine.pruning', true) = 'on' THEN
+        RETURN OLD;
+    END IF;
     RAISE EXCEPTION 'events are append-only';
 END;
 $$;

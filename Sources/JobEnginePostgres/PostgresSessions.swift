@@ -37,8 +37,8 @@ final class PostgresSessions: Sendable {
     /// breaks, `body` runs again from its start on another, for up to `reconnectSeconds`: every
     /// transaction of the store is conditioned on what it read and idempotent, so one whose
     /// COMMIT's answer was lost (it may have happened) is safe to redo.
-    func withSession<T>(_ body: (PostgresSession) throws -> T) throws -> T {
-        let deadline = Date().addingTimeInterval(Self.reconnectSeconds)
+    func withSession<T>(retrying: Bool = true, _ body: (PostgresSession) throws -> T) throws -> T {
+        let deadline = Date().addingTimeInterval(retrying ? Self.reconnectSeconds : 0)
         var wait = 0.05
         while true {
             do {
@@ -85,8 +85,8 @@ final class PostgresSessions: Sendable {
     /// A COMMIT whose answer never came (the connection broke) may or may not have happened:
     /// every transaction the store runs is conditioned (on the lease, the fence, the status it
     /// read), so the caller's retry of it either finds the work done or does it once.
-    func transaction<T>(_ body: (PostgresSession) throws -> T) throws -> T {
-        try withSession { session in
+    func transaction<T>(retrying: Bool = true, _ body: (PostgresSession) throws -> T) throws -> T {
+        try withSession(retrying: retrying) { session in
             try session.execute("BEGIN")
             do {
                 let result = try body(session)

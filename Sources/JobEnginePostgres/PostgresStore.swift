@@ -54,7 +54,7 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
             .appendingPathComponent("jobengine-owners-\(getuid())/\(String(hash, radix: 16))", isDirectory: true)
         do {
             if readOnly {
-                let version = try sessions.withSession { db in
+                let version = try sessions.withSession(retrying: false) { db in
                     guard try db.execute("SELECT to_regclass('schema_versions') IS NOT NULL AS known").first?.int("known") == 1 else { return 0 }
                     return try db.execute("SELECT COALESCE(MAX(version), 0) AS v FROM schema_versions").first?.int("v") ?? 0
                 }
@@ -70,6 +70,9 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
         } catch let error as EngineError {
             sessions.close()
             throw error
+        } catch let error as StoreUnreachable {
+            sessions.close()
+            throw EngineError(.storeUnusable, error.reason)
         } catch {
             sessions.close()
             throw EngineError(.storeUnusable, "the PostgreSQL store \(location) cannot be used: \(String(reflecting: error))")

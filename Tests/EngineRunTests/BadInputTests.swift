@@ -103,6 +103,13 @@ import Testing
              setUp: withStore { folder in
                  try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: folder.path("engine.sqlite"))
              }),
+        Case(name: "prune with a bad age", arguments: ["prune", "--older-than", "soon"], expected: "--older-than soon is not an age"),
+        Case(name: "a PostgreSQL URL without a database", arguments: ["status", "--db", "postgres://me@127.0.0.1:1/"],
+             expected: "names no database"),
+        Case(name: "a PostgreSQL server that cannot be reached", arguments: ["status", "--db", "postgres://me:secret@127.0.0.1:1/jobs"],
+             expected: "cannot connect to the PostgreSQL store postgres://me@127.0.0.1:1/jobs"),
+        Case(name: "a jsonl sink on a PostgreSQL store", arguments: ["run", "spec.json", "--db", "postgres://me@127.0.0.1:1/jobs"],
+             expected: "ingester.type: a jsonl sink cannot be used with a PostgreSQL store", setUp: spec(validSpec)),
         Case(name: "store in a missing folder", arguments: ["run", "spec.json", "--db", "no/such/folder/engine.sqlite"],
              expected: "no/such/folder does not exist", setUp: spec(validSpec), store: "no/such/folder/engine.sqlite"),
     ]

@@ -258,6 +258,53 @@ import Testing
         store.close()
     }
 
+    /// A prune removes finished jobs whole (items, history, checkpoints), a step at a time, and
+    /// keeps every job with a failed, pending or running item; a dry run changes nothing.
+    @Test(arguments: StoreKind.available)
+    func pruneRemovesFinishedJobsOnly(kind: StoreKind) async throws {
+        let folder = try TemporaryDirectory()
+        let store = try kind.open(folder)
+        defer { store.close() }
+        var specs: [String: Job] = [:]
+        for name in ["done", "failing", "waiting"] {
+            var spec = makeSpec(name: name, items: ["a", "b"])
+            spec.ingester.options["path"] = .string("out-\(name)/{item}.jsonl")
+            specs[name] = try await store.submit(spec, baseDirectory: folder.url, owner: Self.owner, protecting: ProtectedPaths()).job
+        }
+        for name in ["done", "failing"] {
+            for _ in 0..<2 {
+                let claim = try Self.claim(store, specs[name]!)
+                let id = claim.item.id.uuidString.lowercased()
+                _ = try store.commitPage(itemID: id, owner: Self.owner, firstSeq: 0, documents: Self.documents(0..<3), nextCursor: nil, sync: .normal)
+                if name == "done" || claim.item.name == "a" {
+                    _ = try store.finish(itemID: id, owner: Self.owner)
+                } else {
+                    _ = try store.stop(itemID: id, owner: Self.owner, as: .failed, error: "down", kind: .transient)
+                }
+            }
+        }
+        let doneItems = try await store.items(jobID: specs["done"]!.id, status: nil)
+        let future = Date().timeIntervalSince1970 + 60
+        #expect(try await store.prune(finishedBefore: Date().timeIntervalSince1970 - 3_600, dryRun: false).jobs.isEmpty,
+                "nothing finished an hour ago")
+        #expect(try await store.prune(finishedBefore: future, dryRun: true) == PruneResult(jobs: ["done"], items: 2))
+        #expect(try await store.job("done") != nil, "a dry run removes nothing")
+        #expect(try await store.prune(finishedBefore: future, dryRun: false) == PruneResult(jobs: ["done"], items: 2))
+        #expect(try await store.job("done") == nil)
+        for item in doneItems {
+            #expect(try await store.item(item.id) == nil)
+            #expect(try await store.events(itemID: item.id).isEmpty)
+            #expect(try await store.checkpoints(itemID: item.id).isEmpty)
+        }
+        let failingJob = try await store.job("failing")
+        let waitingJob = try await store.job("waiting")
+        #expect(failingJob != nil && waitingJob != nil)
+        #expect(try await store.itemCounts() == [.succeeded: 1, .failed: 1, .pending: 2])
+        // The history stays append-only outside a prune.
+        let failing = try await store.items(jobID: specs["failing"]!.id, status: nil)
+        #expect(try await store.events(itemID: failing[0].id).count >= 3)
+    }
+
     @Test(arguments: StoreKind.available)
     func readsCostWhatTheyReturn_pagesByKeyAndCountsByStatus(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()

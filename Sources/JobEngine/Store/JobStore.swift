@@ -67,6 +67,9 @@ package protocol JobStore: AnyObject, Sendable {
     func retryPreview(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult
     func retryFailed(jobID: UUID?, mode: RetryMode, dryRun: Bool) async throws -> RetryResult
 
+    // MARK: Housekeeping
+    func prune(finishedBefore cutoff: Double, dryRun: Bool) async throws -> PruneResult
+
     // MARK: Reads
     func item(_ id: UUID) async throws -> WorkItem?
     func items(jobID: UUID, status: WorkItemStatus?) throws -> [WorkItem]
