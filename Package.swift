@@ -101,7 +101,8 @@ let package = Package(
         ),
         .target(
             name: "BenchmarkWorkloads",
-            dependencies: ["JobEngine", "CSQLite", "PlainSQLiteLoop", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["JobEngine", "JobEnginePostgres", "CSQLite", "PlainSQLiteLoop", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "PostgresNIO", package: "postgres-nio")],
             path: "Benchmarks/Workloads"
         ),
         // The plain C loop over SQLite that the reference workload is compared with (issue 12).

@@ -14,7 +14,7 @@ import PostgresNIO
 /// blocked in such a call (two threads on these machines: two parallel tests do it). NIO's
 /// EventLoopFuture API completes on the event loop's own threads: a worker thread waits on it
 /// without depending on the cooperative pool, and async callers are served on a Dispatch thread.
-final class PostgresSessions: Sendable {
+package final class PostgresSessions: Sendable {
     let location: PostgresLocation
     private let group: MultiThreadedEventLoopGroup
     private let logger: Logger
@@ -22,7 +22,7 @@ final class PostgresSessions: Sendable {
     private let state = Locked<(idle: [PostgresConnection], open: Int, closed: Bool)>(([], 0, false))
     private let available = NSCondition()
 
-    init(_ location: PostgresLocation, maximum: Int = 16, logger: Logger) {
+    package init(_ location: PostgresLocation, maximum: Int = 16, logger: Logger) {
         self.location = location
         self.maximum = maximum
         self.logger = logger
@@ -37,7 +37,7 @@ final class PostgresSessions: Sendable {
     /// breaks, `body` runs again from its start on another, for up to `reconnectSeconds`: every
     /// transaction of the store is conditioned on what it read and idempotent, so one whose
     /// COMMIT's answer was lost (it may have happened) is safe to redo.
-    func withSession<T>(retrying: Bool = true, _ body: (PostgresSession) throws -> T) throws -> T {
+    package func withSession<T>(retrying: Bool = true, _ body: (PostgresSession) throws -> T) throws -> T {
         let deadline = Date().addingTimeInterval(retrying ? Self.reconnectSeconds : 0)
         var wait = 0.05
         while true {
@@ -85,7 +85,7 @@ final class PostgresSessions: Sendable {
     /// A COMMIT whose answer never came (the connection broke) may or may not have happened:
     /// every transaction the store runs is conditioned (on the lease, the fence, the status it
     /// read), so the caller's retry of it either finds the work done or does it once.
-    func transaction<T>(retrying: Bool = true, _ body: (PostgresSession) throws -> T) throws -> T {
+    package func transaction<T>(retrying: Bool = true, _ body: (PostgresSession) throws -> T) throws -> T {
         try withSession(retrying: retrying) { session in
             try session.execute("BEGIN")
             do {
@@ -198,7 +198,7 @@ final class PostgresSessions: Sendable {
     }
 
     /// Closes every connection; calls after this throw `.shutDown`.
-    func close() {
+    package func close() {
         let idle = state.withLock { state -> [PostgresConnection] in
             state.closed = true
             defer { state.idle = [] }
@@ -214,13 +214,13 @@ final class PostgresSessions: Sendable {
 }
 
 /// One connection, for one caller: statements with bound parameters only.
-struct PostgresSession {
+package struct PostgresSession {
     let connection: PostgresConnection
     let logger: Logger
 
     /// Runs `sql` with `values` bound to `$1`, `$2`, …; the rows, read by column name.
     @discardableResult
-    func execute(_ sql: String, _ values: [SQLValue] = []) throws -> [Row] {
+    package func execute(_ sql: String, _ values: [SQLValue] = []) throws -> [Row] {
         try run(sql, values).rows.map(Self.row)
     }
 
@@ -232,7 +232,7 @@ struct PostgresSession {
 
     /// Runs `sql` with `bindings` (arrays among them: `unnest` turns them into rows).
     @discardableResult
-    func execute(_ sql: String, bindings: PostgresBindings) throws -> [Row] {
+    package func execute(_ sql: String, bindings: PostgresBindings) throws -> [Row] {
         try answer(PostgresQuery(unsafeSQL: sql, binds: bindings)).rows.map(Self.row)
     }
 

@@ -59,7 +59,10 @@ extension PostgresStore {
     /// Creates a sink table if it is missing (once per table and store).
     func createSinkTable(_ table: String) throws {
         guard sinkTables.withLock({ !$0.contains(table) }) else { return }
-        try sessions.withSession { db in
+        try sessions.transaction { db in
+            // Two workers creating it at once would collide in the catalog (IF NOT EXISTS does not
+            // guard against that): one at a time per table.
+            try db.execute("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ' sink ' || $1, 0))", [.text(table)])
             // The name was validated as an identifier; a name cannot be bound as a parameter.
             try db.execute("""
                 CREATE TABLE IF NOT EXISTS \(table) (job TEXT NOT NULL, item TEXT NOT NULL, seq BIGINT NOT NULL, key TEXT NOT NULL,

@@ -21,8 +21,11 @@ struct Compare: AsyncParsableCommand {
     var smoke = false
 
     @Option(name: .long, parsing: .upToNextOption,
-            help: "Only these sections: reference, retry, resume, scheduler, memory, scale (default: all).")
+            help: "Only these sections: reference, retry, resume, scheduler, memory, scale, postgres (default: all).")
     var only: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("A PostgreSQL database for the postgres section (default: $JOBENGINE_BENCH_POSTGRES_URL; without one the section is skipped). Each measurement uses a schema of its own.", valueName: "url"))
+    var postgresURL: String?
 
     @Option(name: .long, help: "Samples per configuration; the median is reported (default: 3, or 1 with --smoke).")
     var rounds: Int?
@@ -169,6 +172,34 @@ struct Compare: AsyncParsableCommand {
         row("scheduler, \(throughputItems) one-document items (items/s)", rate(engineItems), rate(bareItems),
             ratio(engineItems / bareItems), "")
 
+        }
+
+        // 8. The PostgreSQL store: the reference workload with the postgres sink, 1, 2 and 4 worker
+        // processes on one database, against a bare loop doing the same row writes (same run).
+        if runs("postgres") {
+        if let url = postgresURL ?? ProcessInfo.processInfo.environment["JOBENGINE_BENCH_POSTGRES_URL"], let engineRun {
+            var bares: [Double] = []
+            var engines: [Int: [Double]] = [:]
+            for _ in 0..<sampleCount {
+                bares.append(try PostgresWorkloads.runBare(workload, url: PostgresWorkloads.freshURL(url)))
+                for workers in [1, 2, 4] {
+                    engines[workers, default: []].append(try PostgresWorkloads.runEngine(
+                        workload, url: PostgresWorkloads.freshURL(url), workers: workers, engineRun: engineRun, in: ScratchDirectory("pg")))
+                }
+            }
+            let documents = Double(workload.documents)
+            let bare = median(bares)
+            let one = median(engines[1] ?? [1])
+            row("postgres store, 1 worker process vs bare PostgreSQL loop (documents/s)", rate(documents / one), rate(documents / bare),
+                ratio(bare / one), "≥ 0.7")
+            for workers in [2, 4] {
+                let time = median(engines[workers] ?? [1])
+                row("  \(workers) worker processes vs 1 (documents/s)", rate(documents / time), rate(documents / one), ratio(one / time),
+                    workers == 2 ? "near 2 on 2 cores" : "")
+            }
+        } else {
+            row("postgres: skipped (give --postgres-url or JOBENGINE_BENCH_POSTGRES_URL, and build engine-run beside engine-bench)", "", "", "", "")
+        }
         }
 
         print("| measure | engine / this | baseline / that | ratio | target |")
