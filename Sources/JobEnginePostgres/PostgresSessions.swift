@@ -48,6 +48,11 @@ package final class PostgresSessions: Sendable {
                 logger.notice("\(error); trying again")
                 Thread.sleep(forTimeInterval: wait)
                 wait = min(2, wait * 2)
+            } catch let error as PSQLError where Self.rolledBackToRetry(error) {
+                // The server chose this transaction to break a deadlock (or a serialization
+                // conflict) and rolled it back: nothing of it happened, so running it again is clean.
+                guard Date() < deadline else { throw error }
+                Thread.sleep(forTimeInterval: Double.random(in: 0.005...0.05))
             }
         }
     }
@@ -74,6 +79,11 @@ package final class PostgresSessions: Sendable {
         if [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown].contains(error.code) { return true }
         guard let state = error.serverInfo?[.sqlState] else { return false }
         return state.hasPrefix("57P") || state.hasPrefix("08")
+    }
+
+    /// A deadlock (`40P01`) or serialization failure (`40001`): the server rolled the transaction back.
+    static func rolledBackToRetry(_ error: PSQLError) -> Bool {
+        ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? "")
     }
 
     static func describe(_ error: PSQLError) -> String {
@@ -145,6 +155,7 @@ package final class PostgresSessions: Sendable {
                                                           id: Self.nextID.withLock { $0 += 1; return $0 }, logger: logger).wait()
                 } catch {
                     state.withLock { $0.open -= 1 }
+                    available.signal()
                     throw StoreUnreachable("cannot connect to the PostgreSQL store \(location): \(String(reflecting: error))")
                 }
             }

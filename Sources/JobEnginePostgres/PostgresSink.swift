@@ -51,7 +51,7 @@ struct PostgresSink: Ingester {
     /// A restart's reset: the item's earlier rows go (only this job's: rows carry the job).
     func reset(for item: ItemContext) throws {
         try store.createSinkTable(table)
-        try store.deleteRows(table: table, jobName: jobName, itemName: item.itemName)
+        try store.deleteRows(table: table, jobName: jobName, item: item)
     }
 }
 
@@ -95,9 +95,14 @@ extension PostgresStore {
         }
     }
 
-    func deleteRows(table: String, jobName: String, itemName: String) throws {
-        try sessions.withSession { db in
-            try db.execute("DELETE FROM \(table) WHERE job = $1 AND item = $2", [.text(jobName), .text(itemName)])
+    /// A restart's reset of the item's rows, under this worker's lease and fence (a worker that
+    /// lost the item must not delete what its successor delivered).
+    func deleteRows(table: String, jobName: String, item: ItemContext) throws {
+        let itemID = item.itemID.uuidString.lowercased()
+        guard let lease = leases.withLock({ $0[itemID] }) else { throw LeaseLost(itemID: itemID) }
+        _ = try write { db in
+            try lockLease(db, itemID: itemID, owner: lease.owner)
+            try db.execute("DELETE FROM \(table) WHERE job = $1 AND item = $2", [.text(jobName), .text(item.itemName)])
         }
     }
 }

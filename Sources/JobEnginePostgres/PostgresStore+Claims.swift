@@ -10,23 +10,33 @@ extension PostgresStore {
     package func claimNext(jobID: UUID, specVersion: Int, owner: String, leaseSeconds: Double, sync: SyncMode,
                            onClaim: @escaping @Sendable (String) -> Void) throws -> Claim {
         let job = jobID.uuidString.lowercased()
+        // Names this claim: when its transaction runs again because the answer to its COMMIT was
+        // lost, the item it claimed (if it did) is found and returned, not left running unseen.
+        let token = UUID().uuidString.lowercased()
         let claim: (Claim, String?, Int64) = try write { db in
-            guard let jobRow = try db.execute("SELECT spec_version, cancelled FROM jobs WHERE id = $1", [.text(job)]).first,
-                  jobRow.int("spec_version") > 0 else { return (.nothing, nil, 0) }
-            guard jobRow.int("spec_version") == specVersion else { return (.specChanged, nil, 0) }
-            guard jobRow.int("cancelled") == 0 else { return (.nothing, nil, 0) }
-            guard let claimed = try db.execute("""
-                UPDATE work_items SET status = 'running', lease_owner = $2, lease_host = $3,
-                lease_expires_at = \(Self.now) + $4, fence = fence + 1, not_before = NULL,
-                checkpoint_fingerprint = COALESCE(checkpoint_fingerprint, params_fingerprint), updated_at = \(Self.now)
-                WHERE id = (SELECT id FROM work_items WHERE job_id = $1 AND status = 'pending'
-                            AND (not_before IS NULL OR not_before <= \(Self.now))
-                            ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED)
-                RETURNING id, fence, params_fingerprint, checkpoint_fingerprint
-                """, [.text(job), .text(owner), .text(host), .real(leaseSeconds)]).first, let id = claimed.string("id")
-            else { return (.nothing, nil, 0) }
+            var claimed = try db.execute("""
+                SELECT id, fence, params_fingerprint, checkpoint_fingerprint FROM work_items
+                WHERE lease_owner = $1 AND status = 'running' AND claim_token = $2
+                """, [.text(owner), .text(token)]).first
+            let redone = claimed != nil
+            if !redone {
+                guard let jobRow = try db.execute("SELECT spec_version, cancelled FROM jobs WHERE id = $1", [.text(job)]).first,
+                      jobRow.int("spec_version") > 0 else { return (.nothing, nil, 0) }
+                guard jobRow.int("spec_version") == specVersion else { return (.specChanged, nil, 0) }
+                guard jobRow.int("cancelled") == 0 else { return (.nothing, nil, 0) }
+                claimed = try db.execute("""
+                    UPDATE work_items SET status = 'running', lease_owner = $2, lease_host = $3, claim_token = $5,
+                    lease_expires_at = \(Self.now) + $4, fence = fence + 1, not_before = NULL,
+                    checkpoint_fingerprint = COALESCE(checkpoint_fingerprint, params_fingerprint), updated_at = \(Self.now)
+                    WHERE id = (SELECT id FROM work_items WHERE job_id = $1 AND status = 'pending'
+                                AND (not_before IS NULL OR not_before <= \(Self.now))
+                                ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED)
+                    RETURNING id, fence, params_fingerprint, checkpoint_fingerprint
+                    """, [.text(job), .text(owner), .text(host), .real(leaseSeconds), .text(token)]).first
+            }
+            guard let claimed, let id = claimed.string("id") else { return (.nothing, nil, 0) }
             let fence = claimed.int64("fence") ?? 0
-            let parametersChanged = claimed.string("checkpoint_fingerprint") != claimed.string("params_fingerprint")
+            let parametersChanged = !redone && claimed.string("checkpoint_fingerprint") != claimed.string("params_fingerprint")
             if parametersChanged {
                 try Self.clearForRestart(db, id: id)
                 try db.execute("""
@@ -37,9 +47,11 @@ extension PostgresStore {
                 preconditionFailure("claimed item \(id) vanished inside its own transaction")
             }
             let item = try Store.decodeItem(itemRow)
-            try recordEvent(db, itemID: id, jobID: job, attempt: item.attempt, from: .pending, to: .running,
-                            mode: parametersChanged ? .restart : nil,
-                            error: parametersChanged ? Store.restartedForChangedParameters : nil)
+            if !redone {
+                try recordEvent(db, itemID: id, jobID: job, attempt: item.attempt, from: .pending, to: .running,
+                                mode: parametersChanged ? .restart : nil,
+                                error: parametersChanged ? Store.restartedForChangedParameters : nil)
+            }
             let checkpoints = try db.execute("SELECT phase, cursor, sink_offset FROM checkpoints WHERE item_id = $1", [.text(id)])
             let collect = checkpoints.first { $0.string("phase") == Phase.collect.rawValue }
             let ingest = checkpoints.first { $0.string("phase") == Phase.ingest.rawValue }
@@ -93,11 +105,13 @@ extension PostgresStore {
                 ON CONFLICT (item_id, phase) DO UPDATE SET cursor = excluded.cursor, documents = excluded.documents,
                 updated_at = excluded.updated_at
                 """, [.text(itemID), SQLValue(nextCursor), .integer(Int64(collected))])
+            // collected_total grows by what this page adds: a redo of this transaction (its COMMIT's
+            // answer lost) adds nothing twice.
             try db.execute("""
-                UPDATE work_items SET collected = $1, collected_total = collected_total + $2, phase = $3, progress_at = \(Self.now),
-                updated_at = \(Self.now), progress_note = $4 WHERE id = $5
-                """, [.integer(Int64(collected)), .integer(Int64(documents.count)),
-                      .text(nextCursor == nil ? Phase.ingest.rawValue : Phase.collect.rawValue), SQLValue(note), .text(itemID)])
+                UPDATE work_items SET collected = $1, collected_total = collected_total + GREATEST(0, $1 - collected), phase = $2,
+                progress_at = \(Self.now), updated_at = \(Self.now), progress_note = $3 WHERE id = $4
+                """, [.integer(Int64(collected)), .text(nextCursor == nil ? Phase.ingest.rawValue : Phase.collect.rawValue),
+                      SQLValue(note), .text(itemID)])
             return CheckpointOutcome(jobCancelled: try Self.isJobCancelled(db, itemID: itemID))
         }
     }
@@ -178,6 +192,7 @@ extension PostgresStore {
     private func transition(itemID: String, owner: String, to status: WorkItemStatus, phase: Phase? = nil, error: String? = nil,
                             kind: ErrorKind? = nil, first: (PostgresSession) throws -> Void = { _ in },
                             then: (PostgresSession) throws -> Void) throws -> WorkItem {
+        let claimed = fence(itemID)
         let item = try write(checkpoint: true) { db in
             try first(db)
             guard let row = try db.execute("""
@@ -187,7 +202,7 @@ extension PostgresStore {
                 WHERE id = $5 AND status = 'running' AND lease_owner = $6 AND fence = $7
                 RETURNING job_id, attempt
                 """, [.text(status.rawValue), SQLValue(phase?.rawValue), SQLValue(error), SQLValue(kind?.rawValue),
-                      .text(itemID), .text(owner), .integer(fence(itemID))]).first else { throw LeaseLost(itemID: itemID) }
+                      .text(itemID), .text(owner), .integer(claimed)]).first else { throw LeaseLost(itemID: itemID) }
             try recordEvent(db, itemID: itemID, jobID: row.string("job_id") ?? "", attempt: row.int("attempt"),
                             from: .running, to: status, error: error, errorKind: kind)
             try then(db)
@@ -196,7 +211,8 @@ extension PostgresStore {
             }
             return try Store.decodeItem(itemRow)
         }
-        leases.withLock { _ = $0.removeValue(forKey: itemID) }
+        // Only its own: another slot of this engine may have claimed the item again meanwhile.
+        leases.withLock { if $0[itemID]?.fence == claimed { $0.removeValue(forKey: itemID) } }
         EngineMetrics.itemStopped(status)
         return item
     }

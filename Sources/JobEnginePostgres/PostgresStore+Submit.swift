@@ -20,7 +20,9 @@ extension PostgresStore {
         let settingsJSON = String(decoding: settings.jsonValue.canonicalJSON(), as: UTF8.self)
         // Per schema: stores in other schemas of the database have jobs of the same name.
         try db.execute("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ' submit ' || $1, 0))", [.text(spec.name)])
-        let existing = try db.execute("SELECT id, spec_version FROM jobs WHERE name = $1 FOR UPDATE", [.text(spec.name)]).first
+        // No row lock on the job: its counters are updated by every item change (under the item's
+        // lock first), and taking the job's first here would deadlock with running workers.
+        let existing = try db.execute("SELECT id, spec_version FROM jobs WHERE name = $1", [.text(spec.name)]).first
         let created = existing == nil
         let jobID = existing?.string("id") ?? UUID().uuidString.lowercased()
         let version = (existing?.int("spec_version") ?? 0) + 1

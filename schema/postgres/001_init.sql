@@ -49,6 +49,7 @@ CREATE TABLE work_items (
     -- Bumped by every claim and returned to the worker: each commit of the worker is conditioned
     -- on (item, owner, fence), so a worker paused past its lease never commits over its successor.
     fence                   BIGINT NOT NULL DEFAULT 0,
+    claim_token             TEXT,                 -- names the claim, so a claim redone after a lost COMMIT answer finds its item
     not_before              DOUBLE PRECISION,
     last_error              TEXT,
     error_kind              TEXT CHECK (error_kind IN ('transient', 'permanent', 'interrupted', 'crash_loop')),

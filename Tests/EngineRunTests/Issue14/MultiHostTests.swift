@@ -10,6 +10,16 @@ enum MultiHostDatabase {
     static let url = ProcessInfo.processInfo.environment["JOBENGINE_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
     static let enabled = url != nil || ProcessInfo.processInfo.environment["CI"] == "true"
 
+    /// A read-only engine on the store at `url`, once a process has made its tables (within 60 s).
+    static func observer(_ url: String) async throws -> Engine {
+        var opened: Engine?
+        _ = await eventually(seconds: 60) {
+            opened = try? Engine(postgres: url, access: .readOnly, hostID: "observer", logger: Logger(label: "observer"))
+            return opened != nil
+        }
+        return try #require(opened, "the store's tables were never made")
+    }
+
     /// The rows of `sql` in `engine`'s PostgreSQL store.
     static func query(_ engine: Engine, _ sql: String) throws -> [Row] {
         guard let store = engine.store as? PostgresStore else { throw SQLFailure(message: "not a PostgreSQL store") }
@@ -44,12 +54,7 @@ struct MultiHostTests {
         func host(_ id: String) -> [String: String] { ["ENGINE_HOST_ID": id, "ENGINE_LEASE_SECONDS": "2"] }
         let a = try CLI.start(["run", "fleet.json", "--db", url], in: folder.url, environment: host("host-a"))
         // Opened once host-a's run has made the tables.
-        var opened: Engine?
-        #expect(await eventually(seconds: 60) {
-            opened = try? Engine(postgres: url, access: .readOnly, hostID: "observer", logger: Logger(label: "observer"))
-            return opened != nil
-        })
-        let observer = try #require(opened)
+        let observer = try await MultiHostDatabase.observer(url)
         defer { observer.close() }
         func running(on host: String) async throws -> Int {
             guard let job = try await observer.job("fleet") else { return 0 }
@@ -119,12 +124,7 @@ extension MultiHostTests {
             """)
         let run = try CLI.start(["run", "stall.json", "--db", url], in: folder.url)
         defer { run.kill(SIGKILL) }
-        var opened: Engine?
-        #expect(await eventually(seconds: 60) {
-            opened = try? Engine(postgres: url, access: .readOnly, hostID: "observer", logger: Logger(label: "observer"))
-            return opened != nil
-        })
-        let observer = try #require(opened)
+        let observer = try await MultiHostDatabase.observer(url)
         defer { observer.close() }
         let stalled = try await eventually(seconds: 60) {
             try MultiHostDatabase.query(observer, "SELECT COUNT(*) AS n FROM docs").first?.int("n") == 50
