@@ -212,7 +212,10 @@ package final class PostgresSessions: Sendable {
     package func close() {
         let idle = state.withLock { state -> [PostgresConnection] in
             state.closed = true
-            defer { state.idle = [] }
+            defer {
+                state.open -= state.idle.count
+                state.idle = []
+            }
             return state.idle
         }
         for connection in listeners.withLock({ $0 }) { try? connection.close().wait() }
@@ -220,6 +223,10 @@ package final class PostgresSessions: Sendable {
         available.broadcast()
         available.unlock()
         for connection in idle { try? connection.close().wait() }
+        // Connections still checked out are closed as they come back; the event loop they close
+        // on must outlive them (a few seconds at most: no statement of the store takes longer).
+        let deadline = Date().addingTimeInterval(5)
+        while state.withLock({ $0.open > 0 }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         try? group.syncShutdownGracefully()
     }
 }
@@ -265,6 +272,9 @@ package struct PostgresSession {
             result.withLock { $0 = outcome }
             answered.signal()
         }
+        // postgres-nio drops a query written to a connection that closes meanwhile, unanswered:
+        // the connection's close ends the wait too.
+        connection.closeFuture.whenComplete { _ in answered.signal() }
         guard answered.wait(timeout: .now() + Self.answerTimeout) == .success, let outcome = result.withLock({ $0 }) else {
             connection.close().whenComplete { [connection] _ in withExtendedLifetime(connection) {} }
             throw ConnectionClosed()

@@ -232,9 +232,17 @@ extension PostgresStore {
         var rows = PostgresBindings()
         rows.append(new)
         rows.append(jobID)
-        try db.execute("""
+        let taken = Set(try db.execute("""
             INSERT INTO sink_targets (target, job_id, created_at) SELECT t, $2, \(Self.now) FROM unnest($1::text[]) AS t
-            ON CONFLICT (target) DO NOTHING
-            """, bindings: rows)
+            ON CONFLICT (target) DO NOTHING RETURNING target
+            """, bindings: rows).compactMap { $0.string("target") })
+        // A target another job's submit took meanwhile (it committed between the read above and
+        // this insert) is that job's: refused like any owned target.
+        for target in candidates where new.contains(target.key) && !taken.contains(target.key) {
+            let owner = try db.execute("SELECT j.name FROM sink_targets s JOIN jobs j ON j.id = s.job_id WHERE s.target = $1",
+                                       [.text(target.key)]).first?.string("name") ?? "another job"
+            problems.add(SpecProblem(field: "ingester.path", message:
+                "\(target.description) belongs to job \(owner); a sink target belongs to one job: choose another path"))
+        }
     }
 }
