@@ -3,8 +3,9 @@ import JobEngine
 
 /// The PostgreSQL store's schema migrations: an embedded copy of `schema/postgres/NNN_*.sql`, kept
 /// byte-for-byte equal to the files (a test compares them), applied in order, each in one
-/// transaction with its `schema_versions` row, under a transaction-level advisory lock: hosts that
-/// start at once apply each migration once, and the others wait, then find it applied.
+/// transaction with its `schema_versions` row, under a transaction-level advisory lock of the
+/// store's schema: hosts that start at once apply each migration once, and the others wait, then
+/// find it applied.
 enum PostgresMigrations {
     struct Migration: Sendable {
         let version: Int
@@ -18,9 +19,6 @@ enum PostgresMigrations {
 
     static var latestVersion: Int { all.last?.version ?? 0 }
 
-    /// The advisory lock key of migrations (any fixed number; "JobE" in ASCII).
-    static let lockKey: Int64 = 0x4A6F_6245
-
     /// Applies what the database lacks.
     ///
     /// - Throws: `EngineError` `.storeNewerThanEngine` when the database is at a later version
@@ -28,7 +26,9 @@ enum PostgresMigrations {
     static func apply(_ sessions: PostgresSessions) throws {
         // Not tried again: a server that cannot be reached at start is an error to show at once.
         try sessions.transaction(retrying: false) { db in
-            try db.execute("SELECT pg_advisory_xact_lock($1)", [.integer(lockKey)])
+            // Per schema: stores in other schemas of the database migrate without waiting for this one.
+            try db.execute("SELECT pg_advisory_xact_lock(hashtextextended('jobengine migrate ' || $1, 0))",
+                           [.text(sessions.location.schema ?? "public")])
             // A store in a schema of its own (`?search_path=`) makes it first; the name was checked
             // to be an identifier when the URL was read.
             if let schema = sessions.location.schema { try db.execute("CREATE SCHEMA IF NOT EXISTS \(schema)") }
