@@ -103,11 +103,7 @@ extension PostgresStore {
             try db.execute("""
                 SELECT phase, cursor, documents, sink_offset, updated_at FROM checkpoints WHERE item_id = $1
                 ORDER BY CASE phase WHEN 'collect' THEN 0 ELSE 1 END
-                """, [.text(itemID.uuidString.lowercased())]).compactMap { row in
-                guard let phase = Phase(rawValue: row.string("phase") ?? "") else { return nil }
-                return Checkpoint(phase: phase, cursor: row.string("cursor"), documents: row.int("documents"),
-                                  sinkOffset: row.int64("sink_offset"), updatedAt: Date(timeIntervalSince1970: row.double("updated_at") ?? 0))
-            }
+                """, [.text(itemID.uuidString.lowercased())]).compactMap(Store.decodeCheckpoint)
         }
     }
 

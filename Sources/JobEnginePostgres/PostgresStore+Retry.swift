@@ -52,20 +52,7 @@ extension PostgresStore {
 
     package func retryPreview(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult {
         try await sessions.read { db in
-            var started: [UUID] = []
-            var seen = Set<UUID>()
-            var skipped: [RetryResult.Skipped] = []
-            for id in ids {
-                if let reason = RetryRules.refusal(try Self.retryFacts(db, id: id.uuidString.lowercased(), lock: false),
-                                                   mode: mode, origin: .manual) {
-                    skipped.append(.init(id: id, reason: reason))
-                } else if seen.insert(id).inserted {
-                    started.append(id)
-                } else {
-                    skipped.append(.init(id: id, reason: .notRetryable(.pending)))
-                }
-            }
-            return RetryResult(total: started.count, started: started, skipped: skipped)
+            try RetryRules.preview(ids, mode: mode) { try Self.retryFacts(db, id: $0, lock: false) }
         }
     }
 
@@ -157,11 +144,6 @@ extension PostgresStore {
         try db.execute("""
             SELECT w.status, w.params_fingerprint, w.checkpoint_fingerprint, j.cancelled
             FROM work_items w JOIN jobs j ON j.id = w.job_id WHERE w.id = $1\(lock ? " FOR UPDATE OF w" : "")
-            """, [.text(id)]).first.map { row in
-            RetryRules.Facts(status: WorkItemStatus(rawValue: row.string("status") ?? "") ?? .pending,
-                             parametersFingerprint: row.string("params_fingerprint"),
-                             checkpointFingerprint: row.string("checkpoint_fingerprint"),
-                             jobCancelled: row.int("cancelled") != 0)
-        }
+            """, [.text(id)]).first.map(Store.decodeRetryFacts)
     }
 }

@@ -133,9 +133,7 @@ extension PostgresStore {
         for (position, item) in chunk {
             guard fresh.contains(item.name), seen.insert(item.name).inserted else {
                 let first = try db.execute("SELECT position FROM submit_names WHERE name = $1", [.text(item.name)]).first?.int("position") ?? 0
-                problems.add(fromFile
-                    ? ItemsFile.problem(position, "name", "duplicate item name \"\(item.name)\" (also line \(first))")
-                    : SpecProblem(field: "items[\(position)].name", message: "duplicate item name \"\(item.name)\" (also items[\(first)])"))
+                problems.addDuplicate(item.name, at: position, first: first, fromFile: fromFile)
                 continue
             }
             let params = JSONValue.object(item.params).canonicalJSON()
@@ -192,7 +190,7 @@ extension PostgresStore {
         var candidates: [SinkTarget] = []
         for target in targets {
             if let what = protecting.what(target.file) {
-                problems.add(SpecProblem(field: "ingester.path", message: "\(target.file) is \(what); a sink may never write there: choose another path"))
+                problems.addProtected(target, what)
             } else {
                 candidates.append(target)
             }
@@ -216,15 +214,13 @@ extension PostgresStore {
         for target in candidates {
             if let owner = owners[target.key] {
                 if owner.id != jobID {
-                    problems.add(SpecProblem(field: "ingester.path", message:
-                        "\(target.description) belongs to job \(owner.name); a sink target belongs to one job: choose another path"))
+                    problems.addOwned(target, by: owner.name)
                 }
                 continue
             }
             let adopted = target.item.map(known.contains) ?? jobHasItems
             if !adopted && target.holdsForeignData(job: jobName) {
-                problems.add(SpecProblem(field: "ingester.path", message:
-                    "\(target.description) exists and was not written by job \(jobName); remove it or choose another path"))
+                problems.addForeignData(target, job: jobName)
             }
             new.append(target.key)
         }
@@ -241,8 +237,7 @@ extension PostgresStore {
         for target in candidates where new.contains(target.key) && !taken.contains(target.key) {
             let owner = try db.execute("SELECT j.name FROM sink_targets s JOIN jobs j ON j.id = s.job_id WHERE s.target = $1",
                                        [.text(target.key)]).first?.string("name") ?? "another job"
-            problems.add(SpecProblem(field: "ingester.path", message:
-                "\(target.description) belongs to job \(owner); a sink target belongs to one job: choose another path"))
+            problems.addOwned(target, by: owner)
         }
     }
 }

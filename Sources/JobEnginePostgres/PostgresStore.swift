@@ -134,14 +134,8 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
 
     package func events(itemID: UUID) async throws -> [ItemEvent] {
         try await sessions.read { db in
-            try db.execute("SELECT * FROM events WHERE item_id = $1 ORDER BY id", [.text(itemID.uuidString.lowercased())]).map { row in
-                ItemEvent(id: row.int64("id") ?? 0, itemID: itemID, attempt: row.int("attempt"),
-                          from: row.string("from_status").flatMap(WorkItemStatus.init(rawValue:)),
-                          to: WorkItemStatus(rawValue: row.string("to_status") ?? "") ?? .pending,
-                          mode: row.string("mode").flatMap(RetryMode.init(rawValue:)),
-                          error: row.string("error"), errorKind: row.string("error_kind").flatMap(ErrorKind.init(rawValue:)),
-                          at: Date(timeIntervalSince1970: row.double("at") ?? 0))
-            }
+            try db.execute("SELECT * FROM events WHERE item_id = $1 ORDER BY id", [.text(itemID.uuidString.lowercased())])
+                .map { Store.decodeEvent($0, itemID: itemID) }
         }
     }
 

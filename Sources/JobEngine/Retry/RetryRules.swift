@@ -1,3 +1,5 @@
+import Foundation
+
 /// Every rule that decides whether a retry starts and what it costs. The store reads an item's facts
 /// and applies the outcome in one transaction (invariant 3); the deciding happens here.
 ///
@@ -35,6 +37,25 @@ package enum RetryRules {
     }
 
     /// Why the retry may not start, or nil when it may (`facts` nil: no such item).
+    /// What a manual retry of `ids` would do, changing nothing: each id's facts (read by `facts`
+    /// from the lower-case id) judged as ``refusal(_:mode:origin:)`` judges them; a repeated id
+    /// is skipped as the real retry would find it, pending.
+    package static func preview(_ ids: [UUID], mode: RetryMode, facts: (String) throws -> Facts?) rethrows -> RetryResult {
+        var started: [UUID] = []
+        var seen = Set<UUID>()
+        var skipped: [RetryResult.Skipped] = []
+        for id in ids {
+            if let reason = refusal(try facts(id.uuidString.lowercased()), mode: mode, origin: .manual) {
+                skipped.append(.init(id: id, reason: reason))
+            } else if seen.insert(id).inserted {
+                started.append(id)
+            } else {
+                skipped.append(.init(id: id, reason: .notRetryable(.pending)))
+            }
+        }
+        return RetryResult(total: started.count, started: started, skipped: skipped)
+    }
+
     package static func refusal(_ facts: Facts?, mode: RetryMode, origin: RetryOrigin) -> RetryResult.SkipReason? {
         guard let facts else { return .unknown }
         // Invariant 3: only failed or cancelled items.

@@ -32,13 +32,15 @@ extension Store {
             try db.execute("""
                 SELECT phase, cursor, documents, sink_offset, updated_at FROM checkpoints WHERE item_id = ?
                 ORDER BY CASE phase WHEN 'collect' THEN 0 ELSE 1 END
-                """, [.text(itemID.uuidString.lowercased())]).compactMap { row in
-                guard let phase = Phase(rawValue: row.string("phase") ?? "") else { return nil }
-                return Checkpoint(phase: phase, cursor: row.string("cursor"), documents: row.int("documents"),
-                                  sinkOffset: row.int64("sink_offset"),
-                                  updatedAt: Date(timeIntervalSince1970: row.double("updated_at") ?? 0))
-            }
+                """, [.text(itemID.uuidString.lowercased())]).compactMap(Self.decodeCheckpoint)
         }
+    }
+
+    /// A `checkpoints` row; nil for a phase this engine does not know.
+    package static func decodeCheckpoint(_ row: Row) -> Checkpoint? {
+        guard let phase = Phase(rawValue: row.string("phase") ?? "") else { return nil }
+        return Checkpoint(phase: phase, cursor: row.string("cursor"), documents: row.int("documents"),
+                          sinkOffset: row.int64("sink_offset"), updatedAt: Date(timeIntervalSince1970: row.double("updated_at") ?? 0))
     }
 
     /// Item counts per status over every job: what the `jobengine_work_items` gauge shows.

@@ -72,19 +72,22 @@ extension Store {
     package func events(itemID: UUID) async throws -> [ItemEvent] {
         try await reader.run { db in
             try db.execute("SELECT * FROM events WHERE item_id = ? ORDER BY id", [.text(itemID.uuidString.lowercased())])
-                .map { row in
-                    ItemEvent(
-                        id: row.int64("id") ?? 0,
-                        itemID: itemID,
-                        attempt: row.int("attempt"),
-                        from: row.string("from_status").flatMap(WorkItemStatus.init(rawValue:)),
-                        to: WorkItemStatus(rawValue: row.string("to_status") ?? "") ?? .pending,
-                        mode: row.string("mode").flatMap(RetryMode.init(rawValue:)),
-                        error: row.string("error"),
-                        errorKind: row.string("error_kind").flatMap(ErrorKind.init(rawValue:)),
-                        at: Date(timeIntervalSince1970: row.double("at") ?? 0))
-                }
+                .map { Self.decodeEvent($0, itemID: itemID) }
         }
+    }
+
+    /// An `events` row of item `itemID` (both stores' tables have the same columns).
+    package static func decodeEvent(_ row: Row, itemID: UUID) -> ItemEvent {
+        ItemEvent(
+            id: row.int64("id") ?? 0,
+            itemID: itemID,
+            attempt: row.int("attempt"),
+            from: row.string("from_status").flatMap(WorkItemStatus.init(rawValue:)),
+            to: WorkItemStatus(rawValue: row.string("to_status") ?? "") ?? .pending,
+            mode: row.string("mode").flatMap(RetryMode.init(rawValue:)),
+            error: row.string("error"),
+            errorKind: row.string("error_kind").flatMap(ErrorKind.init(rawValue:)),
+            at: Date(timeIntervalSince1970: row.double("at") ?? 0))
     }
 
     /// Claims the next runnable item of a job for `owner`: the first `pending` item whose back-off

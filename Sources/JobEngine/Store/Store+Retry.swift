@@ -109,19 +109,7 @@ extension Store {
     /// What `retry(_:mode:dryRun:)` would do, changing nothing.
     package func retryPreview(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult {
         try await reader.run { db in
-            var started: [UUID] = []
-            var seen = Set<UUID>()
-            var skipped: [RetryResult.Skipped] = []
-            for id in ids {
-                if let reason = try Self.retryOne(db, id: id.uuidString.lowercased(), mode: mode, origin: .manual, dryRun: true) {
-                    skipped.append(.init(id: id, reason: reason))
-                } else if seen.insert(id).inserted {
-                    started.append(id)
-                } else {
-                    skipped.append(.init(id: id, reason: .notRetryable(.pending)))
-                }
-            }
-            return RetryResult(total: started.count, started: started, skipped: skipped)
+            try RetryRules.preview(ids, mode: mode) { try Self.retryFacts(db, id: $0) }
         }
     }
 
@@ -177,11 +165,15 @@ extension Store {
         try db.execute("""
             SELECT w.status, w.params_fingerprint, w.checkpoint_fingerprint, j.cancelled
             FROM work_items w JOIN jobs j ON j.id = w.job_id WHERE w.id = ?
-            """, [.text(id)]).first.map { row in
-            RetryRules.Facts(status: WorkItemStatus(rawValue: row.string("status") ?? "") ?? .pending,
-                             parametersFingerprint: row.string("params_fingerprint"),
-                             checkpointFingerprint: row.string("checkpoint_fingerprint"),
-                             jobCancelled: row.int("cancelled") != 0)
-        }
+            """, [.text(id)]).first.map(decodeRetryFacts)
+    }
+
+    /// What ``RetryRules`` decides on, from a row of `status`, `params_fingerprint`,
+    /// `checkpoint_fingerprint` and the job's `cancelled` (both stores read the same columns).
+    package static func decodeRetryFacts(_ row: Row) -> RetryRules.Facts {
+        RetryRules.Facts(status: WorkItemStatus(rawValue: row.string("status") ?? "") ?? .pending,
+                         parametersFingerprint: row.string("params_fingerprint"),
+                         checkpointFingerprint: row.string("checkpoint_fingerprint"),
+                         jobCancelled: row.int("cancelled") != 0)
     }
 }

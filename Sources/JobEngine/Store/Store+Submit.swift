@@ -203,9 +203,7 @@ extension Store {
                     for (position, name) in duplicates {
                         let first = try db.execute("SELECT position FROM \(direct ? "work_items" : "submit_items") WHERE job_id = ? AND name = ?",
                                                    [.text(jobID), .text(name)]).first?.int("position") ?? 0
-                        problems.add(file
-                            ? ItemsFile.problem(position, "name", "duplicate item name \"\(name)\" (also line \(first))")
-                            : SpecProblem(field: "items[\(position)].name", message: "duplicate item name \"\(name)\" (also items[\(first)])"))
+                        problems.addDuplicate(name, at: position, first: first, fromFile: file)
                     }
                     // The step counts its new items once (`counted = 0` kept the trigger from counting
                     // each row), in the same transaction.
@@ -511,15 +509,14 @@ extension Store {
                               protecting: ProtectedPaths, problems: inout SubmitProblems) throws {
         for target in targets {
             if let what = protecting.what(target.file) {
-                problems.add(SpecProblem(field: "ingester.path", message: "\(target.file) is \(what); a sink may never write there: choose another path"))
+                problems.addProtected(target, what)
                 continue
             }
             if let owner = try db.execute("""
                 SELECT s.job_id, j.name FROM sink_targets s JOIN jobs j ON j.id = s.job_id WHERE s.target = ?
                 """, [.text(target.key)]).first {
                 if owner.string("job_id") != jobID {
-                    problems.add(SpecProblem(field: "ingester.path", message:
-                        "\(target.description) belongs to job \(owner.string("name") ?? "?"); a sink target belongs to one job: choose another path"))
+                    problems.addOwned(target, by: owner.string("name") ?? "?")
                 }
                 continue
             }
@@ -527,8 +524,7 @@ extension Store {
                 try !db.execute("SELECT 1 FROM work_items WHERE job_id = ? AND name = ?", [.text(jobID), .text(name)]).isEmpty
             } ?? !db.execute("SELECT 1 FROM work_items WHERE job_id = ? LIMIT 1", [.text(jobID)]).isEmpty
             if !adopted && target.holdsForeignData(job: jobName) {
-                problems.add(SpecProblem(field: "ingester.path", message:
-                    "\(target.description) exists and was not written by job \(jobName); remove it or choose another path"))
+                problems.addForeignData(target, job: jobName)
             }
             try db.execute("INSERT INTO sink_targets (target, job_id, created_at, staged) VALUES (?, ?, ?, 1)",
                            [.text(target.key), .text(jobID), .real(now)])
@@ -553,6 +549,30 @@ package struct SubmitProblems: Sendable {
     mutating func add(contentsOf other: SubmitProblems) {
         for problem in other.listed { add(problem) }
         more += other.more
+    }
+
+    /// Item `name` at `position` repeats the one at `first` (a line of the items file, or an index of `items`).
+    package mutating func addDuplicate(_ name: String, at position: Int, first: Int, fromFile: Bool) {
+        add(fromFile
+            ? ItemsFile.problem(position, "name", "duplicate item name \"\(name)\" (also line \(first))")
+            : SpecProblem(field: "items[\(position)].name", message: "duplicate item name \"\(name)\" (also items[\(first)])"))
+    }
+
+    /// A sink target is a path no sink may write (`what` says which: the store, the spec, …).
+    package mutating func addProtected(_ target: SinkTarget, _ what: String) {
+        add(SpecProblem(field: "ingester.path", message: "\(target.file) is \(what); a sink may never write there: choose another path"))
+    }
+
+    /// A sink target belongs to another job (invariant 7).
+    package mutating func addOwned(_ target: SinkTarget, by job: String) {
+        add(SpecProblem(field: "ingester.path", message:
+            "\(target.description) belongs to job \(job); a sink target belongs to one job: choose another path"))
+    }
+
+    /// A sink target nobody owns already holds data another writer put there.
+    package mutating func addForeignData(_ target: SinkTarget, job: String) {
+        add(SpecProblem(field: "ingester.path", message:
+            "\(target.description) exists and was not written by job \(job); remove it or choose another path"))
     }
 
     /// The error refusing the spec, or nil when nothing was found.
