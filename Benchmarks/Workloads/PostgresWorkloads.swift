@@ -47,12 +47,14 @@ public enum PostgresWorkloads {
         return seconds
     }
 
-    /// The physical limit on PostgreSQL: one connection doing the writes the design needs. Each
-    /// page: its documents staged and the collect checkpoint upserted in one transaction; each
-    /// batch: its rows upserted into the sink table, the ingest checkpoint and the deletion of its
-    /// staged copies in one transaction (the `postgres` sink's own shape). Returns wall seconds.
+    /// The physical limit on PostgreSQL: the writes the design needs, with the workload's
+    /// concurrency (one connection and thread per slot, items dealt round-robin), each commit one
+    /// statement (one round trip). Each page: its documents staged and the collect checkpoint
+    /// upserted; each batch: its rows upserted into the sink table, the ingest checkpoint and the
+    /// deletion of its staged copies (the `postgres` sink's own shape). Returns wall seconds.
     public static func runBare(_ workload: ReferenceWorkload, url: String) throws -> Double {
-        let sessions = PostgresSessions(try PostgresLocation(url: url), maximum: 1, logger: Logger(label: "bare", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let sessions = PostgresSessions(try PostgresLocation(url: url), maximum: workload.concurrency,
+                                        logger: Logger(label: "bare", factory: { _ in SwiftLogNoOpLogHandler() }))
         defer { sessions.close() }
         let schema = url.components(separatedBy: "search_path=").last ?? "public"
         try sessions.transaction { db in
@@ -68,56 +70,75 @@ public enum PostgresWorkloads {
                 CREATE TABLE docs (item TEXT NOT NULL, seq BIGINT NOT NULL, key TEXT NOT NULL, data JSONB NOT NULL, PRIMARY KEY (item, seq))
                 """)
         }
+        let failures = Locked<[any Error]>([])
         let start = Date()
-        for itemIndex in 0..<workload.items {
-            let item = String(format: "item-%05d", itemIndex)
-            var documents: [(key: String, body: Data)] = []
-            for page in 0..<workload.pagesPerItem {
-                let seqs = (0..<workload.pageSize).map { page * workload.pageSize + $0 }
-                let pageDocuments = seqs.map { seq in
-                    let key = "\(item)-\(seq)"
-                    return (key: key, body: SyntheticDocument.body(key: key, bytes: workload.documentBytes))
+        let done = DispatchGroup()
+        for slot in 0..<workload.concurrency {
+            done.enter()
+            Thread {
+                defer { done.leave() }
+                do {
+                    for itemIndex in stride(from: slot, to: workload.items, by: workload.concurrency) {
+                        try runBareItem(itemIndex, workload, sessions)
+                    }
+                } catch {
+                    failures.withLock { $0.append(error) }
                 }
-                documents += pageDocuments
-                try sessions.transaction { db in
-                    var bindings = PostgresBindings()
-                    bindings.append(item)
-                    bindings.append(seqs.map(Int64.init))
-                    bindings.append(pageDocuments.map(\.key))
-                    bindings.append(pageDocuments.map { ByteBuffer(bytes: $0.body) })
-                    try db.execute("""
-                        INSERT INTO staged (item, seq, key, body) SELECT $1, s, k, b FROM unnest($2::bigint[], $3::text[], $4::bytea[]) AS u (s, k, b)
-                        """, bindings: bindings)
-                    let next = (page + 1) * workload.pageSize
-                    try db.execute("""
-                        INSERT INTO checkpoints (item, phase, cursor, documents) VALUES ($1, 'collect', $2, $3)
-                        ON CONFLICT (item, phase) DO UPDATE SET cursor = excluded.cursor, documents = excluded.documents
-                        """, [.text(item), .text(String(next)), .integer(Int64(next))])
-                }
+            }.start()
+        }
+        done.wait()
+        if let failure = failures.withLock({ $0.first }) { throw failure }
+        return Date().timeIntervalSince(start)
+    }
+
+    private static func runBareItem(_ itemIndex: Int, _ workload: ReferenceWorkload, _ sessions: PostgresSessions) throws {
+        let item = String(format: "item-%05d", itemIndex)
+        var documents: [(key: String, body: Data)] = []
+        for page in 0..<workload.pagesPerItem {
+            let seqs = (0..<workload.pageSize).map { page * workload.pageSize + $0 }
+            let pageDocuments = seqs.map { seq in
+                let key = "\(item)-\(seq)"
+                return (key: key, body: SyntheticDocument.body(key: key, bytes: workload.documentBytes))
             }
-            var seq = 0
-            while seq < documents.count {
-                let end = min(documents.count, seq + workload.batchSize)
-                try sessions.transaction { db in
-                    var bindings = PostgresBindings()
-                    bindings.append(item)
-                    bindings.append((seq..<end).map(Int64.init))
-                    bindings.append(documents[seq..<end].map(\.key))
-                    bindings.append(documents[seq..<end].map { String(decoding: $0.body, as: UTF8.self) })
-                    try db.execute("""
-                        INSERT INTO docs (item, seq, key, data) SELECT $1, s, k, d::jsonb FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u (s, k, d)
-                        ON CONFLICT (item, seq) DO UPDATE SET key = excluded.key, data = excluded.data
-                        """, bindings: bindings)
-                    try db.execute("""
-                        INSERT INTO checkpoints (item, phase, documents) VALUES ($1, 'ingest', $2)
-                        ON CONFLICT (item, phase) DO UPDATE SET documents = excluded.documents
-                        """, [.text(item), .integer(Int64(end))])
-                    try db.execute("DELETE FROM staged WHERE item = $1 AND seq < $2", [.text(item), .integer(Int64(end))])
-                }
-                seq = end
+            documents += pageDocuments
+            var bindings = PostgresBindings()
+            bindings.append(item)
+            bindings.append(seqs.map(Int64.init))
+            bindings.append(pageDocuments.map(\.key))
+            bindings.append(pageDocuments.map { ByteBuffer(bytes: $0.body) })
+            bindings.append(String((page + 1) * workload.pageSize))
+            bindings.append(Int64((page + 1) * workload.pageSize))
+            try sessions.withSession { db in
+                try db.execute("""
+                    WITH staged_page AS (
+                        INSERT INTO staged (item, seq, key, body) SELECT $1, s, k, b FROM unnest($2::bigint[], $3::text[], $4::bytea[]) AS u (s, k, b))
+                    INSERT INTO checkpoints (item, phase, cursor, documents) VALUES ($1, 'collect', $5, $6)
+                    ON CONFLICT (item, phase) DO UPDATE SET cursor = excluded.cursor, documents = excluded.documents
+                    """, bindings: bindings)
             }
         }
-        return Date().timeIntervalSince(start)
+        var seq = 0
+        while seq < documents.count {
+            let end = min(documents.count, seq + workload.batchSize)
+            var bindings = PostgresBindings()
+            bindings.append(item)
+            bindings.append((seq..<end).map(Int64.init))
+            bindings.append(documents[seq..<end].map(\.key))
+            bindings.append(documents[seq..<end].map { String(decoding: $0.body, as: UTF8.self) })
+            bindings.append(Int64(end))
+            try sessions.withSession { db in
+                try db.execute("""
+                    WITH delivered AS (
+                        INSERT INTO docs (item, seq, key, data) SELECT $1, s, k, d::jsonb FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u (s, k, d)
+                        ON CONFLICT (item, seq) DO UPDATE SET key = excluded.key, data = excluded.data),
+                    checkpoint AS (
+                        INSERT INTO checkpoints (item, phase, documents) VALUES ($1, 'ingest', $5)
+                        ON CONFLICT (item, phase) DO UPDATE SET documents = excluded.documents)
+                    DELETE FROM staged WHERE item = $1 AND seq < $5
+                    """, bindings: bindings)
+            }
+            seq = end
+        }
     }
 
     private static func failure(_ message: String) -> Error {

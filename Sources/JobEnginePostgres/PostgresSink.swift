@@ -41,8 +41,8 @@ struct PostgresSink: Ingester {
         try store.createSinkTable(table)
     }
 
-    /// Writes the batch and its checkpoint in one transaction; the runner's checkpoint after it
-    /// finds the same numbers recorded.
+    /// Writes the batch and its checkpoint in one statement; the runner's commit of the same
+    /// checkpoint after it finds it made (`PostgresStore.commitBatch`).
     func ingest(_ batch: Batch) throws -> Int64? {
         try store.commitRows(batch, table: table, jobName: jobName)
         return nil
@@ -72,27 +72,32 @@ extension PostgresStore {
         sinkTables.withLock { _ = $0.insert(table) }
     }
 
-    /// The batch's rows and its ingest checkpoint in one transaction, conditioned on this
-    /// process's lease and fence of the item (a worker that lost it writes no row).
+    /// The batch's rows and its ingest checkpoint in one statement (`jobengine_deliver_rows`,
+    /// schema/postgres/002), conditioned on this process's lease and fence of the item (a worker
+    /// that lost it writes no row).
     func commitRows(_ batch: Batch, table: String, jobName: String) throws {
         let itemID = batch.item.itemID.uuidString.lowercased()
         guard let lease = leases.withLock({ $0[itemID] }), let last = batch.documents.last else {
             throw LeaseLost(itemID: itemID)
         }
-        try write(checkpoint: true) { db in
-            var bindings = PostgresBindings()
-            bindings.append(jobName)
-            bindings.append(batch.item.itemName)
-            bindings.append(batch.documents.map { Int64($0.seq) })
-            bindings.append(batch.documents.map(\.document.key))
-            bindings.append(batch.documents.map { String(decoding: $0.document.body, as: UTF8.self) })
-            try recordBatch(db, itemID: itemID, owner: lease.owner, ingested: last.seq + 1, sinkOffset: nil)
+        var bindings = PostgresBindings(capacity: 10)
+        bindings.append(table)
+        bindings.append(jobName)
+        bindings.append(batch.item.itemName)
+        bindings.append(batch.documents.map { Int64($0.seq) })
+        bindings.append(batch.documents.map(\.document.key))
+        bindings.append(batch.documents.map { String(decoding: $0.document.body, as: UTF8.self) })
+        bindings.append(itemID)
+        bindings.append(lease.owner)
+        bindings.append(lease.fence)
+        bindings.append(Int64(last.seq + 1))
+        let answer = try statement(checkpoint: true) { db in
             try db.execute("""
-                INSERT INTO \(table) (job, item, seq, key, data)
-                SELECT $1, $2, s, k, d::jsonb FROM unnest($3::bigint[], $4::text[], $5::text[]) AS u (s, k, d)
-                ON CONFLICT (job, item, seq) DO UPDATE SET key = excluded.key, data = excluded.data
-                """, bindings: bindings)
+                SELECT jobengine_deliver_rows($1, $2, $3, $4::bigint[], $5::text[], $6::text[], $7, $8, $9, $10) AS answer
+                """, bindings: bindings).first?.int("answer")
         }
+        let outcome = try Self.outcome(answer, itemID: itemID)
+        deliveredBatches.withLock { $0[itemID] = (last.seq + 1, lease.fence, outcome) }
     }
 
     /// A restart's reset of the item's rows, under this worker's lease and fence (a worker that

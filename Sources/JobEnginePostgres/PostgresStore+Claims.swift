@@ -70,50 +70,44 @@ extension PostgresStore {
         try sessions.withSession { db in
             let row = try db.execute("""
                 SELECT j.pending_items AS n, (SELECT MIN(w.not_before) FROM work_items w WHERE w.job_id = j.id
-                AND w.status = 'pending' AND w.not_before IS NOT NULL) AS earliest
-                FROM jobs j WHERE j.id = $1 AND j.cancelled = 0
+                AND w.status = 'pending' AND w.not_before IS NOT NULL) AS earliest, \(Self.now) AS now
+                FROM job_standing j WHERE j.id = $1 AND j.cancelled = 0
                 """, [.text(jobID.uuidString.lowercased())]).first
             // Back-offs are on the database's clock; the scheduler waits on its own: convert.
-            let skew = try db.execute("SELECT \(Self.now) AS now").first?.double("now").map { $0 - Date().timeIntervalSince1970 } ?? 0
+            let skew = row?.double("now").map { $0 - Date().timeIntervalSince1970 } ?? 0
             return (row?.int("n") ?? 0, row?.double("earliest").map { $0 - skew })
         }
     }
 
     // MARK: Checkpoints (conditioned on the lease and its fence)
 
-    /// Invariant 1: the page's documents and the cursor in one transaction, or neither.
+    /// Invariant 1: the page's documents and the cursor in one transaction, or neither. One
+    /// statement (`jobengine_commit_page`, schema/postgres/002): one round trip, conditioned on
+    /// the lease and its fence; a worker that lost the item writes nothing, not even staged copies.
     package func commitPage(itemID: String, owner: String, firstSeq: Int, documents: [Document], nextCursor: String?, note: String?,
                             sync: SyncMode) throws -> CheckpointOutcome {
-        try write(checkpoint: true) { db in
-            // The lease first: a worker that lost it writes nothing, not even staged copies.
-            try lockLease(db, itemID: itemID, owner: owner)
-            if !documents.isEmpty {
-                var bindings = PostgresBindings(capacity: 4)
-                bindings.append(itemID)
-                bindings.append(documents.indices.map { Int64(firstSeq + $0) })
-                bindings.append(documents.map(\.key))
-                bindings.append(documents.map { ByteBuffer(bytes: $0.body) })
-                try db.execute("""
-                    INSERT INTO staged_documents (item_id, seq, key, body)
-                    SELECT $1, s, k, b FROM unnest($2::bigint[], $3::text[], $4::bytea[]) AS u (s, k, b)
-                    ON CONFLICT (item_id, seq) DO UPDATE SET key = excluded.key, body = excluded.body
-                    """, bindings: bindings)
-            }
-            let collected = firstSeq + documents.count
+        var bindings = PostgresBindings(capacity: 9)
+        bindings.append(itemID)
+        bindings.append(owner)
+        bindings.append(fence(itemID))
+        bindings.append(documents.indices.map { Int64(firstSeq + $0) })
+        bindings.append(documents.map(\.key))
+        bindings.append(documents.map { ByteBuffer(bytes: $0.body) })
+        if let nextCursor { bindings.append(nextCursor) } else { bindings.appendNull() }
+        bindings.append(Int64(firstSeq + documents.count))
+        if let note { bindings.append(note) } else { bindings.appendNull() }
+        let answer = try statement(checkpoint: true) { db in
             try db.execute("""
-                INSERT INTO checkpoints (item_id, phase, cursor, documents, updated_at) VALUES ($1, 'collect', $2, $3, \(Self.now))
-                ON CONFLICT (item_id, phase) DO UPDATE SET cursor = excluded.cursor, documents = excluded.documents,
-                updated_at = excluded.updated_at
-                """, [.text(itemID), SQLValue(nextCursor), .integer(Int64(collected))])
-            // collected_total grows by what this page adds: a redo of this transaction (its COMMIT's
-            // answer lost) adds nothing twice.
-            try db.execute("""
-                UPDATE work_items SET collected = $1, collected_total = collected_total + GREATEST(0, $1 - collected), phase = $2,
-                progress_at = \(Self.now), updated_at = \(Self.now), progress_note = $3 WHERE id = $4
-                """, [.integer(Int64(collected)), .text(nextCursor == nil ? Phase.ingest.rawValue : Phase.collect.rawValue),
-                      SQLValue(note), .text(itemID)])
-            return CheckpointOutcome(jobCancelled: try Self.isJobCancelled(db, itemID: itemID))
+                SELECT jobengine_commit_page($1, $2, $3, $4::bigint[], $5::text[], $6::bytea[], $7::text, $8, $9::text) AS answer
+                """, bindings: bindings).first?.int("answer")
         }
+        return try Self.outcome(answer, itemID: itemID)
+    }
+
+    /// The answer of a hot-path function: the job's cancel flag, or -1 when the lease was lost.
+    static func outcome(_ answer: Int?, itemID: String) throws -> CheckpointOutcome {
+        guard let answer, answer >= 0 else { throw LeaseLost(itemID: itemID) }
+        return CheckpointOutcome(jobCancelled: answer == 1)
     }
 
     /// Locks the item's row if `owner` still holds it under its fence (the rest of the transaction
@@ -133,31 +127,43 @@ extension PostgresStore {
         }
     }
 
+    /// A batch's checkpoint, one statement. When the `postgres` sink already committed this very
+    /// checkpoint with the batch's rows, nothing is left to write: its answer is returned.
     package func commitBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> CheckpointOutcome {
-        try write(checkpoint: true) { db in
+        if sinkOffset == nil, let delivered = takeDelivered(itemID: itemID, ingested: ingested) { return delivered }
+        let answer = try statement(checkpoint: true) { db in
             try recordBatch(db, itemID: itemID, owner: owner, ingested: ingested, sinkOffset: sinkOffset)
-            return CheckpointOutcome(jobCancelled: try Self.isJobCancelled(db, itemID: itemID))
         }
+        return try Self.outcome(answer, itemID: itemID)
     }
 
     package func finishAfterBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> WorkItem {
-        try transition(itemID: itemID, owner: owner, to: .succeeded, phase: .done, first: { db in
-            try self.recordBatch(db, itemID: itemID, owner: owner, ingested: ingested, sinkOffset: sinkOffset)
+        let delivered = sinkOffset == nil && takeDelivered(itemID: itemID, ingested: ingested) != nil
+        return try transition(itemID: itemID, owner: owner, to: .succeeded, phase: .done, first: { db in
+            guard !delivered else { return }
+            _ = try Self.outcome(try self.recordBatch(db, itemID: itemID, owner: owner, ingested: ingested, sinkOffset: sinkOffset),
+                                 itemID: itemID)
         }, then: { db in
             try db.execute("DELETE FROM staged_documents WHERE item_id = $1", [.text(itemID)])
         })
     }
 
-    func recordBatch(_ db: PostgresSession, itemID: String, owner: String, ingested: Int, sinkOffset: Int64?) throws {
-        try lockLease(db, itemID: itemID, owner: owner)
-        try db.execute("""
-            INSERT INTO checkpoints (item_id, phase, documents, sink_offset, updated_at) VALUES ($1, 'ingest', $2, $3, \(Self.now))
-            ON CONFLICT (item_id, phase) DO UPDATE SET documents = excluded.documents,
-            sink_offset = excluded.sink_offset, updated_at = excluded.updated_at
-            """, [.text(itemID), .integer(Int64(ingested)), SQLValue(sinkOffset)])
-        try db.execute("UPDATE work_items SET ingested = $1, progress_at = \(Self.now), updated_at = \(Self.now) WHERE id = $2",
-                       [.integer(Int64(ingested)), .text(itemID)])
-        try db.execute("DELETE FROM staged_documents WHERE item_id = $1 AND seq < $2", [.text(itemID), .integer(Int64(ingested))])
+    /// `jobengine_record_batch`: the ingest checkpoint, the item's count and the removal of the
+    /// delivered staged copies, conditioned on the lease and its fence. Its answer (see `outcome`).
+    func recordBatch(_ db: PostgresSession, itemID: String, owner: String, ingested: Int, sinkOffset: Int64?) throws -> Int? {
+        try db.execute("SELECT jobengine_record_batch($1, $2, $3, $4, $5::bigint) AS answer",
+                       [.text(itemID), .text(owner), .integer(fence(itemID)), .integer(Int64(ingested)), SQLValue(sinkOffset)])
+            .first?.int("answer")
+    }
+
+    /// The answer of the `postgres` sink's commit of exactly this checkpoint, if it made it (once).
+    private func takeDelivered(itemID: String, ingested: Int) -> CheckpointOutcome? {
+        let fence = fence(itemID)
+        return deliveredBatches.withLock { delivered in
+            guard let batch = delivered[itemID], batch.ingested == ingested, batch.fence == fence else { return nil }
+            delivered.removeValue(forKey: itemID)
+            return batch.outcome
+        }
     }
 
     package func clearSinkReset(itemID: String, owner: String) throws {
@@ -213,13 +219,9 @@ extension PostgresStore {
         }
         // Only its own: another slot of this engine may have claimed the item again meanwhile.
         leases.withLock { if $0[itemID]?.fence == claimed { $0.removeValue(forKey: itemID) } }
+        deliveredBatches.withLock { if $0[itemID]?.fence == claimed { $0.removeValue(forKey: itemID) } }
         EngineMetrics.itemStopped(status)
         return item
-    }
-
-    static func isJobCancelled(_ db: PostgresSession, itemID: String) throws -> Bool {
-        try db.execute("SELECT j.cancelled FROM jobs j JOIN work_items w ON w.job_id = j.id WHERE w.id = $1",
-                       [.text(itemID)]).first?.int("cancelled") == 1
     }
 
     /// The row of one item with its job's name, as `Store.decodeItem` reads it.
@@ -248,11 +250,12 @@ extension PostgresStore {
 
     package func runningOwners() throws -> [(owner: String, expiresAt: Double)] {
         try sessions.withSession { db in
-            let skew = try db.execute("SELECT \(Self.now) AS now").first?.double("now").map { $0 - Date().timeIntervalSince1970 } ?? 0
+            // Leases are on the database's clock, read with each row; the caller compares with its own.
+            let local = Date().timeIntervalSince1970
             return try db.execute("""
-                SELECT lease_owner, MAX(lease_expires_at) AS expires FROM work_items
+                SELECT lease_owner, MAX(lease_expires_at) AS expires, \(Self.now) AS now FROM work_items
                 WHERE status = 'running' AND lease_owner IS NOT NULL GROUP BY lease_owner
-                """).map { ($0.string("lease_owner") ?? "", ($0.double("expires") ?? 0) - skew) }
+                """).map { ($0.string("lease_owner") ?? "", ($0.double("expires") ?? 0) - (($0.double("now") ?? local) - local)) }
         }
     }
 

@@ -9,7 +9,7 @@ extension PostgresStore {
     package func prune(finishedBefore cutoff: Double, dryRun: Bool) async throws -> PruneResult {
         let jobs = try await sessions.read { db in
             try db.execute("""
-                SELECT id, name, pending_items + running_items + succeeded_items + failed_items + cancelled_items AS items FROM jobs
+                SELECT id, name, pending_items + running_items + succeeded_items + failed_items + cancelled_items AS items FROM job_standing
                 WHERE pending_items = 0 AND running_items = 0 AND failed_items = 0 AND updated_at < $1 AND COALESCE(progress_at, 0) < $1
                 ORDER BY created_at
                 """, [.real(cutoff)]).map { ($0.string("id") ?? "", $0.string("name") ?? "", $0.int("items")) }
@@ -32,9 +32,9 @@ extension PostgresStore {
     /// gone or no longer finished.
     private static func pruneStep(_ db: PostgresSession, jobID: String, cutoff: Double) throws -> Int? {
         let job: SQLValue = .text(jobID)
-        guard try !db.execute("""
-            SELECT 1 FROM jobs WHERE id = $1 AND pending_items = 0 AND running_items = 0 AND failed_items = 0 AND updated_at < $2
-            FOR UPDATE
+        // The job's row locked first (no retry or submit changes it meanwhile), then its standing checked.
+        guard try !db.execute("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", [job]).isEmpty, try !db.execute("""
+            SELECT 1 FROM job_standing WHERE id = $1 AND pending_items = 0 AND running_items = 0 AND failed_items = 0 AND updated_at < $2
             """, [job, .real(cutoff)]).isEmpty else { return nil }
         try db.execute("SET LOCAL jobengine.pruning = 'on'")
         var ids = PostgresBindings()
@@ -42,7 +42,7 @@ extension PostgresStore {
         let count = try db.execute("SELECT cardinality($1::text[]) AS n", bindings: ids).first?.int("n") ?? 0
         guard count > 0 else {
             try db.execute("DELETE FROM events WHERE job_id = $1", [job])
-            for table in ["fault_firings", "sink_targets"] { try db.execute("DELETE FROM \(table) WHERE job_id = $1", [job]) }
+            for table in ["fault_firings", "sink_targets", "job_counters"] { try db.execute("DELETE FROM \(table) WHERE job_id = $1", [job]) }
             try db.execute("DELETE FROM jobs WHERE id = $1", [job])
             return nil
         }

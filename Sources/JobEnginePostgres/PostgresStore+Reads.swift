@@ -108,12 +108,12 @@ extension PostgresStore {
     }
 
     package func jobStatuses() async throws -> [JobStatus] {
-        try await sessions.read { db in try db.execute("SELECT * FROM jobs ORDER BY created_at, name").map(Store.decodeStatus) }
+        try await sessions.read { db in try db.execute("SELECT * FROM job_standing ORDER BY created_at, name").map(Store.decodeStatus) }
     }
 
     package func jobStatus(_ jobID: UUID) async throws -> JobStatus? {
         try await sessions.read { db in
-            try db.execute("SELECT * FROM jobs WHERE id = $1", [.text(jobID.uuidString.lowercased())]).first.map(Store.decodeStatus)
+            try db.execute("SELECT * FROM job_standing WHERE id = $1", [.text(jobID.uuidString.lowercased())]).first.map(Store.decodeStatus)
         }
     }
 
@@ -122,7 +122,7 @@ extension PostgresStore {
             guard let row = try db.execute("""
                 SELECT SUM(pending_items)::bigint AS pending, SUM(running_items)::bigint AS running,
                 SUM(succeeded_items)::bigint AS succeeded, SUM(failed_items)::bigint AS failed,
-                SUM(cancelled_items)::bigint AS cancelled FROM jobs
+                SUM(cancelled_items)::bigint AS cancelled FROM job_counters
                 """).first else { return [:] }
             var counts: [WorkItemStatus: Int] = [:]
             for status in WorkItemStatus.allCases where row.int(status.rawValue) > 0 { counts[status] = row.int(status.rawValue) }
@@ -132,7 +132,7 @@ extension PostgresStore {
 
     package func jobsWithPendingItems() async throws -> [UUID] {
         try await sessions.read { db in
-            try db.execute("SELECT id FROM jobs WHERE pending_items > 0 AND cancelled = 0 ORDER BY created_at")
+            try db.execute("SELECT id FROM job_standing WHERE pending_items > 0 AND cancelled = 0 ORDER BY created_at")
                 .compactMap { $0.string("id").flatMap(UUID.init(uuidString:)) }
         }
     }

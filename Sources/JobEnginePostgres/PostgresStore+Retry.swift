@@ -60,7 +60,7 @@ extension PostgresStore {
     package func retryFailed(jobID: UUID?, mode: RetryMode, dryRun: Bool) async throws -> RetryResult {
         let jobs: [String] = try await sessions.read { db in
             if let jobID { return [jobID.uuidString.lowercased()] }
-            return try db.execute("SELECT id FROM jobs WHERE failed_items > 0 ORDER BY created_at").compactMap { $0.string("id") }
+            return try db.execute("SELECT id FROM job_standing WHERE failed_items > 0 ORDER BY created_at").compactMap { $0.string("id") }
         }
         var started: [UUID] = []
         var skipped: [RetryResult.Skipped] = []

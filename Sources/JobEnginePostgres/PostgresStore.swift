@@ -32,6 +32,9 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
     /// conditioned on them.
     let leases = Locked<[String: (owner: String, fence: Int64)]>([:])
     private let counters = Locked<(transactions: Int, checkpoints: Int)>((0, 0))
+    /// The checkpoint each item's last `postgres` sink batch committed with its rows, and its answer:
+    /// the runner's commit of the same checkpoint right after finds it there instead of writing it again.
+    let deliveredBatches = Locked<[String: (ingested: Int, fence: Int64, outcome: CheckpointOutcome)]>([:])
     /// Sink tables known to exist (`PostgresSink`).
     let sinkTables = Locked<Set<String>>([])
 
@@ -113,6 +116,17 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
     /// A write transaction of the worker path (claims, checkpoints, finishes), counted.
     func write<T>(checkpoint: Bool = false, _ body: (PostgresSession) throws -> T) throws -> T {
         let result = try sessions.transaction(body)
+        counters.withLock {
+            $0.transactions += 1
+            if checkpoint { $0.checkpoints += 1 }
+        }
+        return result
+    }
+
+    /// One statement of the worker path, in its own transaction (one round trip), counted. Like a
+    /// transaction, it runs again when its answer is lost: each such statement is safe to redo.
+    func statement<T>(checkpoint: Bool = false, _ body: (PostgresSession) throws -> T) throws -> T {
+        let result = try sessions.withSession(body)
         counters.withLock {
             $0.transactions += 1
             if checkpoint { $0.checkpoints += 1 }

@@ -178,25 +178,45 @@ struct Compare: AsyncParsableCommand {
         // processes on one database, against a bare loop doing the same row writes (same run).
         if runs("postgres") {
         if let url = postgresURL ?? ProcessInfo.processInfo.environment["JOBENGINE_BENCH_POSTGRES_URL"], let engineRun {
-            var bares: [Double] = []
-            var engines: [Int: [Double]] = [:]
+            // Each engine configuration: worker processes × slots per process. Slots 4 is the
+            // reference workload; slots 1 leaves the machine idle enough to show how the store
+            // itself scales with more processes.
+            let configurations = [(1, 4), (2, 4), (4, 4), (1, 1), (2, 1)]
+            var bares: [Double] = [], bareBusy: [Double] = []
+            var engines: [String: [(seconds: Double, busy: Double)]] = [:]
             for _ in 0..<sampleCount {
+                let before = MachineCPU.now()
                 bares.append(try PostgresWorkloads.runBare(workload, url: PostgresWorkloads.freshURL(url)))
-                for workers in [1, 2, 4] {
-                    engines[workers, default: []].append(try PostgresWorkloads.runEngine(
-                        workload, url: PostgresWorkloads.freshURL(url), workers: workers, engineRun: engineRun, in: ScratchDirectory("pg")))
+                bareBusy.append(MachineCPU.now().busyFraction(since: before))
+                for (workers, slots) in configurations {
+                    var configured = workload
+                    configured.concurrency = slots
+                    let start = MachineCPU.now()
+                    let seconds = try PostgresWorkloads.runEngine(
+                        configured, url: PostgresWorkloads.freshURL(url), workers: workers, engineRun: engineRun, in: ScratchDirectory("pg"))
+                    engines["\(workers)x\(slots)", default: []].append((seconds, MachineCPU.now().busyFraction(since: start)))
                 }
             }
             let documents = Double(workload.documents)
             let bare = median(bares)
-            let one = median(engines[1] ?? [1])
+            func seconds(_ workers: Int, _ slots: Int) -> Double { median(engines["\(workers)x\(slots)"]?.map(\.seconds) ?? [1]) }
+            func busy(_ workers: Int, _ slots: Int) -> String {
+                String(format: "%.0f %%", 100 * median(engines["\(workers)x\(slots)"]?.map(\.busy) ?? [0]))
+            }
+            let one = seconds(1, 4)
             row("postgres store, 1 worker process vs bare PostgreSQL loop (documents/s)", rate(documents / one), rate(documents / bare),
                 ratio(bare / one), "≥ 0.7")
+            row("  machine CPU busy: engine / bare loop", busy(1, 4), String(format: "%.0f %%", 100 * median(bareBusy)), "", "")
             for workers in [2, 4] {
-                let time = median(engines[workers] ?? [1])
+                let time = seconds(workers, 4)
                 row("  \(workers) worker processes vs 1 (documents/s)", rate(documents / time), rate(documents / one), ratio(one / time),
                     workers == 2 ? "near 2 on 2 cores" : "")
+                row("    machine CPU busy", busy(workers, 4), busy(1, 4), "", "")
             }
+            let single = seconds(1, 1), double = seconds(2, 1)
+            row("  1 slot per process: 2 worker processes vs 1 (documents/s)", rate(documents / double), rate(documents / single),
+                ratio(single / double), "near 2")
+            row("    machine CPU busy", busy(2, 1), busy(1, 1), "", "")
         } else {
             row("postgres: skipped (give --postgres-url or JOBENGINE_BENCH_POSTGRES_URL, and build engine-run beside engine-bench)", "", "", "", "")
         }
