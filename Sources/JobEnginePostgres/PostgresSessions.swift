@@ -96,18 +96,61 @@ package final class PostgresSessions: Sendable {
     /// every transaction the store runs is conditioned (on the lease, the fence, the status it
     /// read), so the caller's retry of it either finds the work done or does it once.
     package func transaction<T>(retrying: Bool = true, _ body: (PostgresSession) throws -> T) throws -> T {
-        try withSession(retrying: retrying) { session in
-            try session.execute("BEGIN")
-            do {
-                let result = try body(session)
-                try session.execute("COMMIT")
-                return result
-            } catch {
-                _ = try? session.execute("ROLLBACK")
-                throw error
+        try withSession(retrying: retrying) { session in try inTransaction(session, body) }
+    }
+
+    /// As `transaction`, for one whose answer a redo could not work out again: a submit (its redo
+    /// would find the job it created and call it known), a retry (its redo would find its items
+    /// pending and start none). The transaction records a token of its own; when the answer to its
+    /// COMMIT is lost, the redo looks for the token first and, finding it, returns what the first
+    /// run answered instead of running again. Tokens are kept a day.
+    package func transactionAnsweredOnce<T>(_ body: (PostgresSession) throws -> T) throws -> T {
+        let token = UUID().uuidString.lowercased()
+        var answered: T?
+        return try withSession { session in
+            if let answered,
+               try !session.execute("SELECT 1 FROM committed_transactions WHERE token = $1", [.text(token)]).isEmpty {
+                return answered
+            }
+            return try inTransaction(session) { db in
+                let answer = try body(db)
+                try db.execute("DELETE FROM committed_transactions WHERE committed_at < \(PostgresStore.now) - 86400")
+                try db.execute("INSERT INTO committed_transactions (token, committed_at) VALUES ($1, \(PostgresStore.now))", [.text(token)])
+                answered = answer
+                return answer
             }
         }
     }
+
+    /// As `transactionAnsweredOnce`, from async code: run on a Dispatch thread, not the cooperative pool.
+    func transactionAnsweredOnce<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try self.transactionAnsweredOnce(body) })
+            }
+        }
+    }
+
+    /// `body` between BEGIN and COMMIT on `session`; rolled back when it throws.
+    private func inTransaction<T>(_ session: PostgresSession, _ body: (PostgresSession) throws -> T) throws -> T {
+        try session.execute("BEGIN")
+        let result: T
+        do {
+            result = try body(session)
+            try session.execute("COMMIT")
+        } catch {
+            _ = try? session.execute("ROLLBACK")
+            throw error
+        }
+        if lostCommitAnswers.withLock({ count in count > 0 ? { count -= 1; return true }() : false }) {
+            throw StoreUnreachable("\(location): the answer to COMMIT was lost (a test's fault)")
+        }
+        return result
+    }
+
+    /// Tests: this many next COMMITs succeed but their callers hear the connection broke, as when
+    /// the server's answer is lost on the way: their transactions run again.
+    package let lostCommitAnswers = Locked(0)
 
     /// As `transaction`, from async code: run on a Dispatch thread, not the cooperative pool.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {

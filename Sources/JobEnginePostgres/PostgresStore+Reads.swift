@@ -28,7 +28,7 @@ extension PostgresStore {
 
     /// Marks a job cancelled and its pending items `cancelled`, set-based, in one transaction.
     package func cancelJob(_ jobID: UUID) async throws -> Int {
-        try await sessions.transaction { db in
+        try await sessions.transactionAnsweredOnce { db in
             let id = jobID.uuidString.lowercased()
             try db.execute("UPDATE jobs SET cancelled = 1, updated_at = \(Self.now) WHERE id = $1", [.text(id)])
             try db.execute("""

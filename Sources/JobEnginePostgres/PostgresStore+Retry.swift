@@ -9,14 +9,14 @@ extension PostgresStore {
 
     package func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin) throws -> RetryResult {
         guard !ids.isEmpty else { return RetryResult(total: 0, started: [], skipped: []) }
-        let result = try self.write { db in try self.retry(db, ids, mode: mode, origin: origin) }
+        let result = try sessions.transactionAnsweredOnce { db in try self.retry(db, ids, mode: mode, origin: origin) }
         EngineMetrics.retriesStarted(result.total, mode: mode, origin: origin)
         return result
     }
 
     package func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin) async throws -> RetryResult {
         guard !ids.isEmpty else { return RetryResult(total: 0, started: [], skipped: []) }
-        let result = try await sessions.transaction { db in try self.retry(db, ids, mode: mode, origin: origin) }
+        let result = try await sessions.transactionAnsweredOnce { db in try self.retry(db, ids, mode: mode, origin: origin) }
         EngineMetrics.retriesStarted(result.total, mode: mode, origin: origin)
         return result
     }
@@ -92,7 +92,7 @@ extension PostgresStore {
                     if !dryRun && !started.isEmpty { try self.notifyWorkQueued(db) }
                     return (last, started, skipped)
                 }
-                guard let done = try await dryRun ? sessions.read(step) : sessions.transaction(step) else { break }
+                guard let done = try await dryRun ? sessions.read(step) : sessions.transactionAnsweredOnce(step) else { break }
                 after = done.last
                 started += done.started
                 skipped += done.skipped

@@ -12,7 +12,7 @@ extension PostgresStore {
     /// (invariant 7). Every problem found is reported and nothing is written (the transaction rolls
     /// back). Two hosts submitting the same name wait for each other (an advisory lock on the name).
     package func submit(_ spec: JobSpec, baseDirectory: URL, owner: String, protecting: ProtectedPaths) async throws -> SubmitResult {
-        try await sessions.transaction { db in try self.submit(db, spec: spec, baseDirectory: baseDirectory, protecting: protecting) }
+        try await sessions.transactionAnsweredOnce { db in try self.submit(db, spec: spec, baseDirectory: baseDirectory, protecting: protecting) }
     }
 
     private func submit(_ db: PostgresSession, spec: JobSpec, baseDirectory: URL, protecting: ProtectedPaths) throws -> SubmitResult {

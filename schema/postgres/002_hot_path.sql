@@ -185,3 +185,11 @@ BEGIN
     RETURN v_cancelled;
 END;
 $$;
+
+-- Transactions whose answer a redo could not work out again (a submit, a retry, a cancel) record a
+-- token: when the answer to their COMMIT is lost, the redo finds the token, so it knows the first
+-- run committed and returns that run's answer. Kept a day.
+CREATE TABLE committed_transactions (
+    token         TEXT PRIMARY KEY,
+    committed_at  DOUBLE PRECISION NOT NULL
+);

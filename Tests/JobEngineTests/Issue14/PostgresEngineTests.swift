@@ -43,6 +43,31 @@ struct PostgresEngineTests {
         await engine.shutdown()
     }
 
+    /// A submit, a cancel and a retry whose COMMIT happened but whose answer was lost (the
+    /// connection broke on the way back) run again: the redo answers what the first run did
+    /// (created, counted, started), instead of what it finds after it (a known job, nothing left).
+    @Test func aSubmitCancelAndRetryWhoseCommitAnswerIsLostAnswerWhatTheyDid() async throws {
+        let folder = try TemporaryDirectory()
+        let engine = try Self.engine()
+        let store = try #require(engine.store as? PostgresStore)
+        store.sessions.lostCommitAnswers.withLock { $0 = 1 }
+        let submitted = try await engine.submit(makeSpec(items: ["q1", "q2", "q3"], sink: "postgres"), baseDirectory: folder.url)
+        #expect(store.sessions.lostCommitAnswers.withLock { $0 } == 0, "the fault fired")
+        #expect(submitted.created && submitted.addedCount == 3 && submitted.job.specVersion == 1)
+        #expect(try await engine.job("job")?.specVersion == 1, "submitted once")
+
+        store.sessions.lostCommitAnswers.withLock { $0 = 1 }
+        #expect(try await engine.cancel(jobID: submitted.job.id) == 3)
+        let ids = try await engine.items(jobID: submitted.job.id).map(\.id)
+        store.sessions.lostCommitAnswers.withLock { $0 = 1 }
+        let retried = try await engine.retry(ids, mode: .restart)
+        #expect(store.sessions.lostCommitAnswers.withLock { $0 } == 0, "the fault fired")
+        #expect(retried.total == 3 && retried.skipped.isEmpty, "\(retried)")
+        let history = try await engine.history(itemID: ids[0]).map { "\($0.from?.rawValue ?? "-")>\($0.to.rawValue)" }
+        #expect(history == ["->pending", "pending>cancelled", "cancelled>pending"], "each transition once")
+        await engine.shutdown()
+    }
+
     @Test func aCollectFailureRecoversFromItsCursorAndARestartStartsOver() async throws {
         let folder = try TemporaryDirectory()
         let engine = try Self.engine()
