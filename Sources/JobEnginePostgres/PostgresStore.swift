@@ -35,8 +35,10 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
     /// The checkpoint each item's last `postgres` sink batch committed with its rows, and its answer:
     /// the runner's commit of the same checkpoint right after finds it there instead of writing it again.
     let deliveredBatches = Locked<[String: (ingested: Int, fence: Int64, outcome: CheckpointOutcome)]>([:])
-    /// Sink tables known to exist (`PostgresSink`).
+    /// Sink tables known to exist (`PostgresSink`), as "database table".
     let sinkTables = Locked<Set<String>>([])
+    /// Other databases `postgres` sinks write to (`url_env`), by location.
+    let sinkDatabases = Locked<[String: PostgresSessions]>([:])
 
     /// The database's clock in seconds since 1970, in SQL.
     static let now = "EXTRACT(EPOCH FROM clock_timestamp())::float8"
@@ -90,7 +92,10 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
 
     package var checkpointStatistics: (transactions: Int, checkpoints: Int) { counters.withLock { $0 } }
 
-    package func close() { sessions.close() }
+    package func close() {
+        for database in sinkDatabases.withLock({ Array($0.values) }) { database.close() }
+        sessions.close()
+    }
 
     // MARK: Wake-ups
 

@@ -43,6 +43,83 @@ struct PostgresEngineTests {
         await engine.shutdown()
     }
 
+    /// `url_env`: the `postgres` sink writes into another database. Across two databases the rows
+    /// are upserted before the checkpoint commits: a recover after an ingest failure and a restart
+    /// (its reset deletes the item's rows there) still leave each document once, and a write under an
+    /// older claim (a worker paused past its lease) replaces nothing the later claim delivered.
+    @Test func aPostgresSinkInAnotherDatabaseHoldsEachDocumentOnceAndRefusesStaleClaims() async throws {
+        let base = try #require(TestPostgres.url)
+        let database = "sink_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let admin = PostgresSessions(try PostgresLocation(url: base), maximum: 1, logger: quietLogger)
+        try admin.withSession { db in _ = try db.execute("CREATE DATABASE \(database)") }
+        defer {
+            _ = try? admin.withSession { db in try db.execute("DROP DATABASE \(database) WITH (FORCE)") }
+            admin.close()
+        }
+        let sinkURL = base.replacingOccurrences(of: #"/[^/?]+(\?|$)"#, with: "/\(database)$1", options: .regularExpression)
+        let variable = "JOBENGINE_TEST_SINK_" + database.uppercased()
+        setenv(variable, sinkURL, 1)
+        let sinkDatabase = PostgresSessions(try PostgresLocation(url: sinkURL), maximum: 1, logger: quietLogger)
+        defer { sinkDatabase.close() }
+
+        let folder = try TemporaryDirectory()
+        let engine = try Self.engine()
+        var spec = makeSpec(items: ["q1", "q2", "q3"], documents: 300, sink: "postgres",
+                            faults: [FaultSpec(item: "q2", phase: .ingest, atDocument: 130, message: "sink timed out"),
+                                     FaultSpec(item: "q3", phase: .ingest, atDocument: 210, message: "sink timed out")])
+        spec.ingester.options["url_env"] = .string(variable)
+        let job = try await engine.submit(spec, baseDirectory: folder.url).job
+        let first = try await engine.run(jobID: job.id)
+        let q2 = try #require(first.items.first { $0.name == "q2" }), q3 = try #require(first.items.first { $0.name == "q3" })
+        #expect(q2.status == .failed && q3.status == .failed && q2.ingested == 120 && q3.ingested == 200)
+        #expect(try await engine.retry([q2.id], mode: .recover).total == 1)
+        #expect(try await engine.retry([q3.id], mode: .restart).total == 1)
+        #expect(try await engine.run(jobID: job.id).allSucceeded)
+
+        func rows() throws -> [String: [Int]] {
+            try sinkDatabase.withSession { db in
+                try db.execute("SELECT item, seq FROM docs WHERE job = 'job' ORDER BY item, seq")
+                    .reduce(into: [:]) { $0[$1.string("item") ?? "", default: []].append($1.int("seq")) }
+            }
+        }
+        #expect(try rows() == ["q1": Array(0..<300), "q2": Array(0..<300), "q3": Array(0..<300)], "each document once, in the other database")
+        let store = try #require(engine.store as? PostgresStore)
+        #expect(try store.sessions.withSession { db in try db.execute("SELECT to_regclass('docs') IS NULL AS absent").first?.int("absent") } == 1,
+                "nothing in the store's database")
+
+        // A worker that claimed q1 before the claim that delivered it (fence 0) writes a batch late.
+        let q1 = try #require(first.items.first { $0.name == "q1" })
+        let itemID = q1.id.uuidString.lowercased()
+        store.leases.withLock { $0[itemID] = ("paused-worker", 0) }
+        let context = ItemContext(jobID: job.id, jobName: "job", itemID: q1.id, itemName: "q1", attempt: 1, params: [:],
+                                  logger: quietLogger, stopCheck: { nil }, claimCheck: { _, _ in true })
+        try store.upsertRows(Batch(item: context, documents: [SequencedDocument(seq: 0, document: Document(key: "late", body: Data("{}".utf8)))]),
+                             table: "docs", jobName: "job", into: store.sinkDatabase(try PostgresLocation(url: sinkURL)))
+        let key = try sinkDatabase.withSession { db in
+            try db.execute("SELECT key FROM docs WHERE job = 'job' AND item = 'q1' AND seq = 0").first?.string("key")
+        }
+        #expect(key != nil && key != "late", "the later claim's row stays")
+        await engine.shutdown()
+    }
+
+    /// A `url_env` that is no variable name is a spec error naming the field; one that is not set
+    /// fails the items permanently, saying which variable to export.
+    @Test func aPostgresSinkURLVariableThatIsBadOrUnsetIsNamed() async throws {
+        let folder = try TemporaryDirectory()
+        let engine = try Self.engine()
+        var spec = makeSpec(items: ["q1"], sink: "postgres")
+        spec.ingester.options["url_env"] = "not-a-name"
+        let refused = await #expect(throws: EngineError.self) { try await engine.submit(spec, baseDirectory: folder.url) }
+        #expect(refused?.description.contains("ingester.url_env") == true && refused?.description.contains("environment variable") == true,
+                "\(refused?.description ?? "")")
+        spec.ingester.options["url_env"] = "JOBENGINE_TEST_NEVER_SET_SINK_URL"
+        let job = try await engine.submit(spec, baseDirectory: folder.url).job
+        let item = try #require(try await engine.run(jobID: job.id).items.first)
+        #expect(item.status == .failed && item.errorKind == .permanent)
+        #expect(item.lastError?.contains("JOBENGINE_TEST_NEVER_SET_SINK_URL (ingester.url_env) is not set") == true, "\(item.lastError ?? "")")
+        await engine.shutdown()
+    }
+
     /// A submit, a cancel and a retry whose COMMIT happened but whose answer was lost (the
     /// connection broke on the way back) run again: the redo answers what the first run did
     /// (created, counted, started), instead of what it finds after it (a known job, nothing left).
