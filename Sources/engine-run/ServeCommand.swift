@@ -32,6 +32,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("How often the worker looks for work queued by other processes.", valueName: "seconds"))
     var pollSeconds = 1.0
 
+    @Flag(name: .long, help: "Serve the API and the Jobs page only and run no items here: workers elsewhere (serve or resume processes on this store) run them.")
+    var noWorker = false
+
     @Option(name: .long, help: ArgumentHelp("Seconds a client may take to send a request's headers before it is disconnected.",
                                             valueName: "seconds"))
     var headerTimeout = 10.0
@@ -83,7 +86,7 @@ struct Serve: AsyncParsableCommand {
         let engine = try options.openEngine()
         var logger = Logger(label: "engine-run.serve")
         logger.logLevel = options.verbose ? .info : .notice
-        let worker = Worker(engine: engine, pollInterval: .milliseconds(Int(pollSeconds * 1000)), logger: logger)
+        let worker = noWorker ? nil : Worker(engine: engine, pollInterval: .milliseconds(Int(pollSeconds * 1000)), logger: logger)
         let configuration = APIConfiguration(apiKey: key, connections: connectionLimits)
         let app = buildApplication(engine: engine, worker: worker, configuration: configuration, host: host, port: port,
                                    logger: logger) { [host, storePath = options.storeDisplay, insecureNoAuth] boundPort in

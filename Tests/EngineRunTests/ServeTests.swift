@@ -9,10 +9,11 @@ import Testing
         let port: Int
         let key: String
 
-        init(in folder: Folder, key: String = "serve-test-key", keyFromEnvironment: Bool = false, arguments: [String] = []) async throws {
+        init(in folder: Folder, key: String = "serve-test-key", keyFromEnvironment: Bool = false, arguments: [String] = [],
+             pollSeconds: Double = 0.2, environment: [String: String] = [:]) async throws {
             self.key = key
-            running = try CLI.start(["serve", "--port", "0", "--poll-seconds", "0.2"] + (keyFromEnvironment ? [] : ["--api-key", key]) + arguments,
-                                    in: folder.url, environment: keyFromEnvironment ? ["ENGINE_API_KEY": key] : [:])
+            running = try CLI.start(["serve", "--port", "0", "--poll-seconds", "\(pollSeconds)"] + (keyFromEnvironment ? [] : ["--api-key", key]) + arguments,
+                                    in: folder.url, environment: environment.merging(keyFromEnvironment ? ["ENGINE_API_KEY": key] : [:]) { $1 })
             let deadline = Date().addingTimeInterval(60)
             var port: Int?
             while port == nil && Date() < deadline && running.process.isRunning {

@@ -151,3 +151,46 @@ func eventually(seconds: Double, _ condition: () async throws -> Bool) async ret
     }
     return try await condition()
 }
+
+extension MultiHostTests {
+    /// Two `serve` processes on one database: host-a serves the API only (`--no-worker`), host-b
+    /// runs items and polls once a minute. A retry sent over HTTP to host-a runs on host-b within
+    /// seconds: the retry's transaction sent `NOTIFY`, host-b's worker `LISTEN`s.
+    @Test(.timeLimit(.minutes(2)))
+    func anHTTPRetryOnOneServeWakesTheWorkerOfAnotherAtOnce() async throws {
+        let folder = try Folder()
+        let url = try MultiHostDatabase.freshURL()
+        try folder.write("wake.json", """
+            {"name": "wake", "collector": {"type": "synthetic", "documents": 20, "page_size": 5, "document_bytes": 64},
+             "ingester": {"type": "postgres", "table": "docs", "batch_size": 5},
+             "faults": [{"item": "a", "phase": "collect", "at_document": 7, "times": 1, "message": "source down"}],
+             "items": [{"name": "a"}]}
+            """)
+        let workerHost = try await ServeTests.Server(in: folder, arguments: ["--db", url], pollSeconds: 60,
+                                                      environment: ["ENGINE_HOST_ID": "host-b"])
+        let apiHost = try await ServeTests.Server(in: folder, arguments: ["--db", url, "--no-worker"], pollSeconds: 60,
+                                                   environment: ["ENGINE_HOST_ID": "host-a"])
+        let observer = try await MultiHostDatabase.observer(url)
+        defer { observer.close() }
+        let enqueued = try await CLI.run(["run", "wake.json", "--enqueue", "--db", url], in: folder.url, environment: ["ENGINE_HOST_ID": "submitter"])
+        #expect(enqueued.code == 0, "\(enqueued.stderr)")
+        func item() async throws -> WorkItem? {
+            guard let job = try await observer.job("wake") else { return nil }
+            return try await observer.items(jobID: job.id).first
+        }
+        #expect(try await eventually(seconds: 20) { try await item()?.status == .failed }, "host-b ran the queued job at once and it failed")
+        let failed = try #require(try await item())
+
+        let started = Date()
+        let answer = try apiHost.curl("PUT", "/api/pipelines/work-items/retry?type=recover",
+                                      json: #"{"work_item_ids": ["\#(failed.id.uuidString.lowercased())"]}"#)
+        #expect(answer.status == 200 && answer.body.contains(#""total":1"#), "\(answer)")
+        #expect(try await eventually(seconds: 20) { try await item()?.status == .succeeded }, "the retried item ran")
+        #expect(Date().timeIntervalSince(started) < 30, "woken, not polled (host-b polls once a minute)")
+        let starts = try MultiHostDatabase.query(observer, """
+            SELECT host FROM events WHERE item_id = '\(failed.id.uuidString.lowercased())' AND to_status = 'running' ORDER BY id
+            """).map { $0.string("host") ?? "" }
+        #expect(starts == ["host-b", "host-b"], "host-b ran both attempts; the API host ran none: \(starts)")
+        withExtendedLifetime(workerHost) {}
+    }
+}
