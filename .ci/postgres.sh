@@ -20,9 +20,15 @@ start)
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     as_postgres "$bin/initdb" -D "$folder/data" -U postgres --auth=trust --encoding=UTF8 --no-sync >"$folder/initdb.log" 2>&1 \
         || { cat "$folder/initdb.log" >&2; exit 1; }
+    # TLS offered (not required) with a self-signed certificate for 127.0.0.1: the tests connect with
+    # each sslmode, and verify the server against this certificate (`SHOW ssl_cert_file` finds it).
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+        -keyout "$folder/server.key" -out "$folder/server.crt" >"$folder/openssl.log" 2>&1 || { cat "$folder/openssl.log" >&2; exit 1; }
+    chmod 600 "$folder/server.key"
+    [ "$(id -u)" -eq 0 ] && chown postgres "$folder/server.key" "$folder/server.crt"
     # fsync off: a test cluster is thrown away, and the tests measure nothing.
     as_postgres "$bin/pg_ctl" -D "$folder/data" -l "$folder/server.log" -w -t 60 \
-        -o "-p $port -k $folder -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200" start >/dev/null \
+        -o "-p $port -k $folder -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200 -c ssl=on -c ssl_cert_file=$folder/server.crt -c ssl_key_file=$folder/server.key" start >/dev/null \
         || { cat "$folder/server.log" >&2; exit 1; }
     as_postgres "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres jobengine
     echo "postgres://postgres@127.0.0.1:$port/jobengine"

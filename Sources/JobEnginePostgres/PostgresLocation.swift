@@ -1,18 +1,33 @@
 import Foundation
 import JobEngine
+import NIOSSL
 import PostgresNIO
 
 /// Where a PostgreSQL store is: `postgres://user[:password]@host[:port]/database`, optionally
 /// `?search_path=schema` (the schema the store's tables live in: several stores in one database,
-/// as the tests use). The password, if not in the URL, comes from `PGPASSWORD`. Connections are not
-/// encrypted: keep the database on a private network (TLS is not offered yet).
+/// as the tests use). The password, if not in the URL, comes from `PGPASSWORD`.
+///
+/// Encryption as libpq's `sslmode` says (default `prefer`): `disable`; `prefer` (TLS when the
+/// server offers it, unverified); `require` (TLS or no connection, unverified); `verify-ca` (the
+/// server's certificate must chain to a trusted root); `verify-full` (and name the host). Trusted
+/// roots: the PEM file `sslrootcert=PATH`, else the system's. With an IP address for a host,
+/// `verify-full` checks the chain only (TLS sends no IP address as a server name to check).
 public struct PostgresLocation: Sendable, CustomStringConvertible {
+    /// libpq's `sslmode` values this engine honours.
+    enum TLSMode: String, CaseIterable, Sendable {
+        case disable, prefer, require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
+    }
+
     let host: String
     let port: Int
     let user: String
     let password: String?
     let database: String
     let schema: String?
+    let tlsMode: TLSMode
+    let tls: PostgresConnection.Configuration.TLS
 
     /// Reads a `postgres://` (or `postgresql://`) URL.
     ///
@@ -39,6 +54,46 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
             throw refuse("has search_path \(schema), which is not a lower-case identifier")
         }
         self.schema = schema
+        let mode = parts.queryItems?.first { $0.name == "sslmode" }?.value ?? TLSMode.prefer.rawValue
+        guard let tlsMode = TLSMode(rawValue: mode) else {
+            throw refuse("has sslmode=\(mode); use one of \(TLSMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self.tlsMode = tlsMode
+        let roots = parts.queryItems?.first { $0.name == "sslrootcert" }?.value
+        do {
+            tls = try Self.tls(tlsMode, roots: roots)
+        } catch let problem as TLSProblem {
+            throw refuse(problem.text)
+        }
+    }
+
+    private struct TLSProblem: Error { let text: String }
+
+    /// The connection's TLS for `mode`, trusting the certificates of the PEM file `roots` (else the system's).
+    private static func tls(_ mode: TLSMode, roots: String?) throws -> PostgresConnection.Configuration.TLS {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        switch mode {
+        case .disable: return .disable
+        case .prefer, .require: configuration.certificateVerification = .none
+        case .verifyCA: configuration.certificateVerification = .noHostnameVerification
+        case .verifyFull: configuration.certificateVerification = .fullVerification
+        }
+        if let roots {
+            guard FileManager.default.isReadableFile(atPath: roots) else {
+                throw TLSProblem(text: "has sslrootcert=\(roots), which cannot be read (give a PEM file of the certificates to trust)")
+            }
+            do {
+                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(roots))
+            } catch {
+                throw TLSProblem(text: "has sslrootcert=\(roots), which holds no PEM certificate (\(error))")
+            }
+        }
+        do {
+            let context = try NIOSSLContext(configuration: configuration)
+            return mode == .prefer ? .prefer(context) : .require(context)
+        } catch {
+            throw TLSProblem(text: "asks for TLS that cannot be set up here (\(error))")
+        }
     }
 
     /// Whether `text` names a PostgreSQL store rather than a SQLite file.
@@ -48,7 +103,8 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
 
     /// The URL without its password, for messages and logs.
     public var description: String {
-        "postgres://\(user)@\(host):\(port)/\(database)" + (schema.map { "?search_path=\($0)" } ?? "")
+        let query = (schema.map { ["search_path=\($0)"] } ?? []) + (tlsMode == .prefer ? [] : ["sslmode=\(tlsMode.rawValue)"])
+        return "postgres://\(user)@\(host):\(port)/\(database)" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
     }
 
     /// `url` with its password masked (`***`), or left out.
@@ -58,7 +114,7 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
 
     var configuration: PostgresConnection.Configuration {
         var configuration = PostgresConnection.Configuration(host: host, port: port, username: user, password: password,
-                                                             database: database, tls: .disable)
+                                                             database: database, tls: tls)
         // The application name tells an operator (pg_stat_activity) which connections are the engine's, and of which store.
         configuration.options.additionalStartupParameters = [("application_name", "jobengine" + (schema.map { ":" + $0 } ?? ""))]
         if let schema { configuration.options.additionalStartupParameters.append(("search_path", schema)) }
