@@ -444,9 +444,13 @@ BEGIN
     IF v_job IS NULL THEN
         RETURN -1;
     END IF;
-    INSERT INTO staged_documents (item_id, seq, key, body)
-    SELECT p_item, s, k, b FROM unnest(p_seqs, p_keys, p_bodies) AS u (s, k, b)
-    ON CONFLICT (item_id, seq) DO UPDATE SET key = excluded.key, body = excluded.body;
+    -- Staged copies past the collect checkpoint never exist (they commit with it; a restart deletes
+    -- both), so only a redo of this very page (its answer lost) finds its checkpoint already there.
+    IF NOT EXISTS (SELECT 1 FROM checkpoints WHERE item_id = p_item AND phase = 'collect' AND documents = p_collected
+                   AND cursor IS NOT DISTINCT FROM p_cursor) THEN
+        INSERT INTO staged_documents (item_id, seq, key, body)
+        SELECT p_item, s, k, b FROM unnest(p_seqs, p_keys, p_bodies) AS u (s, k, b);
+    END IF;
     INSERT INTO checkpoints (item_id, phase, cursor, documents, updated_at) VALUES (p_item, 'collect', p_cursor, p_collected, v_now)
     ON CONFLICT (item_id, phase) DO UPDATE SET cursor = excluded.cursor, documents = excluded.documents,
         updated_at = excluded.updated_at;

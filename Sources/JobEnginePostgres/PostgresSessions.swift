@@ -142,15 +142,35 @@ package final class PostgresSessions: Sendable {
             _ = try? session.execute("ROLLBACK")
             throw error
         }
-        if lostCommitAnswers.withLock({ count in count > 0 ? { count -= 1; return true }() : false }) {
-            throw StoreUnreachable("\(location): the answer to COMMIT was lost (a test's fault)")
-        }
+        try loseAnswerIfAsked()
         return result
     }
 
-    /// Tests: this many next COMMITs succeed but their callers hear the connection broke, as when
-    /// the server's answer is lost on the way: their transactions run again.
+    /// One write statement in its own transaction (autocommit: one round trip), run again, like a
+    /// transaction, when its answer is lost.
+    package func statement<T>(_ body: (PostgresSession) throws -> T) throws -> T {
+        try withSession { session in
+            let result = try body(session)
+            try loseAnswerIfAsked()
+            return result
+        }
+    }
+
+    /// Tests: this many next commits succeed but their callers hear the connection broke, as when
+    /// the server's answer is lost on the way: their transactions and statements run again.
     package let lostCommitAnswers = Locked(0)
+    /// Tests: every other commit's answer is lost (each then runs twice: once committed unheard, then its redo).
+    package let loseEveryOtherCommitAnswer = Locked<Bool?>(nil)
+
+    private func loseAnswerIfAsked() throws {
+        let lose = lostCommitAnswers.withLock { count in count > 0 ? { count -= 1; return true }() : false }
+            || loseEveryOtherCommitAnswer.withLock { lose in
+                guard let now = lose else { return false }
+                lose = !now
+                return now
+            }
+        if lose { throw StoreUnreachable("\(location): the answer to COMMIT was lost (a test's fault)") }
+    }
 
     /// As `transaction`, from async code: run on a Dispatch thread, not the cooperative pool.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {

@@ -131,7 +131,7 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
     /// One statement of the worker path, in its own transaction (one round trip), counted. Like a
     /// transaction, it runs again when its answer is lost: each such statement is safe to redo.
     func statement<T>(checkpoint: Bool = false, _ body: (PostgresSession) throws -> T) throws -> T {
-        let result = try sessions.withSession(body)
+        let result = try sessions.statement(body)
         counters.withLock {
             $0.transactions += 1
             if checkpoint { $0.checkpoints += 1 }
@@ -160,8 +160,9 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
 
     // MARK: Faults and claimed work
 
+    /// A redo after a lost answer must not count a second firing, nor report none: answered once.
     package func fireFault(jobID: UUID, itemName: String, phase: Phase, atDocument: Int, times: Int) throws -> Bool {
-        try write { db in
+        try sessions.transactionAnsweredOnce { db in
             try !db.execute("""
                 INSERT INTO fault_firings AS f (job_id, item_name, phase, at_document, fired) VALUES ($1, $2, $3, $4, 1)
                 ON CONFLICT (job_id, item_name, phase, at_document) DO UPDATE SET fired = f.fired + 1 WHERE f.fired < $5

@@ -120,6 +120,33 @@ struct PostgresEngineTests {
         await engine.shutdown()
     }
 
+    /// Every other commit's answer lost: each claim, page, batch, finish and stop committed once
+    /// unheard, then redone. The redos change nothing: each document once in the sink, counts and
+    /// collected_total as without the fault, each transition once in the history.
+    @Test func everyCommitRedoneAfterItsAnswerWasLostChangesNothing() async throws {
+        let folder = try TemporaryDirectory()
+        let engine = try Self.engine()
+        let store = try #require(engine.store as? PostgresStore)
+        let spec = makeSpec(items: ["q1", "q2"], documents: 300, sink: "postgres",
+                            faults: [FaultSpec(item: "q2", phase: .ingest, atDocument: 130, message: "sink timed out")], concurrency: 1)
+        store.sessions.loseEveryOtherCommitAnswer.withLock { $0 = true }
+        let job = try await engine.submit(spec, baseDirectory: folder.url).job
+        let first = try await engine.run(jobID: job.id)
+        let q2 = try #require(first.items.first { $0.name == "q2" })
+        #expect(q2.status == .failed && q2.ingested == 120 && q2.collectedTotal == 300)
+        #expect(try await engine.retry([q2.id], mode: .recover).total == 1)
+        let second = try await engine.run(jobID: job.id)
+        store.sessions.loseEveryOtherCommitAnswer.withLock { $0 = nil }
+        #expect(second.allSucceeded)
+        #expect(second.items.map(\.collectedTotal) == [300, 300], "nothing collected twice")
+        try TestPostgres.expectSinkHoldsEachOnce(engine, items: ["q1", "q2"], documents: 300)
+        let status = try #require(try await engine.jobStatus(job.id))
+        #expect(status.counts == [.succeeded: 2] && status.collected == 600 && status.ingested == 600 && status.collectedTotal == 600)
+        let history = try await engine.history(itemID: q2.id).map { "\($0.from?.rawValue ?? "-")>\($0.to.rawValue)" }
+        #expect(history == ["->pending", "pending>running", "running>failed", "failed>pending", "pending>running", "running>succeeded"])
+        await engine.shutdown()
+    }
+
     /// A submit, a cancel and a retry whose COMMIT happened but whose answer was lost (the
     /// connection broke on the way back) run again: the redo answers what the first run did
     /// (created, counted, started), instead of what it finds after it (a known job, nothing left).
