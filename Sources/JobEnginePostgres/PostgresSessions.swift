@@ -271,6 +271,14 @@ package final class PostgresSessions: Sendable {
         }
     }
 
+    /// A set dropped without `close()` (a test that threw before it) closes its connections here:
+    /// postgres-nio stops a debug build on a connection dropped open. Not on an event loop thread,
+    /// where waiting for the closes cannot work.
+    deinit {
+        guard !state.withLock({ $0.closed }), MultiThreadedEventLoopGroup.currentEventLoop == nil else { return }
+        close()
+    }
+
     /// Closes every connection; calls after this throw `.shutDown`.
     package func close() {
         let idle = state.withLock { state -> [PostgresConnection] in

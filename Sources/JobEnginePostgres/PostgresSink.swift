@@ -168,7 +168,7 @@ extension PostgresStore {
                 SELECT jobengine_deliver_rows($1, $2, $3, $4::bigint[], $5::text[], $6::text[], $7, $8, $9, $10) AS answer
                 """, bindings: bindings).first?.int("answer")
         }
-        let outcome = try Self.outcome(answer, itemID: itemID)
+        let outcome = try outcome(answer, itemID: itemID, owner: lease.owner)
         deliveredBatches.withLock { $0[itemID] = (last.seq + 1, lease.fence, outcome) }
     }
 

@@ -24,15 +24,25 @@ extension PostgresStore {
                       jobRow.int("spec_version") > 0 else { return (.nothing, nil, 0) }
                 guard jobRow.int("spec_version") == specVersion else { return (.specChanged, nil, 0) }
                 guard jobRow.int("cancelled") == 0 else { return (.nothing, nil, 0) }
+                // Never an item a thread of this process still holds (its lease taken over while it
+                // was cut off, the item queued again): commits are fenced by the process's one entry
+                // per item, so two of its threads on one item would share a fence.
+                var bindings = PostgresBindings(capacity: 6)
+                bindings.append(job)
+                bindings.append(owner)
+                bindings.append(host)
+                bindings.append(leaseSeconds)
+                bindings.append(token)
+                bindings.append(leases.withLock { Array($0.keys) })
                 claimed = try db.execute("""
                     UPDATE work_items SET status = 'running', lease_owner = $2, lease_host = $3, claim_token = $5,
                     lease_expires_at = \(Self.now) + $4, fence = fence + 1, not_before = NULL,
                     checkpoint_fingerprint = COALESCE(checkpoint_fingerprint, params_fingerprint), updated_at = \(Self.now)
                     WHERE id = (SELECT id FROM work_items WHERE job_id = $1 AND status = 'pending'
-                                AND (not_before IS NULL OR not_before <= \(Self.now))
+                                AND (not_before IS NULL OR not_before <= \(Self.now)) AND NOT (id = ANY($6::text[]))
                                 ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED)
                     RETURNING id, fence, params_fingerprint, checkpoint_fingerprint
-                    """, [.text(job), .text(owner), .text(host), .real(leaseSeconds), .text(token)]).first
+                    """, bindings: bindings).first
             }
             guard let claimed, let id = claimed.string("id") else { return (.nothing, nil, 0) }
             let fence = claimed.int64("fence") ?? 0
@@ -101,12 +111,12 @@ extension PostgresStore {
                 SELECT jobengine_commit_page($1, $2, $3, $4::bigint[], $5::text[], $6::bytea[], $7::text, $8, $9::text) AS answer
                 """, bindings: bindings).first?.int("answer")
         }
-        return try Self.outcome(answer, itemID: itemID)
+        return try outcome(answer, itemID: itemID, owner: owner)
     }
 
     /// The answer of a hot-path function: the job's cancel flag, or -1 when the lease was lost.
-    static func outcome(_ answer: Int?, itemID: String) throws -> CheckpointOutcome {
-        guard let answer, answer >= 0 else { throw LeaseLost(itemID: itemID) }
+    func outcome(_ answer: Int?, itemID: String, owner: String) throws -> CheckpointOutcome {
+        guard let answer, answer >= 0 else { throw leaseLost(itemID, owner: owner) }
         return CheckpointOutcome(jobCancelled: answer == 1)
     }
 
@@ -115,7 +125,7 @@ extension PostgresStore {
     func lockLease(_ db: PostgresSession, itemID: String, owner: String) throws {
         guard try !db.execute("""
             SELECT 1 FROM work_items WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND fence = $3 FOR UPDATE
-            """, [.text(itemID), .text(owner), .integer(fence(itemID))]).isEmpty else { throw LeaseLost(itemID: itemID) }
+            """, [.text(itemID), .text(owner), .integer(fence(itemID))]).isEmpty else { throw leaseLost(itemID, owner: owner) }
     }
 
     package func stagedDocuments(itemID: String, from seq: Int, limit: Int) throws -> [SequencedDocument] {
@@ -134,15 +144,15 @@ extension PostgresStore {
         let answer = try statement(checkpoint: true) { db in
             try recordBatch(db, itemID: itemID, owner: owner, ingested: ingested, sinkOffset: sinkOffset)
         }
-        return try Self.outcome(answer, itemID: itemID)
+        return try outcome(answer, itemID: itemID, owner: owner)
     }
 
     package func finishAfterBatch(itemID: String, owner: String, ingested: Int, sinkOffset: Int64?, sync: SyncMode) throws -> WorkItem {
         let delivered = sinkOffset == nil && takeDelivered(itemID: itemID, ingested: ingested) != nil
         return try transition(itemID: itemID, owner: owner, to: .succeeded, phase: .done, first: { db in
             guard !delivered else { return }
-            _ = try Self.outcome(try self.recordBatch(db, itemID: itemID, owner: owner, ingested: ingested, sinkOffset: sinkOffset),
-                                 itemID: itemID)
+            _ = try self.outcome(try self.recordBatch(db, itemID: itemID, owner: owner, ingested: ingested, sinkOffset: sinkOffset),
+                                 itemID: itemID, owner: owner)
         }, then: { db in
             try db.execute("DELETE FROM staged_documents WHERE item_id = $1", [.text(itemID)])
         })
@@ -208,7 +218,7 @@ extension PostgresStore {
                 WHERE id = $5 AND status = 'running' AND lease_owner = $6 AND fence = $7
                 RETURNING job_id, attempt
                 """, [.text(status.rawValue), SQLValue(phase?.rawValue), SQLValue(error), SQLValue(kind?.rawValue),
-                      .text(itemID), .text(owner), .integer(claimed)]).first else { throw LeaseLost(itemID: itemID) }
+                      .text(itemID), .text(owner), .integer(claimed)]).first else { throw leaseLost(itemID, owner: owner) }
             try recordEvent(db, itemID: itemID, jobID: row.string("job_id") ?? "", attempt: row.int("attempt"),
                             from: .running, to: status, error: error, errorKind: kind)
             try then(db)
@@ -312,6 +322,9 @@ extension PostgresStore {
                     WHERE id = $2 AND status = 'running' AND lease_owner = $3 AND fence = $4
                     """, [.text(text), .text(id), .text(owner), row["fence"], .text(kind.rawValue), .integer(Int64(interruptions))])
                 guard changed == 1 else { continue }
+                // A claim of this process that ends here is forgotten, so the process may claim the item again.
+                let fence = row.int64("fence")
+                leases.withLock { if $0[id]?.fence == fence { $0.removeValue(forKey: id) } }
                 try recordEvent(db, itemID: id, jobID: jobID, attempt: row.int("attempt"),
                                 from: .running, to: .failed, error: text, errorKind: kind)
                 if kind == .interrupted, let uuid = UUID(uuidString: id) { marked.append(uuid) }

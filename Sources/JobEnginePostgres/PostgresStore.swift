@@ -186,6 +186,18 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
         }
     }
 
+    /// `LeaseLost` for `owner`'s call on `itemID`, its claim forgotten when it is `owner`'s: the
+    /// process may claim the item again (see `claimNext`).
+    func leaseLost(_ itemID: String, owner: String) -> LeaseLost {
+        let forgotten = leases.withLock { leases in
+            guard leases[itemID]?.owner == owner else { return false }
+            leases.removeValue(forKey: itemID)
+            return true
+        }
+        if forgotten { deliveredBatches.withLock { _ = $0.removeValue(forKey: itemID) } }
+        return LeaseLost(itemID: itemID)
+    }
+
     /// The fence this process's claim of `itemID` got; -1 (matching nothing) for an item it never claimed.
     func fence(_ itemID: String) -> Int64 { leases.withLock { $0[itemID]?.fence } ?? -1 }
 
@@ -193,6 +205,6 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
     func checkLease(_ db: PostgresSession, itemID: String, owner: String) throws {
         guard try !db.execute("""
             SELECT 1 FROM work_items WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND fence = $3
-            """, [.text(itemID), .text(owner), .integer(fence(itemID))]).isEmpty else { throw LeaseLost(itemID: itemID) }
+            """, [.text(itemID), .text(owner), .integer(fence(itemID))]).isEmpty else { throw leaseLost(itemID, owner: owner) }
     }
 }
