@@ -107,15 +107,36 @@ package final class PostgresSessions: Sendable {
     package func transactionAnsweredOnce<T>(_ body: (PostgresSession) throws -> T) throws -> T {
         let token = UUID().uuidString.lowercased()
         var answered: T?
-        return try withSession { session in
+        do {
+            return try answeredOnce(token: token, answered: &answered, body)
+        } catch is AlreadyCommitted {
+            guard let answered else { preconditionFailure("a token is recorded only with its answer") }
+            return answered
+        }
+    }
+
+    /// A redo found its token recorded: the first run committed.
+    private struct AlreadyCommitted: Error {}
+
+    private func answeredOnce<T>(token: String, answered: inout T?, _ body: (PostgresSession) throws -> T) throws -> T {
+        try withSession { session in
             if let answered,
                try !session.execute("SELECT 1 FROM committed_transactions WHERE token = $1", [.text(token)]).isEmpty {
                 return answered
             }
             return try inTransaction(session) { db in
                 let answer = try body(db)
-                try db.execute("DELETE FROM committed_transactions WHERE committed_at < \(PostgresStore.now) - 86400")
-                try db.execute("INSERT INTO committed_transactions (token, committed_at) VALUES ($1, \(PostgresStore.now))", [.text(token)])
+                // Old tokens go a few at a time, skipping those another transaction is removing.
+                try db.execute("""
+                    DELETE FROM committed_transactions WHERE token IN (SELECT token FROM committed_transactions
+                    WHERE committed_at < \(PostgresStore.now) - 86400 LIMIT 100 FOR UPDATE SKIP LOCKED)
+                    """)
+                // The token there already: the first run's COMMIT went through after its answer was
+                // lost (the server finished it while this redo waited on its locks); this run is undone.
+                guard try !db.execute("""
+                    INSERT INTO committed_transactions (token, committed_at) VALUES ($1, \(PostgresStore.now))
+                    ON CONFLICT (token) DO NOTHING RETURNING token
+                    """, [.text(token)]).isEmpty else { throw AlreadyCommitted() }
                 answered = answer
                 return answer
             }

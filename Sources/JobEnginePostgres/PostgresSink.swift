@@ -11,11 +11,7 @@ import PostgresNIO
 /// (JSONB), keyed by (job, item, seq) like the SQLite sink's (invariant 7: a job's rows are its own).
 ///
 /// With `"url_env": "SINK_DATABASE_URL"` the rows go into the database whose URL that environment
-/// variable holds (on every host). One transaction cannot span two databases: the rows are upserted
-/// on their key first and the checkpoint committed after, so a batch delivered again after a crash
-/// replaces itself (exactly-once, as the SQLite sink). Each row also carries the fence of the claim
-/// that wrote it, and a row is only replaced by a claim as recent: a worker paused past its lease
-/// cannot overwrite what the worker after it delivered.
+/// variable holds (on every host): see `PostgresStore.claimRows` and `upsertRows`.
 struct PostgresSink: Ingester {
     let store: PostgresStore
     let table: String
@@ -70,7 +66,11 @@ struct PostgresSink: Ingester {
     }
 
     func prepare(for item: ItemContext, sinkOffset: Int64?) throws {
-        try store.createSinkTable(table, in: elsewhere)
+        if let elsewhere {
+            try store.claimRows(table: table, jobName: jobName, item: item, in: elsewhere, deleting: false)
+        } else {
+            try store.createSinkTable(table)
+        }
     }
 
     /// In the store's database: the batch and its checkpoint in one statement; the runner's commit
@@ -87,61 +87,30 @@ struct PostgresSink: Ingester {
 
     /// A restart's reset: the item's earlier rows go (only this job's: rows carry the job).
     func reset(for item: ItemContext) throws {
-        try store.createSinkTable(table, in: elsewhere)
-        try store.deleteRows(table: table, jobName: jobName, item: item, in: elsewhere)
+        if let elsewhere {
+            try store.claimRows(table: table, jobName: jobName, item: item, in: elsewhere, deleting: true)
+        } else {
+            try store.createSinkTable(table)
+            try store.deleteRows(table: table, jobName: jobName, item: item)
+        }
     }
 }
 
 extension PostgresStore {
-    /// The connections to another database a `postgres` sink writes to (`url_env`): one set per
-    /// database, shared by the store's sinks, closed with the store.
-    func sinkDatabase(_ location: PostgresLocation) -> PostgresSessions {
-        sinkDatabases.withLock { databases in
-            if let known = databases[location.description] { return known }
-            let sessions = PostgresSessions(location, maximum: 8, logger: logger)
-            databases[location.description] = sessions
-            return sessions
-        }
-    }
-
-    /// Creates a sink table if it is missing (once per table and database). A table in another
-    /// database also has the `fence` column (see `PostgresSink`).
-    func createSinkTable(_ table: String, in elsewhere: PostgresSessions?) throws {
-        let known = "\(elsewhere?.location.description ?? "") \(table)"
-        guard sinkTables.withLock({ !$0.contains(known) }) else { return }
-        try (elsewhere ?? sessions).transaction { db in
+    /// Creates a sink table of the store's database if it is missing (once per table and store).
+    func createSinkTable(_ table: String) throws {
+        guard sinkTables.withLock({ !$0.contains(table) }) else { return }
+        try sessions.transaction { db in
             // Two workers creating it at once would collide in the catalog (IF NOT EXISTS does not
             // guard against that): one at a time per table.
             try db.execute("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ' sink ' || $1, 0))", [.text(table)])
             // The name was validated as an identifier; a name cannot be bound as a parameter.
             try db.execute("""
                 CREATE TABLE IF NOT EXISTS \(table) (job TEXT NOT NULL, item TEXT NOT NULL, seq BIGINT NOT NULL, key TEXT NOT NULL,
-                data JSONB NOT NULL, \(elsewhere == nil ? "" : "fence BIGINT NOT NULL DEFAULT 0, ")PRIMARY KEY (job, item, seq))
+                data JSONB NOT NULL, PRIMARY KEY (job, item, seq))
                 """)
         }
-        sinkTables.withLock { _ = $0.insert(known) }
-    }
-
-    /// The batch's rows into another database, upserted on their key, each stamped with this
-    /// claim's fence; a row written under a later claim is left as it is.
-    func upsertRows(_ batch: Batch, table: String, jobName: String, into elsewhere: PostgresSessions) throws {
-        let itemID = batch.item.itemID.uuidString.lowercased()
-        guard let lease = leases.withLock({ $0[itemID] }) else { throw LeaseLost(itemID: itemID) }
-        var bindings = PostgresBindings(capacity: 6)
-        bindings.append(jobName)
-        bindings.append(batch.item.itemName)
-        bindings.append(batch.documents.map { Int64($0.seq) })
-        bindings.append(batch.documents.map(\.document.key))
-        bindings.append(batch.documents.map { String(decoding: $0.document.body, as: UTF8.self) })
-        bindings.append(lease.fence)
-        try elsewhere.withSession { db in
-            _ = try db.execute("""
-                INSERT INTO \(table) AS t (job, item, seq, key, data, fence)
-                SELECT $1, $2, s, k, d::jsonb, $6 FROM unnest($3::bigint[], $4::text[], $5::text[]) AS u (s, k, d)
-                ON CONFLICT (job, item, seq) DO UPDATE SET key = excluded.key, data = excluded.data, fence = excluded.fence
-                WHERE t.fence <= excluded.fence
-                """, bindings: bindings)
-        }
+        sinkTables.withLock { _ = $0.insert(table) }
     }
 
     /// The batch's rows and its ingest checkpoint in one statement (`jobengine_deliver_rows`,
@@ -174,18 +143,9 @@ extension PostgresStore {
 
     /// A restart's reset of the item's rows, under this worker's lease and fence (a worker that
     /// lost the item must not delete what its successor delivered).
-    func deleteRows(table: String, jobName: String, item: ItemContext, in elsewhere: PostgresSessions?) throws {
+    func deleteRows(table: String, jobName: String, item: ItemContext) throws {
         let itemID = item.itemID.uuidString.lowercased()
         guard let lease = leases.withLock({ $0[itemID] }) else { throw LeaseLost(itemID: itemID) }
-        if let elsewhere {
-            // Across databases the lease is checked first; rows a later claim wrote stay.
-            _ = try write { db in try checkLease(db, itemID: itemID, owner: lease.owner) }
-            try elsewhere.withSession { db in
-                _ = try db.execute("DELETE FROM \(table) WHERE job = $1 AND item = $2 AND fence <= $3",
-                                   [.text(jobName), .text(item.itemName), .integer(lease.fence)])
-            }
-            return
-        }
         _ = try write { db in
             try lockLease(db, itemID: itemID, owner: lease.owner)
             try db.execute("DELETE FROM \(table) WHERE job = $1 AND item = $2", [.text(jobName), .text(item.itemName)])

@@ -59,7 +59,7 @@ final class ChildProcess {
                 tail.withLock { $0 = Array(($0 + [text]).suffix(5)) }
             }
             while true {
-                let data = handle.availableData
+                let data = Self.readAvailable(handle)
                 guard !data.isEmpty else { break }
                 pending += data
                 while let newline = pending.firstIndex(of: 0x0A) {
@@ -168,7 +168,7 @@ final class ChildProcess {
             }
             var poller = pollfd(fd: stdout.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
             guard poll(&poller, 1, 100) > 0 else { continue }
-            let chunk = stdout.fileHandleForReading.availableData
+            let chunk = Self.readAvailable(stdout.fileHandleForReading)
             if chunk.isEmpty { ended = true } else { buffer += chunk }
         }
     }
@@ -213,5 +213,17 @@ final class ChildProcess {
             throw PhaseError.transient("\(name): did not exit within \(Int(timeout)) s after \(event); stopped it")
         }
         if let error = try exitError() { throw error }
+    }
+
+    /// The next bytes `handle` has (empty at its end). Foundation's `availableData` stops the whole
+    /// process when a signal interrupts its read (EINTR, under a `try!`): seen with a test run's
+    /// signals flying; this read simply reads again.
+    static func readAvailable(_ handle: FileHandle) -> Data {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(handle.fileDescriptor, &buffer, buffer.count)
+            if count >= 0 { return Data(buffer[0..<count]) }
+            if errno != EINTR { return Data() }
+        }
     }
 }

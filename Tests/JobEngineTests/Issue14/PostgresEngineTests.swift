@@ -46,7 +46,7 @@ struct PostgresEngineTests {
     /// `url_env`: the `postgres` sink writes into another database. Across two databases the rows
     /// are upserted before the checkpoint commits: a recover after an ingest failure and a restart
     /// (its reset deletes the item's rows there) still leave each document once, and a write under an
-    /// older claim (a worker paused past its lease) replaces nothing the later claim delivered.
+    /// older claim (a worker paused past its lease) neither replaces nor adds a row.
     @Test func aPostgresSinkInAnotherDatabaseHoldsEachDocumentOnceAndRefusesStaleClaims() async throws {
         let base = try #require(TestPostgres.url)
         let database = "sink_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
@@ -93,12 +93,16 @@ struct PostgresEngineTests {
         store.leases.withLock { $0[itemID] = ("paused-worker", 0) }
         let context = ItemContext(jobID: job.id, jobName: "job", itemID: q1.id, itemName: "q1", attempt: 1, params: [:],
                                   logger: quietLogger, stopCheck: { nil }, claimCheck: { _, _ in true })
-        try store.upsertRows(Batch(item: context, documents: [SequencedDocument(seq: 0, document: Document(key: "late", body: Data("{}".utf8)))]),
-                             table: "docs", jobName: "job", into: store.sinkDatabase(try PostgresLocation(url: sinkURL)))
-        let key = try sinkDatabase.withSession { db in
-            try db.execute("SELECT key FROM docs WHERE job = 'job' AND item = 'q1' AND seq = 0").first?.string("key")
+        let late = [SequencedDocument(seq: 0, document: Document(key: "late", body: Data("{}".utf8))),
+                    SequencedDocument(seq: 1000, document: Document(key: "late", body: Data("{}".utf8)))]
+        #expect(throws: LeaseLost.self) {
+            try store.upsertRows(Batch(item: context, documents: late), table: "docs", jobName: "job",
+                                 into: store.sinkDatabase(try PostgresLocation(url: sinkURL)))
         }
-        #expect(key != nil && key != "late", "the later claim's row stays")
+        let keys = try sinkDatabase.withSession { db in
+            try db.execute("SELECT key FROM docs WHERE job = 'job' AND item = 'q1' AND seq IN (0, 1000)").map { $0.string("key") ?? "" }
+        }
+        #expect(keys.count == 1 && keys != ["late"], "the later claim's row stays, and no row is added: \(keys)")
         await engine.shutdown()
     }
 
