@@ -7,11 +7,11 @@ import PostgresNIO
 /// `?search_path=schema` (the schema the store's tables live in: several stores in one database,
 /// as the tests use). The password, if not in the URL, comes from `PGPASSWORD`.
 ///
-/// Encryption as libpq's `sslmode` says (default `prefer`): `disable`; `prefer` (TLS when the
-/// server offers it, unverified); `require` (TLS or no connection, unverified); `verify-ca` (the
-/// server's certificate must chain to a trusted root); `verify-full` (and name the host). Trusted
-/// roots: the PEM file `sslrootcert=PATH`, else the system's. With an IP address for a host,
-/// `verify-full` checks the chain only (TLS sends no IP address as a server name to check).
+/// Encryption as libpq's `sslmode` says (default `prefer`; `PGSSLMODE` and `PGSSLROOTCERT` are read
+/// as libpq reads them): `disable`; `prefer` (TLS when the server offers it, unverified); `require`
+/// (TLS or no connection, unverified, unless a root file is given: then as `verify-ca`, as libpq
+/// does); `verify-ca` (the server's certificate must chain to a trusted root); `verify-full` (and
+/// name the host). Trusted roots: the PEM file `sslrootcert=PATH`, else the system's.
 public struct PostgresLocation: Sendable, CustomStringConvertible {
     /// libpq's `sslmode` values this engine honours.
     enum TLSMode: String, CaseIterable, Sendable {
@@ -54,14 +54,15 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
             throw refuse("has search_path \(schema), which is not a lower-case identifier")
         }
         self.schema = schema
-        let mode = parts.queryItems?.first { $0.name == "sslmode" }?.value ?? TLSMode.prefer.rawValue
+        let environment = ProcessInfo.processInfo.environment
+        let mode = parts.queryItems?.first { $0.name == "sslmode" }?.value ?? environment["PGSSLMODE"] ?? TLSMode.prefer.rawValue
         guard let tlsMode = TLSMode(rawValue: mode) else {
             throw refuse("has sslmode=\(mode); use one of \(TLSMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        self.tlsMode = tlsMode
-        let roots = parts.queryItems?.first { $0.name == "sslrootcert" }?.value
+        let roots = parts.queryItems?.first { $0.name == "sslrootcert" }?.value ?? environment["PGSSLROOTCERT"]
+        self.tlsMode = tlsMode == .require && roots != nil ? .verifyCA : tlsMode
         do {
-            tls = try Self.tls(tlsMode, roots: roots)
+            tls = try Self.tls(self.tlsMode, roots: roots)
         } catch let problem as TLSProblem {
             throw refuse(problem.text)
         }

@@ -68,7 +68,7 @@ struct PostgresTLSTests {
         guard try serverCertificate() != nil else { return }
         let folder = try TemporaryDirectory()
         let stranger = try strangerCertificate(in: folder)
-        for mode in ["verify-ca", "verify-full"] {
+        for mode in ["verify-ca", "verify-full", "require"] {  // require with a root file verifies, as libpq does
             let error = #expect(throws: EngineError.self) {
                 try PostgresStore(PostgresLocation(url: try url("sslmode=\(mode)&sslrootcert=\(stranger)")), logger: quiet)
             }
