@@ -121,9 +121,11 @@ let package = Package(
             ],
             path: "Sources/engine-bench"
         ),
+        // What the test targets share: time limits and waits that scale on slow (sanitizer) runs.
+        .target(name: "JobEngineTestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "EngineRunTests",
-            dependencies: ["engine-run", "CSQLite", "JobEngine", "JobEnginePostgres", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["engine-run", "CSQLite", "JobEngine", "JobEnginePostgres", "JobEngineTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "JobEngineHTTPTests",
@@ -138,7 +140,7 @@ let package = Package(
         .testTarget(
             name: "JobEngineConnectorsTests",
             dependencies: [
-                "JobEngineConnectors", "JobEngine", "CSQLite", "engine-run",
+                "JobEngineConnectors", "JobEngine", "CSQLite", "engine-run", "JobEngineTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -148,7 +150,7 @@ let package = Package(
         .testTarget(
             name: "JobEngineTests",
             dependencies: [
-                "JobEngine", "CSQLite", "JobEnginePostgres", .product(name: "Logging", package: "swift-log"),
+                "JobEngine", "CSQLite", "JobEnginePostgres", "JobEngineTestSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

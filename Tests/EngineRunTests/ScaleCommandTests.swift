@@ -1,9 +1,10 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 /// Issue 12 through the CLI: `retry --failed --job` prints the total of a bulk retry, and `items`
 /// streams a job's items page by page (JSON stays one valid array, the table has one header).
-@Suite(.timeLimit(.minutes(3))) struct ScaleCommandTests {
+@Suite(.limit(minutes: 3)) struct ScaleCommandTests {
     @Test func bulkRetryAndStreamedItems() async throws {
         let folder = try Folder()
         let lines = (0..<2_300).map { #"{"name": "q\#($0)", "params": {"n": \#($0)}}"# }.joined(separator: "\n")

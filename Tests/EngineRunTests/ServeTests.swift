@@ -1,4 +1,5 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 /// `engine-run serve` as an operator runs it: a real process on loopback, called with curl.
@@ -143,7 +144,7 @@ import Testing
         first.running.kill(SIGTERM)
         #expect(await first.running.wait(seconds: 15), "serve did not stop on SIGTERM")
         #expect(first.running.process.terminationStatus == 0, "\(first.running.output().stderr)")
-        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(Date().timeIntervalSince(started) < TestTime.scaled(10))
 
         let stopped = try await itemsJSON(folder)
         #expect(stopped.allSatisfy { $0["status"] as? String != "running" }, "\(stopped)")

@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import JobEngineTestSupport
 import JobEngine
 import JobEngineConnectors
 import Logging
@@ -175,7 +176,7 @@ func sqliteColumn(_ path: String, _ sql: String) throws -> [String] {
 
 /// Whether `condition` holds within `seconds`, checking every 20 ms.
 func eventually(seconds: Double = 20, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
+    let deadline = Date().addingTimeInterval(TestTime.scaled(seconds))
     while Date() < deadline {
         if try await condition() { return true }
         try? await Task.sleep(for: .milliseconds(20))

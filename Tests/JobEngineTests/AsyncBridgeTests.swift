@@ -1,11 +1,12 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 @testable import JobEngine
 
 /// `SerializedDatabase.run`, the one bridge from async code to a connection: one hop onto the
 /// connection's queue, no thread parked while waiting, and a task's cancel stops exactly its own work.
-@Suite(.timeLimit(.minutes(1))) struct AsyncBridgeTests {
+@Suite(.limit(minutes: 1)) struct AsyncBridgeTests {
     /// A query that never ends on its own: only an interrupt stops it.
     static let endless = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT COUNT(*) AS c FROM n"
 

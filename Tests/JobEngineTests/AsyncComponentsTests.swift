@@ -1,10 +1,11 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 import JobEngine
 
 /// Collectors and ingesters with async APIs, through the public façade only (issue 11).
-@Suite(.timeLimit(.minutes(1))) struct AsyncComponentsTests {
+@Suite(.limit(minutes: 1)) struct AsyncComponentsTests {
     /// Pages of 10 numbered documents from an "async API".
     struct AsyncPagedSource: AsyncCollector {
         let pages: Int

@@ -1,4 +1,5 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 @testable import JobEngine
@@ -6,7 +7,7 @@ import Testing
 /// The store seam's conformance suite: every invariant a store must hold, checked only through
 /// ``JobStore``, against every implementation (SQLite in memory and in a WAL file today; a second
 /// store, PostgreSQL, adds itself to `StoreKind` and gets the same tests).
-@Suite(.timeLimit(.minutes(1))) struct StoreConformanceTests {
+@Suite(.limit(minutes: 1)) struct StoreConformanceTests {
     enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
         case sqliteMemory, sqliteFile, postgres
         var testDescription: String { rawValue }

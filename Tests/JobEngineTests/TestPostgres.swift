@@ -1,4 +1,5 @@
 import Foundation
+import JobEngineTestSupport
 @testable import JobEngine
 @testable import JobEnginePostgres
 import Logging
@@ -47,7 +48,7 @@ enum TestPostgres {
 
 /// Whether `condition` holds within `seconds`, looking every 20 ms (suspending, never blocking).
 func eventuallyAsync(seconds: Double, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
+    let deadline = Date().addingTimeInterval(TestTime.scaled(seconds))
     while Date() < deadline {
         if try await condition() { return true }
         try? await Task.sleep(for: .milliseconds(20))

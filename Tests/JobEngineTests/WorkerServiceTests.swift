@@ -1,4 +1,5 @@
 import Foundation
+import JobEngineTestSupport
 import ServiceLifecycle
 import Testing
 
@@ -6,7 +7,7 @@ import JobEngine
 
 /// An embedded pipeline worker: `Worker` is a swift-service-lifecycle `Service` of the library, run
 /// in the embedder's own `ServiceGroup` without HTTP (issue 11).
-@Suite(.timeLimit(.minutes(1))) struct WorkerServiceTests {
+@Suite(.limit(minutes: 1)) struct WorkerServiceTests {
     @Test func aWorkerRunsQueuedJobsInAServiceGroupAndStopsOnGracefulShutdown() async throws {
         let folder = try TemporaryDirectory()
         let engine = try Engine(storePath: folder.storePath, logger: quietLogger)

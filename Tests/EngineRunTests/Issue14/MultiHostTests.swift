@@ -1,4 +1,5 @@
 import Foundation
+import JobEngineTestSupport
 @testable import JobEngine
 @testable import JobEnginePostgres
 import Logging
@@ -40,7 +41,7 @@ struct MultiHostTests {
     static let items = 200
     static let documents = 12
 
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.limit(minutes: 3))
     func threeHostsFinishAJobWhileOneIsKilledAndOneIsStoppedPastItsLease() async throws {
         let folder = try Folder()
         let url = try MultiHostDatabase.freshURL()
@@ -112,7 +113,7 @@ extension MultiHostTests {
     /// The `postgres` sink writes a batch's rows in the transaction of its checkpoint: a process
     /// killed after the sink write (stalled there by a fault) leaves rows and checkpoint equal, and
     /// `resume` delivers the rest once.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.limit(minutes: 2))
     func aKillAfterASinkWriteLeavesItsRowsAndItsCheckpointEqual() async throws {
         let folder = try Folder()
         let url = try MultiHostDatabase.freshURL()
@@ -144,7 +145,7 @@ extension MultiHostTests {
 
 /// Whether `condition` holds within `seconds`, looking every 50 ms (suspending, never blocking).
 func eventually(seconds: Double, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
+    let deadline = Date().addingTimeInterval(TestTime.scaled(seconds))
     while Date() < deadline {
         if try await condition() { return true }
         try? await Task.sleep(for: .milliseconds(50))
@@ -156,7 +157,7 @@ extension MultiHostTests {
     /// Two `serve` processes on one database: host-a serves the API only (`--no-worker`), host-b
     /// runs items and polls once a minute. A retry sent over HTTP to host-a runs on host-b within
     /// seconds: the retry's transaction sent `NOTIFY`, host-b's worker `LISTEN`s.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.limit(minutes: 2))
     func anHTTPRetryOnOneServeWakesTheWorkerOfAnotherAtOnce() async throws {
         let folder = try Folder()
         let url = try MultiHostDatabase.freshURL()

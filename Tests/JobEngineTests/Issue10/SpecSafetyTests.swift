@@ -1,10 +1,11 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 @testable import JobEngine
 
 /// Issue 10, findings 1–5: specs that pass validation must not destroy data.
-@Suite(.timeLimit(.minutes(1))) struct SpecSafetyTests {
+@Suite(.limit(minutes: 1)) struct SpecSafetyTests {
     static func spec(name: String, items: [String], path: String = "out/{item}.jsonl", sink: String = "jsonl") -> JobSpec {
         var spec = makeSpec(name: name, items: items, documents: 20, pageSize: 10, batchSize: 10, sink: sink)
         if sink == "jsonl" { spec.ingester.options["path"] = .string(path) }

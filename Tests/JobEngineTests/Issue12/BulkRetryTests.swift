@@ -1,11 +1,12 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 @testable import JobEngine
 
 /// Issue 12: retrying every failed item of a job runs in steps, in time linear in the items, and
 /// concurrent bulk retries start each item once.
-@Suite(.timeLimit(.minutes(2))) struct BulkRetryTests {
+@Suite(.limit(minutes: 2)) struct BulkRetryTests {
     @Test func everyFailedItemIsRetriedOnceEvenByTwoEnginesAtOnce() async throws {
         let folder = try TemporaryDirectory()
         let engine = try Engine(storePath: folder.storePath, logger: quietLogger)

@@ -1,11 +1,12 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 @testable import JobEngine
 
 /// Issue 12: a spec's items streamed from a JSON Lines file, validated line by line, submitted in
 /// bounded steps.
-@Suite(.timeLimit(.minutes(2))) struct ItemsFileTests {
+@Suite(.limit(minutes: 2)) struct ItemsFileTests {
     /// A spec file naming `items.jsonl`, written with `lines`.
     static func specFile(_ folder: TemporaryDirectory, lines: [String], faults: String = "") throws -> URL {
         try lines.joined(separator: "\n").write(toFile: folder.path("items.jsonl"), atomically: true, encoding: .utf8)

@@ -1,11 +1,12 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 @testable import JobEngine
 
 /// Issue 12: a job's counts and document totals are counters the item triggers keep; after any mix
 /// of runs, failures, retries, cancels and resubmits they equal a GROUP BY over its items.
-@Suite(.timeLimit(.minutes(2))) struct JobCountersTests {
+@Suite(.limit(minutes: 2)) struct JobCountersTests {
     static func expectCountersMatchItems(_ path: String, _ comment: Comment) throws {
         let counters = try query(path, """
             SELECT id, pending_items, running_items, succeeded_items, failed_items, cancelled_items, collected, ingested,

@@ -1,11 +1,12 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 @testable import JobEngine
 
 /// Issue 12: a submit whose engine died half-way is discarded (still staging) or finished
 /// (applying) by the next engine, and no half-submitted job ever runs.
-@Suite(.timeLimit(.minutes(1))) struct UnfinishedSubmitTests {
+@Suite(.limit(minutes: 1)) struct UnfinishedSubmitTests {
     /// The owner id of an engine that died on this host: its lock file is there, and nobody holds it.
     static func deadOwner(_ folder: TemporaryDirectory) throws -> String {
         let owner = OwnerLock.makeOwnerID()

@@ -1,11 +1,12 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 @testable import JobEngine
 
 /// Issue 9, finding 3 (invariant 4): the fingerprint is compared when an item is claimed, so an
 /// item whose checkpoints were made under other parameters restarts, never resumes.
-@Suite(.timeLimit(.minutes(1))) struct ChangedSpecTests {
+@Suite(.limit(minutes: 1)) struct ChangedSpecTests {
     static func spec(documentBytes: Int, maxAttempts: Int = 1, backoff: Int = 10) -> JobSpec {
         var spec = makeSpec(items: ["q"], documents: 100, pageSize: 20, batchSize: 20, maxAttempts: maxAttempts,
                             faults: [FaultSpec(item: "q", phase: .ingest, atDocument: 60)])

@@ -1,11 +1,12 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 @testable import JobEngine
 
 /// Issue 9, finding 1: lock contention is waited out, an outcome is retried until the store takes
 /// it, and a worker never renews the lease of an item no thread runs.
-@Suite(.timeLimit(.minutes(1))) struct LockContentionTests {
+@Suite(.limit(minutes: 1)) struct LockContentionTests {
     @Test func finding1_anotherProcessHoldingTheWriteLockIsWaitedOutNotAnItemFailure() async throws {
         let folder = try TemporaryDirectory()
         let engine = try contendedEngine(folder)

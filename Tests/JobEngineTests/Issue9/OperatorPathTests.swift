@@ -1,10 +1,11 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 @testable import JobEngine
 
 /// Issue 9, findings 4–9 in process: the paths operators hit every week.
-@Suite(.timeLimit(.minutes(1))) struct OperatorPathTests {
+@Suite(.limit(minutes: 1)) struct OperatorPathTests {
     @Test func finding4_aStoreReachedThroughASymlinkSharesItsOwnerLocks() async throws {
         let folder = try TemporaryDirectory()
         let gate = Gate()

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import JobEngineTestSupport
 
 @testable import JobEngine
 
@@ -58,7 +59,7 @@ final class WriteLockHolder: Sendable {
 /// Polls `condition` every 20 ms (off the cooperative pool's blocking paths) until it holds or
 /// `seconds` pass; returns whether it held.
 func eventually(seconds: Double = 20, _ condition: () throws -> Bool) async rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
+    let deadline = Date().addingTimeInterval(TestTime.scaled(seconds))
     while Date() < deadline {
         if try condition() { return true }
         try? await Task.sleep(for: .milliseconds(20))
