@@ -120,18 +120,18 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
 
     /// A write transaction of the worker path (claims, checkpoints, finishes), counted.
     func write<T>(checkpoint: Bool = false, _ body: (PostgresSession) throws -> T) throws -> T {
-        let result = try sessions.transaction(body)
-        counters.withLock {
-            $0.transactions += 1
-            if checkpoint { $0.checkpoints += 1 }
-        }
-        return result
+        try counted(checkpoint: checkpoint) { try sessions.transaction(body) }
     }
 
     /// One statement of the worker path, in its own transaction (one round trip), counted. Like a
     /// transaction, it runs again when its answer is lost: each such statement is safe to redo.
     func statement<T>(checkpoint: Bool = false, _ body: (PostgresSession) throws -> T) throws -> T {
-        let result = try sessions.statement(body)
+        try counted(checkpoint: checkpoint) { try sessions.statement(body) }
+    }
+
+    /// `commit`'s result, its transaction counted (and as a checkpoint with `checkpoint`).
+    private func counted<T>(checkpoint: Bool, _ commit: () throws -> T) throws -> T {
+        let result = try commit()
         counters.withLock {
             $0.transactions += 1
             if checkpoint { $0.checkpoints += 1 }
