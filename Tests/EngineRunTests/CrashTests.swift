@@ -1,4 +1,5 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 /// Invariant 2 with real processes: `engine-run run` killed with SIGKILL at many instants, then
@@ -29,7 +30,7 @@ import Testing
     /// Returns the progress seen at the kill.
     static func kill(_ arguments: [String], in folder: Folder, at threshold: Int) async throws -> Int {
         let process = try CLI.start(arguments, in: folder.url)
-        let deadline = Date().addingTimeInterval(60)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(60))
         var seen = 0
         while process.process.isRunning && Date() < deadline {
             seen = progress(folder)
@@ -91,7 +92,7 @@ import Testing
              "items": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}
             """)
         let process = try CLI.start(["run", "spec.json", "--quiet"], in: folder.url)
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(30))
         while Self.progress(folder) < 100 && Date() < deadline { try? await Task.sleep(for: .seconds(0.005)) }
         process.kill(signal)
         let signalled = Date()
@@ -126,7 +127,7 @@ import Testing
              "ingester": {"type": "jsonl", "path": "out/{item}.jsonl"}, "items": [{"name": "a"}]}
             """)
         let process = try CLI.start(["run", "spec.json", "--quiet"], in: folder.url)
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(30))
         while (try? sqlite(folder.path("engine.sqlite"), "SELECT status FROM work_items").first?["status"]) != "running",
               Date() < deadline
         {

@@ -1,4 +1,5 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 /// The command-line contract as an operator meets it.
@@ -150,7 +151,7 @@ import Testing
              "items": [{"name": "a"}, {"name": "b"}, {"name": "c"}, {"name": "d"}]}
             """)
         let run = try CLI.start(["run", "spec.json", "--quiet"], in: folder.url)
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(30))
         while CrashTests.progress(folder) < 100 && Date() < deadline { try? await Task.sleep(for: .seconds(0.005)) }
         let cancel = try await CLI.run(["cancel", "long"], in: folder.url)
         #expect(cancel.code == 0)

@@ -15,7 +15,7 @@ import Testing
             self.key = key
             running = try CLI.start(["serve", "--port", "0", "--poll-seconds", "\(pollSeconds)"] + (keyFromEnvironment ? [] : ["--api-key", key]) + arguments,
                                     in: folder.url, environment: environment.merging(keyFromEnvironment ? ["ENGINE_API_KEY": key] : [:]) { $1 })
-            let deadline = Date().addingTimeInterval(60)
+            let deadline = Date().addingTimeInterval(TestTime.scaled(60))
             var port: Int?
             while port == nil && Date() < deadline && running.process.isRunning {
                 try? await Task.sleep(for: .seconds(0.05))
@@ -134,7 +134,7 @@ import Testing
         let first = try await Server(in: folder)
         // Polled straight from the store (not through `items --json`, a process per look): the signal
         // must land while the items run, also on a slow (sanitizer) build.
-        let deadline = Date().addingTimeInterval(60)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(60))
         while Date() < deadline,
               (try? sqlite(folder.path("engine.sqlite"), "SELECT MAX(collected) AS top FROM work_items").first?["top"])
                 .flatMap { $0 }.flatMap { Int($0) } ?? 0 <= 100 {

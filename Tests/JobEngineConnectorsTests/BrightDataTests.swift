@@ -1,4 +1,5 @@
 import Foundation
+import JobEngineTestSupport
 import JobEngine
 import Testing
 
@@ -265,12 +266,12 @@ import Testing
             let option = cancelAtVendor ? #", "cancel_snapshot_on_cancel": true"# : ""
             let job = try await engine.submit(Self.spec(base, items: ["a"], pollSeconds: 600, extra: option), baseDirectory: folder.url).job
             let handle = try await engine.start(jobID: job.id)
-            let deadline = Date().addingTimeInterval(30)
+            let deadline = Date().addingTimeInterval(TestTime.scaled(30))
             while vendor.progressCalls == 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
             #expect(vendor.progressCalls == 1, "the collector polled once and now waits 600 s")
             // The poll's page is checkpointed before the wait for the next: the item shows where it stands.
             let expected = "collecting: snapshot s_\(Self.dataset)_1 running, 0 min"
-            let shown = Date().addingTimeInterval(30)
+            let shown = Date().addingTimeInterval(TestTime.scaled(30))
             var note: String?
             while note != expected && Date() < shown {
                 note = try await engine.items(jobID: job.id).first?.progressNote
@@ -335,7 +336,7 @@ import Testing
             let spec = try Self.spec(base, items: ["a"], pollSeconds: 600, extra: #", "cancel_snapshot_on_cancel": true"#)
             let job = try await engine.submit(spec, baseDirectory: folder.url).job
             let handle = try await engine.start(jobID: job.id)
-            let deadline = Date().addingTimeInterval(30)
+            let deadline = Date().addingTimeInterval(TestTime.scaled(30))
             while vendor.progressCalls == 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
             await engine.shutdown()
             let item = try #require(try await handle.wait().items.first)
@@ -386,7 +387,7 @@ import Testing
             try Data(spec.jsonValue.canonicalJSON()).write(to: folder.url.appendingPathComponent("spec.json"))
             let environment = [TestToken.variable: TestToken.value]
             let first = try EngineRun.start(["run", "spec.json", "--db", "engine.sqlite"], in: folder, environment: environment)
-            let deadline = Date().addingTimeInterval(60)
+            let deadline = Date().addingTimeInterval(TestTime.scaled(60))
             while vendor.triggers(BrightDataTests.dataset) == 0 && first.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
             try #require(vendor.triggers(BrightDataTests.dataset) == 1,
                          "the vendor took no trigger: \((try? String(contentsOf: first.stderrURL, encoding: .utf8)) ?? "")")

@@ -120,7 +120,7 @@ enum EngineRun {
         func killAndWait() async {
             let pid = process.processIdentifier
             Foundation.kill(pid, SIGKILL)
-            let deadline = Date().addingTimeInterval(30)
+            let deadline = Date().addingTimeInterval(TestTime.scaled(30))
             while Date() < deadline {
                 guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
                       let close = stat.lastIndex(of: ")") else { return }

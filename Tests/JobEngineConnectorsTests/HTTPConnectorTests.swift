@@ -1,4 +1,5 @@
 import Foundation
+import JobEngineTestSupport
 import JobEngine
 import Testing
 
@@ -230,7 +231,7 @@ extension HTTPConnectorTests {
                 """
             try Data(spec.utf8).write(to: folder.url.appendingPathComponent("spec.json"))
             let first = try EngineRun.start(["run", "spec.json", "--db", "engine.sqlite"], in: folder, environment: [:])
-            let deadline = Date().addingTimeInterval(60)
+            let deadline = Date().addingTimeInterval(TestTime.scaled(60))
             while api.accepted.count < 20 && first.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
             try #require(api.accepted.count == 20, "the second batch reached the receiver and stalls before its checkpoint")
             await first.killAndWait()

@@ -1,4 +1,5 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 @testable import JobEngine
@@ -42,7 +43,7 @@ import Testing
                 outcomes.withLock { $0[writer] = succeeded }
             }
         }
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(10))
         while store.checkpoints.queuedCount < 8 && Date() < deadline { Thread.sleep(forTimeInterval: 0.001) }
         #expect(store.checkpoints.queuedCount == 8)
         release.signal()

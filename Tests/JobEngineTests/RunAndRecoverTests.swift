@@ -1,4 +1,5 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 @testable import JobEngine
@@ -196,7 +197,7 @@ final class ConcurrencyProbe: Sendable {
 
     func enter() {
         state.withLock { $0.current += 1; $0.maximum = max($0.maximum, $0.current) }
-        let deadline = Date().addingTimeInterval(60)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(60))
         while state.withLock({ $0.maximum }) < expected && Date() < deadline { Thread.sleep(forTimeInterval: 0.002) }
         Thread.sleep(forTimeInterval: 0.01)
     }

@@ -16,7 +16,7 @@ import JobEngine
         let running = Task { try await group.run() }
         let job = try await engine.submit(makeSpec(items: ["a", "b"]), baseDirectory: folder.url).job
         worker.nudge()
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(30))
         while Date() < deadline, try await engine.items(jobID: job.id).contains(where: { $0.status != .succeeded }) {
             try await Task.sleep(for: .milliseconds(20))
         }

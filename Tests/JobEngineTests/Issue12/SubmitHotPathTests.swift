@@ -1,4 +1,5 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 @testable import JobEngine
@@ -54,7 +55,7 @@ import Testing
         try writer.inTransaction {
             try writer.executeEach("INSERT INTO filler VALUES (?)", 0..<300) { _ in [.blob(Data(repeating: 1, count: 3_500))] }
         }
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(20))
         while try Self.size(folder.storePath) < before + 300 * 3_500, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         #expect(try Self.size(folder.storePath) >= before + 300 * 3_500)
         writer.close()

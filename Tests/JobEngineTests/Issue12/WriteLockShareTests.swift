@@ -1,4 +1,5 @@
 import Foundation
+import JobEngineTestSupport
 import Testing
 
 @testable import JobEngine
@@ -15,7 +16,7 @@ import Testing
         setup.close()
 
         let pollerIn = Locked(false)
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(TestTime.scaled(20))
         // The engine side: long transactions (thousands of rows) with only microseconds between
         // them, until the poller got in or the deadline passed. Without a breather, a try of the
         // poller lands in such a gap about once in a thousand.
