@@ -149,7 +149,7 @@ import Testing
         let stopped = try await itemsJSON(folder)
         #expect(stopped.allSatisfy { $0["status"] as? String != "running" }, "\(stopped)")
         let interrupted = stopped.filter { $0["error_kind"] as? String == "interrupted" }
-        #expect(!interrupted.isEmpty)
+        #expect(!interrupted.isEmpty, "\(stopped.map { "\($0["name"] ?? "") \($0["status"] ?? "") \($0["error_kind"] ?? "") \($0["collected"] ?? "")" })")
         #expect(interrupted.allSatisfy { ($0["collected"] as? Int ?? 0) > 0 }, "their checkpoints were kept")
 
         let second = try await Server(in: folder)
