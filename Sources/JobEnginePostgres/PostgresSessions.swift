@@ -145,11 +145,7 @@ package final class PostgresSessions: Sendable {
 
     /// As `transactionAnsweredOnce`, from async code: run on a Dispatch thread, not the cooperative pool.
     func transactionAnsweredOnce<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try self.transactionAnsweredOnce(body) })
-            }
-        }
+        try await offCooperativePool { try self.transactionAnsweredOnce(body) }
     }
 
     /// `body` between BEGIN and COMMIT on `session`; rolled back when it throws.
@@ -184,8 +180,11 @@ package final class PostgresSessions: Sendable {
     package let loseEveryOtherCommitAnswer = Locked<Bool?>(nil)
 
     private func loseAnswerIfAsked() throws {
-        let lose = lostCommitAnswers.withLock { count in count > 0 ? { count -= 1; return true }() : false }
-            || loseEveryOtherCommitAnswer.withLock { lose in
+        let lose = lostCommitAnswers.withLock { count in
+            guard count > 0 else { return false }
+            count -= 1
+            return true
+        } || loseEveryOtherCommitAnswer.withLock { lose in
                 guard let now = lose else { return false }
                 lose = !now
                 return now
@@ -195,19 +194,19 @@ package final class PostgresSessions: Sendable {
 
     /// As `transaction`, from async code: run on a Dispatch thread, not the cooperative pool.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try self.transaction(body) })
-            }
-        }
+        try await offCooperativePool { try self.transaction(body) }
     }
 
     /// As `withSession`, from async code.
     func read<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        try await offCooperativePool { try self.withSession(body) }
+    }
+
+    /// `work`, which blocks while it waits for the server, run on a Dispatch thread: the
+    /// cooperative pool's few threads must never wait on the server.
+    private func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try self.withSession(body) })
-            }
+            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
         }
     }
 

@@ -30,7 +30,7 @@ extension PostgresStore {
     /// transaction. `LeaseLost` when a newer claim of the item got there first.
     func claimRows(table: String, jobName: String, item: ItemContext, in elsewhere: PostgresSessions, deleting: Bool) throws {
         let itemID = item.itemID.uuidString.lowercased()
-        guard let lease = leases.withLock({ $0[itemID] }) else { throw LeaseLost(itemID: itemID) }
+        let lease = try heldClaim(itemID)
         try createOtherTables(table, in: elsewhere)
         let newest = try elsewhere.transaction { db in
             let holder = try db.execute("""
@@ -56,13 +56,9 @@ extension PostgresStore {
     /// database; `LeaseLost` (nothing written) when it is not.
     func upsertRows(_ batch: Batch, table: String, jobName: String, into elsewhere: PostgresSessions) throws {
         let itemID = batch.item.itemID.uuidString.lowercased()
-        guard let lease = leases.withLock({ $0[itemID] }) else { throw LeaseLost(itemID: itemID) }
+        let lease = try heldClaim(itemID)
         var bindings = PostgresBindings(capacity: 8)
-        bindings.append(jobName)
-        bindings.append(batch.item.itemName)
-        bindings.append(batch.documents.map { Int64($0.seq) })
-        bindings.append(batch.documents.map(\.document.key))
-        bindings.append(batch.documents.map { String(decoding: $0.document.body, as: UTF8.self) })
+        Self.appendRows(of: batch, jobName: jobName, to: &bindings)
         bindings.append(lease.fence)
         bindings.append(itemID)
         bindings.append(table)

@@ -118,16 +118,11 @@ extension PostgresStore {
     /// that lost it writes no row).
     func commitRows(_ batch: Batch, table: String, jobName: String) throws {
         let itemID = batch.item.itemID.uuidString.lowercased()
-        guard let lease = leases.withLock({ $0[itemID] }), let last = batch.documents.last else {
-            throw LeaseLost(itemID: itemID)
-        }
+        let lease = try heldClaim(itemID)
+        guard let last = batch.documents.last else { throw LeaseLost(itemID: itemID) }
         var bindings = PostgresBindings(capacity: 10)
         bindings.append(table)
-        bindings.append(jobName)
-        bindings.append(batch.item.itemName)
-        bindings.append(batch.documents.map { Int64($0.seq) })
-        bindings.append(batch.documents.map(\.document.key))
-        bindings.append(batch.documents.map { String(decoding: $0.document.body, as: UTF8.self) })
+        Self.appendRows(of: batch, jobName: jobName, to: &bindings)
         bindings.append(itemID)
         bindings.append(lease.owner)
         bindings.append(lease.fence)
@@ -141,11 +136,21 @@ extension PostgresStore {
         deliveredBatches.withLock { $0[itemID] = (last.seq + 1, lease.fence, outcome) }
     }
 
+    /// The batch as rows of a sink table, five bindings: job, item, and the arrays of seq, key and
+    /// data (JSON text) that `unnest` turns into rows.
+    static func appendRows(of batch: Batch, jobName: String, to bindings: inout PostgresBindings) {
+        bindings.append(jobName)
+        bindings.append(batch.item.itemName)
+        bindings.append(batch.documents.map { Int64($0.seq) })
+        bindings.append(batch.documents.map(\.document.key))
+        bindings.append(batch.documents.map { String(decoding: $0.document.body, as: UTF8.self) })
+    }
+
     /// A restart's reset of the item's rows, under this worker's lease and fence (a worker that
     /// lost the item must not delete what its successor delivered).
     func deleteRows(table: String, jobName: String, item: ItemContext) throws {
         let itemID = item.itemID.uuidString.lowercased()
-        guard let lease = leases.withLock({ $0[itemID] }) else { throw LeaseLost(itemID: itemID) }
+        let lease = try heldClaim(itemID)
         _ = try write { db in
             try lockLease(db, itemID: itemID, owner: lease.owner)
             try db.execute("DELETE FROM \(table) WHERE job = $1 AND item = $2", [.text(jobName), .text(item.itemName)])

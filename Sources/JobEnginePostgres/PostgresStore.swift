@@ -198,6 +198,12 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
         return LeaseLost(itemID: itemID)
     }
 
+    /// This process's claim of `itemID` (its owner and fence); `LeaseLost` when it holds none.
+    func heldClaim(_ itemID: String) throws -> (owner: String, fence: Int64) {
+        guard let claim = leases.withLock({ $0[itemID] }) else { throw LeaseLost(itemID: itemID) }
+        return claim
+    }
+
     /// The fence this process's claim of `itemID` got; -1 (matching nothing) for an item it never claimed.
     func fence(_ itemID: String) -> Int64 { leases.withLock { $0[itemID]?.fence } ?? -1 }
 
