@@ -31,6 +31,8 @@ struct ItemRunner {
     let logger: Logger
     let emit: @Sendable (EngineEvent) -> Void
     let metrics: EngineMetrics
+    /// Shared by the engine's items: what they may keep in memory of what they collected.
+    let collectedBudget: MemoryBudget
     /// Whether the job was cancelled through this engine after the given instant.
     let cancelledSince: @Sendable (ContinuousClock.Instant) -> Bool
     /// Checked before each page and batch.
@@ -70,12 +72,15 @@ struct ItemRunner {
                 try persist { try store.clearSinkReset(itemID: itemID, owner: owner) }
             }
             var collected = item.collected
+            var tail = CollectedTail(startingAt: item.collected, budget: collectedBudget)
             if item.phase == .collect {
                 let collector = try registry.makeCollector(job.spec, baseDirectory: baseDirectory, item: context)
-                collected = try collect(with: collector, from: claim.collectCursor, seq: item.collected, context: context)
+                collected = try collect(with: collector, from: claim.collectCursor, seq: item.collected, keeping: &tail,
+                                        context: context)
             }
             // An item still collecting has delivered nothing, so this is (0, nil) for it.
-            let finished = try ingest(into: sink, from: item.ingested, upTo: collected, sinkOffset: claim.sinkOffset, context: context)
+            let finished = try ingest(into: sink, from: item.ingested, upTo: collected, sinkOffset: claim.sinkOffset,
+                                      tail: tail, context: context)
                 ?? persist { try store.finish(itemID: itemID, owner: owner, sync: job.spec.checkpoint.sync) }
             logger.info("work item succeeded", metadata: ["collected_total": "\(finished.collectedTotal)"])
             emit(.itemStopped(finished))
@@ -166,8 +171,10 @@ struct ItemRunner {
         }
     }
 
-    /// Collects to the last page; returns how many documents the item has collected in all.
-    private func collect(with collector: any Collector, from cursor: String?, seq start: Int, context: ItemContext) throws -> Int {
+    /// Collects to the last page; returns how many documents the item has collected in all. Each
+    /// committed page is also kept in `tail` (as far as the budget goes) for the ingest.
+    private func collect(with collector: any Collector, from cursor: String?, seq start: Int, keeping tail: inout CollectedTail,
+                         context: ItemContext) throws -> Int {
         var cursor = cursor
         var seq = start
         while true {
@@ -182,6 +189,7 @@ struct ItemRunner {
                                      documents: page.documents, nextCursor: page.next, note: page.note,
                                      sync: job.spec.checkpoint.sync)
             }
+            tail.keep(page.documents)
             metrics.pageCommitLatency.record(duration: ContinuousClock.now - started)
             metrics.pageCommits.increment()
             metrics.documentsCollected.increment(by: page.documents.count)
@@ -194,10 +202,11 @@ struct ItemRunner {
     }
 
     /// Delivers the staged documents from `start` up to `total` (the item's collected count) batch
-    /// by batch. The last batch's checkpoint also finishes the item, in one transaction, and the
-    /// finished item is returned; nil when there was no batch left to deliver.
+    /// by batch, those this run collected from `tail`. The last batch's checkpoint also finishes the
+    /// item, in one transaction, and the finished item is returned; nil when there was no batch left
+    /// to deliver.
     private func ingest(into sink: any Ingester, from start: Int, upTo total: Int, sinkOffset: Int64?,
-                        context: ItemContext) throws -> WorkItem? {
+                        tail: borrowing CollectedTail, context: ItemContext) throws -> WorkItem? {
         try sink.prepare(for: context, sinkOffset: sinkOffset)
         let itemID = context.itemID.uuidString.lowercased()
         let batchSize = ComponentRegistry.batchSize(of: job.spec)
@@ -206,7 +215,9 @@ struct ItemRunner {
         while true {
             if let reason = stopReason() { throw StopRequested(reason: reason) }
             guard seq < total else { return nil }
-            let documents = try store.stagedDocuments(itemID: itemID, from: seq, limit: batchSize)
+            let documents = try tail.batch(from: seq, limit: batchSize, upTo: total) { from, limit in
+                try store.stagedDocuments(itemID: itemID, from: from, limit: limit)
+            }
             guard !documents.isEmpty else { return nil }
             if cancelled { throw StopRequested(reason: .cancelled) }
             let range = seq..<(seq + documents.count)

@@ -23,6 +23,7 @@ final class Scheduler: Sendable {
     let logger: Logger
     let emit: @Sendable (EngineEvent) -> Void
     private let metrics = EngineMetrics()
+    private let collectedBudget = MemoryBudget()
     private let stopping = Locked<Bool>(false)
     /// When each job was last cancelled through this engine: its items running since before then
     /// stop waiting at once (`ItemContext.isStopping`) instead of at their next checkpoint.
@@ -59,7 +60,7 @@ final class Scheduler: Sendable {
         let group = DispatchGroup()
         let failure = Locked<(any Error)?>(nil)
         let runner = ItemRunner(store: store, registry: registry, job: job, owner: owner, running: running, logger: logger,
-                                emit: emit, metrics: metrics, cancelledSince: { [weak self] start in
+                                emit: emit, metrics: metrics, collectedBudget: collectedBudget, cancelledSince: { [weak self] start in
                                     self?.wasCancelled(job.id, after: start) ?? false
                                 }) {
             [weak self] in (self?.isStopping ?? true) ? .shutdown : nil
