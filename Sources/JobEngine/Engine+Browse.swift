@@ -48,6 +48,10 @@ extension Engine {
     }
 
     /// Item counts per status over every job.
+    package func failedItemKinds() async throws -> [ErrorKind?: Int] {
+        try await store.failedItemKinds()
+    }
+
     package func itemCounts() async throws -> [WorkItemStatus: Int] {
         try await store.itemCounts()
     }

@@ -326,8 +326,23 @@ public final class Engine: Sendable {
     /// - Returns: the retries started (or that would start) and the failed items skipped, with reasons.
     /// - Throws: `SQLiteError` when the store cannot be written; the steps done before stay done.
     public func retryFailed(jobID: UUID? = nil, mode: RetryMode, dryRun: Bool = false) async throws -> RetryResult {
+        try await retryMatching(RetryFilter(jobID: jobID), mode: mode, dryRun: dryRun)
+    }
+
+    /// Starts a retry of every item `filter` matches (failed with this kind, this text in its
+    /// error, in this phase, since then…), in steps of a few thousand items per transaction, however
+    /// many match. Concurrent retries start each item once, as with ``retry(_:mode:)``.
+    ///
+    /// - Parameters:
+    ///   - filter: which items; ``RetryFilter/init(jobID:statuses:errorKind:errorContains:phase:failedSince:)``
+    ///     with no arguments takes every failed item of every job.
+    ///   - mode: `restart` or `recover`, as for ``retry(_:mode:)``.
+    ///   - dryRun: say what would start, changing nothing.
+    /// - Returns: the retries started (or that would start) and the matching items skipped, with reasons.
+    /// - Throws: `SQLiteError` when the store cannot be written; the steps done before stay done.
+    public func retryMatching(_ filter: RetryFilter, mode: RetryMode, dryRun: Bool = false) async throws -> RetryResult {
         if !dryRun { try checkWritable() }
-        return try await store.retryFailed(jobID: jobID, mode: mode, dryRun: dryRun)
+        return try await store.retryMatching(filter, mode: mode, dryRun: dryRun)
     }
 
     /// What ``retry(_:mode:)`` would start, changing nothing.
@@ -455,7 +470,7 @@ public final class Engine: Sendable {
         if closed.withLock({ $0 }) { throw EngineError(.shutDown, "The engine is shut down") }
     }
 
-    private func checkWritable() throws {
+    func checkWritable() throws {
         try checkOpen()
         if store.readOnly {
             throw EngineError(.storeUnusable, "this engine opened \(store.path) read-only; open it with access .readWrite to change it")

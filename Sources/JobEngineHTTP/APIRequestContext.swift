@@ -10,7 +10,10 @@ public struct APIRequestContext: RequestContext {
         coreContext = .init(source: source)
     }
 
-    public var responseEncoder: JSONEncoder {
+    public var responseEncoder: JSONEncoder { Self.jsonEncoder }
+
+    /// How the API writes JSON: sorted keys, unescaped slashes.
+    static var jsonEncoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder

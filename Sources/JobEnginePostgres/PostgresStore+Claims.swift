@@ -308,13 +308,13 @@ extension PostgresStore {
                 let owner = row.string("lease_owner") ?? ""
                 guard include((id, owner)) else { continue }
                 let jobID = row.string("job_id") ?? ""
-                let cap = caps[jobID] ?? Self.maxRecoveries(settings: row.data("settings_json"))
+                let cap = caps[jobID] ?? RetrySpec.maxRecoveries(settings: row.data("settings_json"))
                 caps[jobID] = cap
                 let interruptions = row.int("interruptions") + 1
                 let kind: ErrorKind = interruptions > cap ? .crashLoop : .interrupted
                 var text = reason.replacingOccurrences(of: "{owner}", with: owner)
                 if kind == .crashLoop {
-                    text += " (its worker died \(interruptions) times in a row running it, more than retry.max_recoveries = \(cap): not recovered automatically; retry it by hand once the cause is fixed)"
+                    text += RetrySpec.crashLoopNote(interruptions: interruptions, cap: cap)
                 }
                 let changed = try db.change("""
                     UPDATE work_items SET status = 'failed', error_kind = $5, last_error = $1, lease_owner = NULL,
@@ -331,12 +331,5 @@ extension PostgresStore {
             }
             return marked
         }
-    }
-
-    /// A job's `retry.max_recoveries`, from its stored settings (5 when they cannot be read).
-    static func maxRecoveries(settings: Data?) -> Int {
-        guard let settings, let value = try? JSONValue.parse(settings),
-              let spec = JobSpec.read(value, withoutItems: true).0 else { return RetrySpec().maxRecoveries }
-        return spec.retry.maxRecoveries
     }
 }

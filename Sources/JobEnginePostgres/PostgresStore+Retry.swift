@@ -56,11 +56,17 @@ extension PostgresStore {
         }
     }
 
-    /// Every failed item of a job (of every job when nil), a step of items per transaction, by position.
-    package func retryFailed(jobID: UUID?, mode: RetryMode, dryRun: Bool) async throws -> RetryResult {
+    /// Every item `filter` matches, a step of items per transaction, each job's by position.
+    package func retryMatching(_ filter: RetryFilter, mode: RetryMode, dryRun: Bool) async throws -> RetryResult {
+        let counters = filter.retryableStatuses.map { "\($0.rawValue)_items > 0" }
+        guard !counters.isEmpty else { return RetryResult(total: 0, started: [], skipped: []) }
         let jobs: [String] = try await sessions.read { db in
-            if let jobID { return [jobID.uuidString.lowercased()] }
-            return try db.execute("SELECT id FROM job_standing WHERE failed_items > 0 ORDER BY created_at").compactMap { $0.string("id") }
+            if let jobID = filter.jobID { return [jobID.uuidString.lowercased()] }
+            return try db.execute("SELECT id FROM job_standing WHERE \(counters.joined(separator: " OR ")) ORDER BY created_at")
+                .compactMap { $0.string("id") }
+        }
+        let matching = filter.conditions(after: 2, placeholder: { "$\($0)" }) { column, text in
+            "strpos(lower(\(column)), lower(\(text))) > 0"
         }
         var started: [UUID] = []
         var skipped: [RetryResult.Skipped] = []
@@ -70,9 +76,9 @@ extension PostgresStore {
                 let from = after
                 let step: @Sendable (PostgresSession) throws -> (last: Int64, started: [UUID], skipped: [RetryResult.Skipped])? = { db in
                     let rows = try db.execute("""
-                        SELECT id, position FROM work_items WHERE job_id = $1 AND status = 'failed' AND position > $2
+                        SELECT id, position FROM work_items WHERE job_id = $1 AND position > $2 AND \(matching.sql)
                         ORDER BY position LIMIT 5000
-                        """, [.text(job), .integer(from)])
+                        """, [.text(job), .integer(from)] + matching.values)
                     guard let last = rows.last?.int64("position") else { return nil }
                     var started: [UUID] = []
                     var skipped: [RetryResult.Skipped] = []

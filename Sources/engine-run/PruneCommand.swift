@@ -15,26 +15,14 @@ struct Prune: AsyncParsableCommand {
     @Flag(name: .long, help: "Only list what would be removed.")
     var dryRun = false
 
-    /// `30d`, `12h`, `45m`, `90s` as a duration; nil for anything else.
-    static func age(_ text: String) -> Duration? {
-        guard let unit = text.last, let count = Int(text.dropLast()), count > 0 else { return nil }
-        switch unit {
-        case "d": return .seconds(count * 86_400)
-        case "h": return .seconds(count * 3_600)
-        case "m": return .seconds(count * 60)
-        case "s": return .seconds(count)
-        default: return nil
-        }
-    }
-
     func validate() throws {
-        guard Self.age(olderThan) != nil else {
+        guard TimeText.age(olderThan) != nil else {
             throw ValidationError("--older-than \(olderThan) is not an age: give a positive whole number and a unit, e.g. 30d, 12h, 45m or 90s")
         }
     }
 
     func run() async throws {
-        guard let age = Self.age(olderThan) else { return }
+        guard let age = TimeText.age(olderThan) else { return }
         let engine = try options.openEngine()
         defer { engine.close() }
         let result = try await engine.prune(finishedFor: age, dryRun: dryRun)

@@ -3,6 +3,7 @@ import Foundation
 import JobEngine
 
 extension RetryMode: ExpressibleByArgument {}
+extension ErrorKind: ExpressibleByArgument {}
 
 struct Retry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,6 +11,8 @@ struct Retry: AsyncParsableCommand {
         discussion: """
             Prints {"total": N} first: the number of items whose retry started. Ids that are unknown or not
             failed/cancelled are skipped, each with its reason on stderr.
+            --failed (and --cancelled) take every such item, narrowed by --job, --error-kind, --error-contains,
+            --phase and --failed-since (all must hold); they are retried a few thousand per transaction.
               restart  clears the item's checkpoints and sink output and runs it from the beginning with the
                        job's current parameters.
               recover  resumes from the last checkpoint; after an ingest failure nothing is collected again.
@@ -23,11 +26,28 @@ struct Retry: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Work item ids (UUIDs).", valueName: "id"))
     var ids: [String] = []
 
-    @Flag(name: .long, help: "Retry every failed item (of --job, if given) in addition to the listed ids.")
+    @Flag(name: .long, help: "Retry every failed item (narrowed by the options below) in addition to the listed ids.")
     var failed = false
 
-    @Option(name: .long, help: ArgumentHelp("With --failed: only this job's items.", valueName: "name-or-id"))
+    @Flag(name: .long, help: "Retry every cancelled item (narrowed by the options below) as well.")
+    var cancelled = false
+
+    @Option(name: .long, help: ArgumentHelp("With --failed/--cancelled: only this job's items.", valueName: "name-or-id"))
     var job: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --failed: only items that failed with this kind (\(ErrorKind.allCases.map(\.rawValue).joined(separator: ", "))).",
+                                            valueName: "kind"))
+    var errorKind: ErrorKind?
+
+    @Option(name: .long, help: ArgumentHelp("With --failed/--cancelled: only items whose last error contains this text (any case).", valueName: "text"))
+    var errorContains: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --failed/--cancelled: only items that stopped in this phase (collect or ingest).", valueName: "phase"))
+    var phase: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --failed/--cancelled: only items that stopped at or after this time (2026-12-01T10:00Z, 2026-12-01, or an age: 2h).",
+                                            valueName: "time"))
+    var failedSince: String?
 
     @Flag(name: .long, help: "Only mark the items for retry; a serving worker or `engine-run resume` runs them.")
     var enqueue = false
@@ -42,8 +62,19 @@ struct Retry: AsyncParsableCommand {
         for id in ids where UUID(uuidString: id) == nil {
             throw ValidationError("'\(id)' is not a work item id: expected a UUID like 3f2b6c1e-8a4d-4e7f-9b0a-1c2d3e4f5a6b")
         }
-        if ids.isEmpty && !failed { throw ValidationError("give work item ids, or --failed (with --job to narrow it)") }
-        if job != nil && !failed { throw ValidationError("--job goes with --failed") }
+        let bulk = failed || cancelled
+        if ids.isEmpty && !bulk { throw ValidationError("give work item ids, or --failed (with --job, --error-kind … to narrow it)") }
+        let narrowing: [(String, Bool)] = [("--job", job != nil), ("--error-kind", errorKind != nil), ("--error-contains", errorContains != nil),
+                                           ("--phase", phase != nil), ("--failed-since", failedSince != nil)]
+        if !bulk, let option = narrowing.first(where: \.1)?.0 { throw ValidationError("\(option) goes with --failed (or --cancelled)") }
+        if errorKind != nil && !failed { throw ValidationError("--error-kind goes with --failed: cancelled items have no error kind") }
+        if let phase, Phase(rawValue: phase) == nil || phase == Phase.done.rawValue {
+            throw ValidationError("--phase \(phase) is not a phase an item stops in: give collect or ingest")
+        }
+        if let failedSince, TimeText.instant(failedSince) == nil {
+            throw ValidationError("--failed-since \(failedSince) is not a time: give \(TimeText.instantForms)")
+        }
+        if errorContains?.isEmpty == true { throw ValidationError("--error-contains is empty: give the text to look for") }
         if enqueue && dryRun { throw ValidationError("--enqueue and --dry-run exclude each other") }
     }
 
@@ -52,16 +83,20 @@ struct Retry: AsyncParsableCommand {
         let listed = ids.compactMap { UUID(uuidString: $0) }
         var jobID: UUID?
         if let job { jobID = try await resolveJob(job, in: engine).id }
+        let bulk = failed || cancelled
+        let filter = RetryFilter(jobID: jobID, statuses: Set([failed ? WorkItemStatus.failed : nil, cancelled ? .cancelled : nil].compactMap { $0 }),
+                                 errorKind: errorKind, errorContains: errorContains, phase: phase.flatMap(Phase.init(rawValue:)),
+                                 failedSince: failedSince.flatMap { TimeText.instant($0) })
         if dryRun {
             defer { engine.close() }
             var result = try await engine.retryPreview(listed, mode: type)
-            if failed { result = result.merged(with: try await engine.retryFailed(jobID: jobID, mode: type, dryRun: true)) }
+            if bulk { result = result.merged(with: try await engine.retryMatching(filter, mode: type, dryRun: true)) }
             try await preview(result, engine: engine)
             return
         }
-        // The listed ids first, then every failed item in steps (those listed are pending by then).
+        // The listed ids first, then every matching item in steps (those listed are pending by then).
         var result = try await engine.retry(listed, mode: type)
-        if failed { result = result.merged(with: try await engine.retryFailed(jobID: jobID, mode: type)) }
+        if bulk { result = result.merged(with: try await engine.retryMatching(filter, mode: type)) }
         // Written straight to the descriptor so it is the first line even when stdout is a pipe.
         FileHandle.standardOutput.write(Data(#"{"total": \#(result.total)}"#.utf8 + [UInt8(ascii: "\n")]))
         for skipped in result.skipped {
@@ -72,7 +107,7 @@ struct Retry: AsyncParsableCommand {
             return
         }
         var jobIDs: Set<UUID> = jobID.map { [$0] } ?? []
-        if failed && jobID == nil {
+        if bulk && jobID == nil {
             jobIDs.formUnion(try await engine.jobStatuses().filter { ($0.counts[.pending] ?? 0) > 0 }.map(\.job.id))
         }
         for id in listed {

@@ -53,7 +53,7 @@ public struct RetrySpec: Sendable, Equatable {
     public var backoffMilliseconds: Int
     /// How many times in a row an item whose worker died is recovered automatically; past that
     /// it ends `failed` with kind `crash_loop` (a poison item that kills its worker every time
-    /// must not loop), and waits for a manual retry. Enforced by the PostgreSQL store's reaper.
+    /// must not loop), and waits for a manual retry. Enforced by both stores' sweeps of dead workers.
     public var maxRecoveries: Int
 
     public init(maxAttempts: Int = 1, mode: RetryMode = .recover, backoffMilliseconds: Int = 200, maxRecoveries: Int = 5) {
@@ -61,6 +61,19 @@ public struct RetrySpec: Sendable, Equatable {
         self.mode = mode
         self.backoffMilliseconds = backoffMilliseconds
         self.maxRecoveries = maxRecoveries
+    }
+
+    /// A job's `retry.max_recoveries`, from its stored settings (the default when they cannot be read).
+    package static func maxRecoveries(settings: Data?) -> Int {
+        guard let settings, let value = try? JSONValue.parse(settings),
+              let spec = JobSpec.read(value, withoutItems: true).0 else { return RetrySpec().maxRecoveries }
+        return spec.retry.maxRecoveries
+    }
+
+    /// Why an item interrupted `interruptions` times in a row (over its job's `cap`) is not
+    /// recovered automatically, appended to the sweep's reason.
+    package static func crashLoopNote(interruptions: Int, cap: Int) -> String {
+        " (its worker died \(interruptions) times in a row running it, more than retry.max_recoveries = \(cap): not recovered automatically; retry it by hand once the cause is fixed)"
     }
 
     /// The policy these settings describe.

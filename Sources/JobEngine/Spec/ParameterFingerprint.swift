@@ -44,6 +44,11 @@ package struct ParameterFingerprint {
         ParameterFingerprint(spec: spec, baseDirectory: baseDirectory).of(item.params)
     }
 
+    /// The SHA-256 of `data` in hex.
+    package static func hexDigest(_ data: Data) -> String {
+        hex(SHA256.hash(data: data))
+    }
+
     private static let digits = Array("0123456789abcdef".utf8)
 
     private static func hex(_ digest: SHA256.Digest) -> String {

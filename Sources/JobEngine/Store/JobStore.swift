@@ -65,7 +65,7 @@ package protocol JobStore: AnyObject, Sendable {
     func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin) throws -> RetryResult
     func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin) async throws -> RetryResult
     func retryPreview(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult
-    func retryFailed(jobID: UUID?, mode: RetryMode, dryRun: Bool) async throws -> RetryResult
+    func retryMatching(_ filter: RetryFilter, mode: RetryMode, dryRun: Bool) async throws -> RetryResult
 
     // MARK: Housekeeping
     func prune(finishedBefore cutoff: Double, dryRun: Bool) async throws -> PruneResult
@@ -81,6 +81,17 @@ package protocol JobStore: AnyObject, Sendable {
     func jobStatuses() async throws -> [JobStatus]
     func jobStatus(_ jobID: UUID) async throws -> JobStatus?
     func itemCounts() async throws -> [WorkItemStatus: Int]
+
+    // MARK: Calls sent with an idempotency key
+    /// Records that a call with `key` and `digest` starts (removing a few answers older than a day
+    /// on the way), or says how the call with that key stands.
+    func beginIdempotentCall(key: String, digest: String) async throws -> IdempotentCall
+    /// Records the answer of the call that `beginIdempotentCall` let run.
+    func finishIdempotentCall(key: String, answer: String) async throws
+    /// Forgets a call that failed without an answer, so the same call sent again runs.
+    func abandonIdempotentCall(key: String) async throws
+    /// How many items are `failed`, by error kind (a failed item without a kind counts under nil).
+    func failedItemKinds() async throws -> [ErrorKind?: Int]
     func jobsWithPendingItems() async throws -> [UUID]
     func interruptedItems() throws -> [UUID]
     func retryableItems(jobID: UUID) throws -> [UUID]

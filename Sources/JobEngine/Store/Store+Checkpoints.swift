@@ -150,7 +150,7 @@ extension Store {
             try first(db)
             try db.execute("""
                 UPDATE work_items SET status = ?, phase = COALESCE(?, phase), last_error = ?, error_kind = ?,
-                lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                lease_owner = NULL, lease_expires_at = NULL, interruptions = 0, updated_at = ?
                 WHERE id = ? AND status = 'running' AND lease_owner = ?
                 """, [.text(status.rawValue), SQLValue(phase?.rawValue), SQLValue(error), SQLValue(kind?.rawValue),
                       .real(Self.now), .text(itemID), .text(owner)])

@@ -52,27 +52,40 @@ extension Store {
 
     /// One transaction: the running items matching `condition` that `include` accepts become
     /// `failed`/`interrupted`, each with its event. `{owner}` in `reason` names the item's owner.
+    ///
+    /// An item interrupted more than its job's `retry.max_recoveries` times in a row ends as
+    /// `crash_loop` instead (a poison item that kills its worker), and is not among the ids returned
+    /// (`interruptedItems`, which `resume` recovers, does not list it either).
     private func markInterrupted(
         reason: String, where condition: String, _ arguments: [SQLValue],
         include: ((id: String, owner: String)) -> Bool
     ) throws -> [UUID] {
         try writer.write { db in
-            let rows = try db.execute(
-                "SELECT id, job_id, attempt, lease_owner FROM work_items WHERE status = 'running' AND \(condition)", arguments)
+            let rows = try db.execute("""
+                SELECT w.id, w.job_id, w.attempt, w.lease_owner, w.interruptions, j.settings_json
+                FROM work_items w JOIN jobs j ON j.id = w.job_id WHERE w.status = 'running' AND \(condition)
+                """, arguments)
             var marked: [UUID] = []
+            var caps: [String: Int] = [:]
             for row in rows {
                 let id = row.string("id") ?? ""
                 let owner = row.string("lease_owner") ?? ""
                 guard include((id, owner)) else { continue }
-                let text = reason.replacingOccurrences(of: "{owner}", with: owner)
+                let jobID = row.string("job_id") ?? ""
+                let cap = caps[jobID] ?? RetrySpec.maxRecoveries(settings: row.string("settings_json").map { Data($0.utf8) })
+                caps[jobID] = cap
+                let interruptions = row.int("interruptions") + 1
+                let kind: ErrorKind = interruptions > cap ? .crashLoop : .interrupted
+                var text = reason.replacingOccurrences(of: "{owner}", with: owner)
+                if kind == .crashLoop { text += RetrySpec.crashLoopNote(interruptions: interruptions, cap: cap) }
                 try db.execute("""
-                    UPDATE work_items SET status = 'failed', error_kind = 'interrupted', last_error = ?, lease_owner = NULL,
-                    lease_expires_at = NULL, updated_at = ? WHERE id = ? AND status = 'running' AND lease_owner = ?
-                    """, [.text(text), .real(Self.now), .text(id), .text(owner)])
+                    UPDATE work_items SET status = 'failed', error_kind = ?, last_error = ?, lease_owner = NULL,
+                    lease_expires_at = NULL, interruptions = ?, updated_at = ? WHERE id = ? AND status = 'running' AND lease_owner = ?
+                    """, [.text(kind.rawValue), .text(text), .integer(Int64(interruptions)), .real(Self.now), .text(id), .text(owner)])
                 guard db.changes == 1 else { continue }
-                try Self.recordEvent(db, itemID: id, jobID: row.string("job_id") ?? "", attempt: row.int("attempt"),
-                                     from: .running, to: .failed, error: text, errorKind: .interrupted)
-                if let uuid = UUID(uuidString: id) { marked.append(uuid) }
+                try Self.recordEvent(db, itemID: id, jobID: jobID, attempt: row.int("attempt"),
+                                     from: .running, to: .failed, error: text, errorKind: kind)
+                if kind == .interrupted, let uuid = UUID(uuidString: id) { marked.append(uuid) }
             }
             return marked
         }

@@ -47,17 +47,20 @@ extension Store {
         return nil
     }
 
-    /// Starts a retry of every failed item of `jobID` (of every job when nil), a step of
-    /// `submitStep` items per transaction, walking each job's failed items by position (an index,
-    /// never a scan of its other items). With `dryRun`, says what it would start and changes nothing.
-    /// Each step is one transaction, so concurrent retries still start each item once.
-    package func retryFailed(jobID: UUID?, mode: RetryMode, dryRun: Bool) async throws -> RetryResult {
+    /// Starts a retry of every item `filter` matches, a step of `submitStep` items per
+    /// transaction, walking each job's failed (or cancelled) items by position (an index, never a
+    /// scan of its other items). With `dryRun`, says what it would start and changes nothing. Each
+    /// step is one transaction, so concurrent retries still start each item once.
+    package func retryMatching(_ filter: RetryFilter, mode: RetryMode, dryRun: Bool) async throws -> RetryResult {
         let jobs: [String]
-        if let jobID {
+        if let jobID = filter.jobID {
             jobs = [jobID.uuidString.lowercased()]
         } else {
+            let counters = filter.retryableStatuses.map { "\($0.rawValue)_items > 0" }
+            guard !counters.isEmpty else { return RetryResult(total: 0, started: [], skipped: []) }
             jobs = try await reader.run { db in
-                try db.execute("SELECT id FROM jobs WHERE failed_items > 0 ORDER BY created_at").compactMap { $0.string("id") }
+                try db.execute("SELECT id FROM jobs WHERE \(counters.joined(separator: " OR ")) ORDER BY created_at")
+                    .compactMap { $0.string("id") }
             }
         }
         var started: [UUID] = []
@@ -67,9 +70,10 @@ extension Store {
             while true {
                 let from = after
                 let step: @Sendable (Connection) throws -> RetryStep? = { db in
-                    try Self.retryFailedStep(db, job: job, after: from, mode: mode, dryRun: dryRun)
+                    try Self.retryStep(db, filter, job: job, after: from, mode: mode, dryRun: dryRun)
                 }
-                guard let done = try await dryRun ? reader.run(step) : writer.write(step) else { break }
+                guard let done = try await Self.waitingOutContention({ try await dryRun ? reader.run(step) : writer.write(step) })
+                else { break }
                 after = done.last
                 started += done.started
                 skipped += done.skipped
@@ -79,7 +83,23 @@ extension Store {
         return RetryResult(total: started.count, started: started, skipped: skipped)
     }
 
-    /// One step of `retryFailed`: the retries it started (or would start), those skipped, and the
+    /// Runs a bulk retry's step, waiting out another process's write lock held past the busy
+    /// timeout (a long commit, a backup) for up to ten minutes: a step is one transaction that
+    /// changed nothing when it failed, so it is simply asked again.
+    private static func waitingOutContention<T>(_ step: () async throws -> T) async throws -> T {
+        var wait = 0.05
+        let deadline = Date().addingTimeInterval(600)
+        while true {
+            do {
+                return try await step()
+            } catch let error as SQLiteError where error.isBusy && Date() < deadline {
+                try await Task.sleep(for: .seconds(wait))
+                wait = min(wait * 2, 1)
+            }
+        }
+    }
+
+    /// One step of `retryMatching`: the retries it started (or would start), those skipped, and the
     /// position to go on after.
     struct RetryStep: Sendable {
         let last: Int
@@ -87,11 +107,15 @@ extension Store {
         var skipped: [RetryResult.Skipped] = []
     }
 
-    private static func retryFailedStep(_ db: Connection, job: String, after: Int, mode: RetryMode, dryRun: Bool) throws -> RetryStep? {
+    private static func retryStep(_ db: Connection, _ filter: RetryFilter, job: String, after: Int, mode: RetryMode,
+                                  dryRun: Bool) throws -> RetryStep? {
+        let matching = filter.conditions(after: 2, placeholder: { _ in "?" }) { column, text in
+            "instr(lower(\(column)), lower(\(text))) > 0"
+        }
         let rows = try db.execute("""
-            SELECT id, position FROM work_items WHERE job_id = ? AND status = 'failed' AND position > ?
+            SELECT id, position FROM work_items WHERE job_id = ? AND position > ? AND \(matching.sql)
             ORDER BY position LIMIT ?
-            """, [.text(job), .integer(Int64(after)), .integer(Int64(submitStep))])
+            """, [.text(job), .integer(Int64(after))] + matching.values + [.integer(Int64(submitStep))])
         guard let last = rows.last?.int("position") else { return nil }
         var step = RetryStep(last: last)
         for row in rows {
@@ -128,7 +152,7 @@ extension Store {
         if mode == .restart { try clearForRestart(db, id: id) }
         let budget: String
         switch RetryRules.budget(for: origin) {
-        case .reset: budget = "1"
+        case .reset: budget = "1, interruptions = 0"
         case .countOne: budget = "automatic_attempts + 1"
         case .keep: budget = "automatic_attempts"
         }

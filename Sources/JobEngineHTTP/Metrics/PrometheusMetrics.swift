@@ -56,17 +56,23 @@ public enum PrometheusMetrics {
         String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ":") ? $0 : "_" })
     }
 
-    /// Sets the `jobengine_work_items{status}` gauges from the store, then renders the registry.
+    /// Sets the `jobengine_work_items{status}` and `jobengine_failed_items{error_kind}` gauges from the
+    /// store, then renders the registry. `error_kind="crash_loop"` counts the poison items waiting for
+    /// an operator; `"none"` failed items without a kind.
     static func render(engine: Engine) async throws -> String {
         guard let registry = bootstrapped.withLock({ $0 }) else {
             throw APIError(.serviceUnavailable, code: "metrics_not_bootstrapped",
                            "no metrics backend was bootstrapped in this process: call PrometheusMetrics.bootstrap() at start (engine-run serve does)")
         }
         let counts = try await engine.itemCounts()
+        let kinds = try await engine.failedItemKinds()
         // Setting the gauges and emitting is one step, so concurrent scrapes each show their own counts.
         return scrape.withLock { _ in
             for status in WorkItemStatus.allCases {
                 Gauge(label: "jobengine_work_items", dimensions: [("status", status.rawValue)]).record(counts[status] ?? 0)
+            }
+            for kind in ErrorKind.allCases.map(Optional.some) + [nil] {
+                Gauge(label: "jobengine_failed_items", dimensions: [("error_kind", kind?.rawValue ?? "none")]).record(kinds[kind] ?? 0)
             }
             return registry.emitToString()
         }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import JobEngine
 
@@ -13,7 +14,8 @@ struct WorkItemRoutes<Context: RequestContext>: Sendable {
         api.add("work-items/:id", [.get: item])
     }
 
-    /// `PUT work-items/retry?type=restart|recover[&dry_run=true]` → `{"total": N, ...}`.
+    /// `PUT work-items/retry?type=restart|recover[&dry_run=true]` with `{"work_item_ids": […]}` or
+    /// `{"filter": {…}}` → `{"total": N, ...}`.
     @Sendable func retry(_ request: Request, context: Context) async throws -> Response {
         guard let mode = try request.enumQuery("type", as: RetryMode.self) else {
             throw APIError.badRequest("missing_parameter", "query parameter type is required: restart or recover")
@@ -21,14 +23,49 @@ struct WorkItemRoutes<Context: RequestContext>: Sendable {
         let dryRun = try request.boolQuery("dry_run")
         let body = try RetryRequest(try await JSONBody.read(request, limit: configuration.maxBodyBytes),
                                     maxIDs: configuration.maxRetryIDs)
-        if dryRun {
-            return try JSONBody.response(RetryResponse(try await engine.retryPreview(body.ids, mode: mode), dryRun: true), for: request, context: context)
+        if case .filter(let filter) = body.target, let jobID = filter.jobID, try await engine.job(jobID.uuidString) == nil {
+            throw APIError.notFound("no job has the id \(jobID.uuidString.lowercased()) (filter.job_id)")
         }
-        let result = try await engine.retry(body.ids, mode: mode)
-        if result.total > 0 { worker?.nudge() }
-        context.logger.info("retry started", metadata: ["mode": "\(mode.rawValue)", "total": "\(result.total)",
-                                                        "skipped": "\(result.skipped.count)"])
-        return try JSONBody.response(RetryResponse(result, dryRun: false), for: request, context: context)
+        // A dry run starts nothing, so it is answered afresh even with an Idempotency-Key.
+        if dryRun {
+            let preview = switch body.target {
+            case .ids(let ids): try await engine.retryPreview(ids, mode: mode)
+            case .filter(let filter): try await engine.retryMatching(filter, mode: mode, dryRun: true)
+            }
+            return try JSONBody.response(RetryResponse(preview, dryRun: true), for: request, context: context)
+        }
+        let start = { @Sendable [engine, worker] () async throws -> RetryResponse in
+            let result = switch body.target {
+            case .ids(let ids): try await engine.retry(ids, mode: mode)
+            case .filter(let filter): try await engine.retryMatching(filter, mode: mode)
+            }
+            if result.total > 0 { worker?.nudge() }
+            context.logger.info("retry started", metadata: ["mode": "\(mode.rawValue)", "total": "\(result.total)",
+                                                            "skipped": "\(result.skipped.count)"])
+            return RetryResponse(result, dryRun: false)
+        }
+        guard let key = try IdempotencyKey.of(request) else {
+            return try JSONBody.response(try await start(), for: request, context: context)
+        }
+        // The same call is the same mode and the same body (as canonical JSON: key order and spacing
+        // do not make another call).
+        let call = Data("retry \(mode.rawValue)\n".utf8) + body.json.canonicalJSON()
+        let encoder = APIRequestContext.jsonEncoder
+        let (answer, replayed): (String, Bool)
+        do {
+            (answer, replayed) = try await engine.idempotent(key: key, request: call) {
+                String(decoding: try encoder.encode(try await start()), as: UTF8.self)
+            }
+        } catch IdempotencyConflict.inProgress {
+            throw APIError(.conflict, code: "idempotency_key_in_progress",
+                           "a retry with this Idempotency-Key is still running: send it again in a moment to get its answer")
+        } catch IdempotencyConflict.otherRequest {
+            throw APIError(.unprocessableContent, code: "idempotency_key_reused",
+                           "this Idempotency-Key was used for a different retry (another type or body) in the last 24 hours: use a new key")
+        }
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if replayed { headers[IdempotencyKey.replayedHeader] = "true" }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: answer)))
     }
 
     /// `GET work-items/{id}`: the item as `engine-run items --json` prints it, plus `checkpoints` and `events`.

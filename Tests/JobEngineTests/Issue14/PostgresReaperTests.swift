@@ -4,8 +4,8 @@ import Testing
 @testable import JobEngine
 @testable import JobEnginePostgres
 
-/// The reaper of a PostgreSQL store: one worker reaps at a time, and a poison item (its worker dies
-/// every time it runs it) ends as `crash_loop` instead of being recovered forever.
+/// The reaper of a PostgreSQL store: a process never claims an item one of its threads still
+/// holds. (Poison items, on both stores: `PoisonItemTests`.)
 @Suite(.enabled(if: TestPostgres.url != nil || TestPostgres.required, TestPostgres.skipNote))
 struct PostgresReaperTests {
     static let dead = "dead-host:1:gone"
@@ -15,32 +15,6 @@ struct PostgresReaperTests {
         guard case .claimed = try store.claimNext(jobID: job.id, specVersion: job.specVersion, owner: dead, leaseSeconds: 0.01,
                                                   onClaim: { _ in }) else { throw EngineError(.unknownJob, "nothing to claim") }
         try await Task.sleep(for: .milliseconds(30))
-    }
-
-    @Test func anItemWhoseWorkerDiesEveryTimeEndsAsACrashLoopAndAManualRetryStillRunsIt() async throws {
-        let folder = try TemporaryDirectory()
-        let store = try TestPostgres.freshStore()
-        defer { store.close() }
-        var spec = makeSpec()
-        spec.retry.maxRecoveries = 2
-        let job = try await store.submit(spec, baseDirectory: folder.url, owner: "submitter", protecting: ProtectedPaths()).job
-        let id = try #require(try await store.items(jobID: job.id, status: nil).first?.id)
-        for round in 1...2 {
-            try await Self.claimAndDie(store, job)
-            #expect(try store.markExpiredInterrupted(now: 0, reason: "lease of {owner} expired") { _, _ in false } == [id], "round \(round)")
-            #expect(try await store.retry([id], mode: .recover, origin: .interruption).total == 1)
-        }
-        try await Self.claimAndDie(store, job)
-        #expect(try store.markExpiredInterrupted(now: 0, reason: "lease of {owner} expired") { _, _ in false }.isEmpty,
-                "the third death in a row is not recovered automatically")
-        let poisoned = try #require(try await store.item(id))
-        #expect(poisoned.status == .failed && poisoned.errorKind == .crashLoop, "\(poisoned)")
-        #expect(poisoned.lastError?.contains("retry.max_recoveries = 2") == true, "\(poisoned.lastError ?? "")")
-        #expect(try store.interruptedItems().isEmpty, "resume does not pick it up")
-        // An operator's retry runs it, with a fresh count.
-        #expect(try await store.retry([id], mode: .recover, origin: .manual).total == 1)
-        try await Self.claimAndDie(store, job)
-        #expect(try store.markExpiredInterrupted(now: 0, reason: "lease of {owner} expired") { _, _ in false } == [id])
     }
 
     /// A worker cut off past its lease (another host's reaper took its item back, and it was
