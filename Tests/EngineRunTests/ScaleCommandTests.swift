@@ -22,6 +22,22 @@ import Testing
         let retried = try await CLI.run(["retry", "--type", "restart", "--failed", "--job", "crawl", "--enqueue"], in: folder.url)
         #expect(retried.code == 0 && retried.stdout.hasPrefix(#"{"total": 2299}"#), "\(retried.stderr)")
 
+        // Issue 15: narrowed by error text, kind, phase and time (positions count from 1: a third of them are 503s).
+        _ = try sqlite(folder.path("engine.sqlite"), """
+            UPDATE work_items SET status = 'failed', error_kind = 'transient', phase = 'collect',
+            last_error = CASE WHEN position % 3 = 0 THEN 'HTTP 503 from the vendor' ELSE 'timed out' END, updated_at = 1000
+            """)
+        _ = try sqlite(folder.path("engine.sqlite"), "UPDATE work_items SET updated_at = 2000000000, phase = 'ingest' WHERE position < 30")
+        let narrowed = try await CLI.run(["retry", "--type", "recover", "--failed", "--error-contains", "http 503", "--error-kind", "transient",
+                                          "--phase", "ingest", "--failed-since", "2033-05-18T03:33Z", "--dry-run"], in: folder.url)
+        #expect(narrowed.code == 0 && narrowed.stdout.hasPrefix(#"{"total": 9, "dry_run": true}"#), "\(narrowed.stdout)\(narrowed.stderr)")
+        let byText = try await CLI.run(["retry", "--type", "restart", "--failed", "--job", "crawl", "--error-contains", "503", "--enqueue"],
+                                       in: folder.url)
+        #expect(byText.code == 0 && byText.stdout.hasPrefix(#"{"total": 766}"#), "\(byText.stderr)")
+        let rest = try await CLI.run(["retry", "--type", "restart", "--failed", "--error-kind", "permanent", "--enqueue"], in: folder.url)
+        #expect(rest.code == 0 && rest.stdout.hasPrefix(#"{"total": 0}"#), "\(rest.stderr)")
+        _ = try sqlite(folder.path("engine.sqlite"), "UPDATE work_items SET status = 'pending' WHERE status = 'failed'")
+
         let json = try await CLI.run(["items", "--job", "crawl", "--json"], in: folder.url)
         let array = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
         #expect(array.count == 2_300 && array.compactMap { $0["name"] as? String } == (0..<2_300).map { "q\($0)" })
