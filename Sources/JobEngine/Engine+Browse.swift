@@ -31,12 +31,15 @@ extension Engine {
     }
 
     /// Up to `limit` of a job's items after spec position `after` (from the start when nil), optionally
-    /// only those with `status`: keyset paging, so a page costs what it returns.
+    /// only those with `status`, `errorKind` and `errorContains` (text in the last error, any case):
+    /// keyset paging, so a page costs what it returns (narrowed pages walk the status's items).
     ///
     /// - Returns: the items and the position to continue after (nil on the last page).
     /// - Throws: `SQLiteError` when the store cannot be read.
-    public func itemsPage(jobID: UUID, status: WorkItemStatus? = nil, after: Int? = nil, limit: Int) async throws -> WorkItemPage {
-        try await store.itemsPage(jobID: jobID, status: status, after: after, limit: limit)
+    public func itemsPage(jobID: UUID, status: WorkItemStatus? = nil, errorKind: ErrorKind? = nil, errorContains: String? = nil,
+                          after: Int? = nil, limit: Int) async throws -> WorkItemPage {
+        try await store.itemsPage(jobID: jobID, status: status, errorKind: errorKind, errorContains: errorContains, after: after,
+                                  limit: limit)
     }
 
     /// The item's collect and ingest checkpoints.

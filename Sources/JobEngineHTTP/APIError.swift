@@ -23,6 +23,12 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         return response
     }
 
+    /// The error's JSON body as the API writes it (kept as the answer of an idempotent call).
+    var jsonBody: String {
+        let body = Body(error: .init(code: code, message: message))
+        return (try? APIRequestContext.jsonEncoder.encode(body)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
     private struct Body: Encodable {
         struct Detail: Encodable {
             let code: String

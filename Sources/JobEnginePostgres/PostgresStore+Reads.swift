@@ -80,18 +80,30 @@ extension PostgresStore {
     }
 
     /// Keyset pages on (job, status, position) or (job, position), as the SQLite store pages.
-    package func itemsPage(jobID: UUID, status: WorkItemStatus?, after: Int?, limit: Int) async throws -> WorkItemPage {
+    package func itemsPage(jobID: UUID, status: WorkItemStatus?, errorKind: ErrorKind?, errorContains: String?, after: Int?,
+                           limit: Int) async throws -> WorkItemPage {
         try await sessions.read { db in
             let job: SQLValue = .text(jobID.uuidString.lowercased())
-            let bounds: [SQLValue] = [.integer(Int64(after ?? -1)), .integer(Int64(limit + 1))]
+            var bounds: [SQLValue] = [.integer(Int64(after ?? -1)), .integer(Int64(limit + 1))]
+            // Bound after the shape's own parameters ($1…$3, and $4 for the status).
+            var narrowing = ""
+            let first = status == nil ? 4 : 5
+            if let errorKind {
+                narrowing += " AND w.error_kind = $\(first + bounds.count - 2)"
+                bounds.append(.text(errorKind.rawValue))
+            }
+            if let errorContains {
+                narrowing += " AND strpos(lower(w.last_error), lower($\(first + bounds.count - 2))) > 0"
+                bounds.append(.text(errorContains))
+            }
             let rows = try status.map { status in
                 try db.execute("""
                     SELECT \(Store.itemColumns), w.position FROM work_items w JOIN jobs j ON j.id = w.job_id
-                    WHERE w.job_id = $1 AND w.status = $4 AND w.position > $2 ORDER BY w.position LIMIT $3
-                    """, [job] + bounds + [.text(status.rawValue)])
+                    WHERE w.job_id = $1 AND w.status = $4 AND w.position > $2\(narrowing) ORDER BY w.position LIMIT $3
+                    """, [job] + bounds.prefix(2) + [.text(status.rawValue)] + bounds.dropFirst(2))
             } ?? db.execute("""
                 SELECT \(Store.itemColumns), w.position FROM work_items w JOIN jobs j ON j.id = w.job_id
-                WHERE w.job_id = $1 AND w.position > $2 ORDER BY w.position LIMIT $3
+                WHERE w.job_id = $1 AND w.position > $2\(narrowing) ORDER BY w.position LIMIT $3
                 """, [job] + bounds)
             let page = rows.prefix(limit)
             return WorkItemPage(items: try page.map(Store.decodeItem), nextAfter: rows.count > limit ? page.last?.int("position") : nil)
@@ -158,7 +170,10 @@ extension PostgresStore {
 
     package func retryableItems(jobID: UUID) throws -> [UUID] {
         try sessions.withSession { db in
-            try db.execute("SELECT id FROM work_items WHERE job_id = $1 AND status IN ('failed', 'cancelled') ORDER BY position",
+            try db.execute("""
+                SELECT id FROM work_items WHERE job_id = $1 AND status IN ('failed', 'cancelled')
+                AND error_kind IS DISTINCT FROM 'crash_loop' ORDER BY position
+                """,
                            [.text(jobID.uuidString.lowercased())]).compactMap { $0.string("id").flatMap(UUID.init(uuidString:)) }
         }
     }

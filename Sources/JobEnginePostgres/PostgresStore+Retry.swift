@@ -77,7 +77,7 @@ extension PostgresStore {
                 let step: @Sendable (PostgresSession) throws -> (last: Int64, started: [UUID], skipped: [RetryResult.Skipped])? = { db in
                     let rows = try db.execute("""
                         SELECT id, position FROM work_items WHERE job_id = $1 AND position > $2 AND \(matching.sql)
-                        ORDER BY position LIMIT 5000
+                        ORDER BY position LIMIT 5000\(dryRun ? "" : " FOR UPDATE")
                         """, [.text(job), .integer(from)] + matching.values)
                     guard let last = rows.last?.int64("position") else { return nil }
                     var started: [UUID] = []

@@ -5,14 +5,19 @@ import Foundation
 package enum TimeText {
     /// `30d`, `12h`, `45m`, `90s` as a duration; nil for anything else.
     package static func age(_ text: String) -> Duration? {
-        guard let unit = text.last, let count = Int(text.dropLast()), count > 0 else { return nil }
+        // At most a century: larger counts would overflow (and trap) in the multiplication.
+        guard let unit = text.last, let count = Int(text.dropLast()), count > 0, count <= 3_153_600_000 else { return nil }
+        let seconds: Int
         switch unit {
-        case "d": return .seconds(count * 86_400)
-        case "h": return .seconds(count * 3_600)
-        case "m": return .seconds(count * 60)
-        case "s": return .seconds(count)
+        case "d": seconds = 86_400
+        case "h": seconds = 3_600
+        case "m": seconds = 60
+        case "s": seconds = 1
         default: return nil
         }
+        let (total, overflow) = count.multipliedReportingOverflow(by: seconds)
+        guard !overflow, total <= 3_153_600_000 else { return nil }
+        return .seconds(total)
     }
 
     /// An instant: `2026-12-01T10:00Z`, `2026-12-01T10:00:30.5+01:00`, `2026-12-01` (midnight UTC),

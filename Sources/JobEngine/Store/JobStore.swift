@@ -75,7 +75,8 @@ package protocol JobStore: AnyObject, Sendable {
     func items(jobID: UUID, status: WorkItemStatus?) throws -> [WorkItem]
     func items(jobID: UUID, status: WorkItemStatus?) async throws -> [WorkItem]
     func allItems(status: WorkItemStatus?) async throws -> [WorkItem]
-    func itemsPage(jobID: UUID, status: WorkItemStatus?, after: Int?, limit: Int) async throws -> WorkItemPage
+    func itemsPage(jobID: UUID, status: WorkItemStatus?, errorKind: ErrorKind?, errorContains: String?, after: Int?, limit: Int) async throws
+        -> WorkItemPage
     func events(itemID: UUID) async throws -> [ItemEvent]
     func checkpoints(itemID: UUID) async throws -> [Checkpoint]
     func jobStatuses() async throws -> [JobStatus]
@@ -83,13 +84,15 @@ package protocol JobStore: AnyObject, Sendable {
     func itemCounts() async throws -> [WorkItemStatus: Int]
 
     // MARK: Calls sent with an idempotency key
-    /// Records that a call with `key` and `digest` starts (removing a few answers older than a day
-    /// on the way), or says how the call with that key stands.
-    func beginIdempotentCall(key: String, digest: String) async throws -> IdempotentCall
-    /// Records the answer of the call that `beginIdempotentCall` let run.
-    func finishIdempotentCall(key: String, answer: String) async throws
-    /// Forgets a call that failed without an answer, so the same call sent again runs.
-    func abandonIdempotentCall(key: String) async throws
+    /// Records that a call with `key` and `digest` starts under `owner` (a token of this call),
+    /// removing a few answers older than a day on the way, or says how the call with that key stands.
+    func beginIdempotentCall(key: String, digest: String, owner: String) async throws -> IdempotentCall
+    /// Tells that `owner`'s call with `key` still runs (so it is not taken as abandoned).
+    func touchIdempotentCall(key: String, owner: String) async throws
+    /// Records the answer of `owner`'s call with `key`.
+    func finishIdempotentCall(key: String, owner: String, status: Int, answer: String) async throws
+    /// Forgets `owner`'s call with `key`, which failed having changed nothing, so the same call sent again runs.
+    func abandonIdempotentCall(key: String, owner: String) async throws
     /// How many items are `failed`, by error kind (a failed item without a kind counts under nil).
     func failedItemKinds() async throws -> [ErrorKind?: Int]
     func jobsWithPendingItems() async throws -> [UUID]

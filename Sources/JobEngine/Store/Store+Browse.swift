@@ -2,10 +2,22 @@ import Foundation
 
 extension Store {
     /// Up to `limit` items of a job after spec position `after` (from the start when nil), optionally
-    /// only those with `status`. Keyset paging on the (job, status, position) index: no offset scans,
-    /// and items changing status between pages are neither skipped nor repeated by position.
-    package func itemsPage(jobID: UUID, status: WorkItemStatus?, after: Int?, limit: Int) async throws -> WorkItemPage {
+    /// only those with `status` (and `errorKind`, and `errorContains` in their last error, in any
+    /// case). Keyset paging on the (job, status, position) index: no offset scans, and items changing
+    /// status between pages are neither skipped nor repeated by position.
+    package func itemsPage(jobID: UUID, status: WorkItemStatus?, errorKind: ErrorKind?, errorContains: String?, after: Int?,
+                           limit: Int) async throws -> WorkItemPage {
         try await reader.run { db in
+            var narrowing = ""
+            var values: [SQLValue] = []
+            if let errorKind {
+                narrowing += " AND w.error_kind = ?"
+                values.append(.text(errorKind.rawValue))
+            }
+            if let errorContains {
+                narrowing += " AND instr(lower(w.last_error), lower(?)) > 0"
+                values.append(.text(errorContains))
+            }
             // Two statements, not one with `? IS NULL OR status = ?`: SQLite picks an index per
             // statement, and only these exact shapes walk (job, status, position) or (job, position)
             // from the cursor instead of sorting the job's items (185 ms at 1,000,000 items).
@@ -14,12 +26,12 @@ extension Store {
             let rows = try status.map { status in
                 try db.execute("""
                     SELECT \(Self.itemColumns), w.position FROM work_items w JOIN jobs j ON j.id = w.job_id
-                    WHERE w.job_id = ? AND w.status = ? AND w.position > ? ORDER BY w.position LIMIT ?
-                    """, [job, .text(status.rawValue)] + bounds)
+                    WHERE w.job_id = ? AND w.status = ? AND w.position > ?\(narrowing) ORDER BY w.position LIMIT ?
+                    """, [job, .text(status.rawValue), bounds[0]] + values + [bounds[1]])
             } ?? db.execute("""
                 SELECT \(Self.itemColumns), w.position FROM work_items w JOIN jobs j ON j.id = w.job_id
-                WHERE w.job_id = ? AND w.position > ? ORDER BY w.position LIMIT ?
-                """, [job] + bounds)
+                WHERE w.job_id = ? AND w.position > ?\(narrowing) ORDER BY w.position LIMIT ?
+                """, [job, bounds[0]] + values + [bounds[1]])
             let page = rows.prefix(limit)
             let items = try page.map(Self.decodeItem)
             return WorkItemPage(items: items, nextAfter: rows.count > limit ? page.last?.int("position") : nil)

@@ -83,22 +83,6 @@ extension Store {
         return RetryResult(total: started.count, started: started, skipped: skipped)
     }
 
-    /// Runs a bulk retry's step, waiting out another process's write lock held past the busy
-    /// timeout (a long commit, a backup) for up to ten minutes: a step is one transaction that
-    /// changed nothing when it failed, so it is simply asked again.
-    private static func waitingOutContention<T>(_ step: () async throws -> T) async throws -> T {
-        var wait = 0.05
-        let deadline = Date().addingTimeInterval(600)
-        while true {
-            do {
-                return try await step()
-            } catch let error as SQLiteError where error.isBusy && Date() < deadline {
-                try await Task.sleep(for: .seconds(wait))
-                wait = min(wait * 2, 1)
-            }
-        }
-    }
-
     /// One step of `retryMatching`: the retries it started (or would start), those skipped, and the
     /// position to go on after.
     struct RetryStep: Sendable {

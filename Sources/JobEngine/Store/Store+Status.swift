@@ -58,11 +58,14 @@ extension Store {
         }
     }
 
-    /// The ids of a job's failed and cancelled items, in spec order (the status index; nothing else is read).
+    /// The ids of a job's failed and cancelled items, in spec order (the status index; nothing else is
+    /// read), except poison items (`crash_loop`): a re-run of the spec (a cron, say) must not launch
+    /// them again; only an explicit retry does.
     package func retryableItems(jobID: UUID) throws -> [UUID] {
         try reader.sync { db in
             try db.execute("""
-                SELECT id FROM work_items WHERE job_id = ? AND status IN ('failed', 'cancelled') ORDER BY position
+                SELECT id FROM work_items WHERE job_id = ? AND status IN ('failed', 'cancelled')
+                AND error_kind IS NOT 'crash_loop' ORDER BY position
                 """, [.text(jobID.uuidString.lowercased())]).compactMap { $0.string("id").flatMap(UUID.init(uuidString:)) }
         }
     }

@@ -25,14 +25,18 @@ struct JobRoutes<Context: RequestContext>: Sendable {
         return try JSONBody.response(JobDetail(status: status), for: request, context: context)
     }
 
-    /// `GET jobs/{id}/work-items?status=&limit=&cursor=` → `{"work_items": [...], "next_cursor": ...}`.
+    /// `GET jobs/{id}/work-items?status=&error_kind=&error_contains=&limit=&cursor=` →
+    /// `{"work_items": [...], "next_cursor": ...}`.
     @Sendable func items(_ request: Request, context: Context) async throws -> Response {
         let jobID = try context.uuidParameter("id", describing: "job")
         let status = try request.enumQuery("status", as: WorkItemStatus.self)
+        let errorKind = try request.enumQuery("error_kind", as: ErrorKind.self)
+        let errorContains = request.query("error_contains").flatMap { $0.isEmpty ? nil : $0 }
         let limit = try request.intQuery("limit", default: configuration.defaultPageLimit, range: 1...configuration.maxPageLimit)
         let after = try PageCursor.decode(request.query("cursor"))
         guard try await engine.job(jobID.uuidString) != nil else { throw Self.unknownJob(jobID) }
-        let page = try await engine.itemsPage(jobID: jobID, status: status, after: after, limit: limit)
+        let page = try await engine.itemsPage(jobID: jobID, status: status, errorKind: errorKind, errorContains: errorContains,
+                                              after: after, limit: limit)
         return try JSONBody.response(ItemListing(workItems: page.items, nextCursor: page.nextAfter.map(PageCursor.encode)), for: request, context: context)
     }
 

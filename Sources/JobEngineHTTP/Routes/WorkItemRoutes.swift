@@ -51,10 +51,18 @@ struct WorkItemRoutes<Context: RequestContext>: Sendable {
         // do not make another call).
         let call = Data("retry \(mode.rawValue)\n".utf8) + body.json.canonicalJSON()
         let encoder = APIRequestContext.jsonEncoder
-        let (answer, replayed): (String, Bool)
+        let answer: (status: Int, body: String, replayed: Bool)
         do {
-            (answer, replayed) = try await engine.idempotent(key: key, request: call) {
-                String(decoding: try encoder.encode(try await start()), as: UTF8.self)
+            answer = try await engine.idempotent(key: key, request: call, failureAnswer: { error in
+                // A listed retry is one transaction: when it failed, nothing started, and the same call
+                // may run again. A filter's steps before the failure stay done: the answer says so, and
+                // sending the call again gives that answer instead of running it twice.
+                guard case .filter = body.target else { return nil }
+                let stopped = APIError(.internalServerError, code: "retry_stopped",
+                                       "the retry by filter stopped part-way (\(error)); the items retried before that stay retried. Send it again with a new Idempotency-Key to retry what is left")
+                return (Int(stopped.status.code), stopped.jsonBody)
+            }) {
+                (200, String(decoding: try encoder.encode(try await start()), as: UTF8.self))
             }
         } catch IdempotencyConflict.inProgress {
             throw APIError(.conflict, code: "idempotency_key_in_progress",
@@ -64,8 +72,9 @@ struct WorkItemRoutes<Context: RequestContext>: Sendable {
                            "this Idempotency-Key was used for a different retry (another type or body) in the last 24 hours: use a new key")
         }
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
-        if replayed { headers[IdempotencyKey.replayedHeader] = "true" }
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: answer)))
+        if answer.replayed { headers[IdempotencyKey.replayedHeader] = "true" }
+        return Response(status: HTTPResponse.Status(code: answer.status), headers: headers,
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: answer.body)))
     }
 
     /// `GET work-items/{id}`: the item as `engine-run items --json` prints it, plus `checkpoints` and `events`.

@@ -40,6 +40,10 @@ import Testing
             """).map { $0["error_kind"] ?? "" }
         #expect(events == ["interrupted", "interrupted", "crash_loop"])
 
+        // Running the spec again (a cron) does not launch it again: only an explicit retry does.
+        let rerun = try await CLI.run(["run", "spec.json", "--quiet"], in: folder.url, timeout: 60)
+        #expect(poison() == ("failed", 3, "crash_loop"), "\(rerun.stdout)\n\(rerun.stderr)")
+
         // The operator finds it by kind and retries it by hand.
         let retried = try await CLI.run(["retry", "--type", "recover", "--failed", "--error-kind", "crash_loop", "--enqueue"], in: folder.url)
         #expect(retried.code == 0 && retried.stdout.hasPrefix(#"{"total": 1}"#), "\(retried.stdout)\n\(retried.stderr)")

@@ -113,3 +113,19 @@ import Testing
         engine.close()
     }
 }
+
+/// The times a filter takes: ISO 8601 with or without seconds, a date, an age; nothing that would
+/// overflow.
+@Suite struct TimeTextTests {
+    @Test func instantsAndAges() throws {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        #expect(TimeText.instant("2026-12-01T10:00Z") == Date(timeIntervalSince1970: 1_796_119_200))
+        #expect(TimeText.instant("2026-12-01T10:00:30+01:00") == Date(timeIntervalSince1970: 1_796_115_630))
+        #expect(TimeText.instant("2026-12-01T10:00:30.5Z") == Date(timeIntervalSince1970: 1_796_119_230.5))
+        #expect(TimeText.instant("2026-12-01") == Date(timeIntervalSince1970: 1_796_083_200))
+        #expect(TimeText.instant("2h", now: now) == now.addingTimeInterval(-7_200))
+        for bad in ["yesterday", "2026-13-01", "2h30m", "-2h", "0d", "200000000000000d", "9223372036854775807s", ""] {
+            #expect(TimeText.instant(bad, now: now) == nil, "\(bad)")
+        }
+    }
+}
