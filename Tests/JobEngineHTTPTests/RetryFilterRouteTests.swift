@@ -32,6 +32,11 @@ struct RetryFilterRouteTests {
             #expect(try preview.object["total"] as? Int == 2 && preview.object["dry_run"] as? Bool == true)
             #expect(try await fixture.items(.failed).count == 4, "a dry run changes nothing")
 
+            // The list shows what the filter bar narrows to.
+            let listed = try await client.call(.get, "/api/pipelines/jobs/\(fixture.jobID.uuidString.lowercased())/work-items?status=failed&error_kind=transient&error_contains=HTTP%20503")
+            let shown = try #require(try listed.object["work_items"] as? [[String: Any]]).compactMap { $0["name"] as? String }
+            #expect(shown == ["item-0", "item-2"])
+
             let started = try await client.call(.put, Self.retry + "?type=recover", json: filter)
             #expect(try started.object["total"] as? Int == 2)
             let ids = try #require(try started.object["started"] as? [String])

@@ -59,6 +59,17 @@ import Testing
         #expect(try await preview(RetryFilter(failedSince: Date().addingTimeInterval(-3600))) == ["a", "b", "c", "d"])
         #expect(try await preview(RetryFilter(failedSince: Date().addingTimeInterval(3600))) == [])
         #expect(try await preview(RetryFilter(jobID: UUID())) == [], "another job's")
+        // The item list narrows the same way, page by page.
+        let kindAndText = try await store.itemsPage(jobID: job.id, status: .failed, errorKind: .transient, errorContains: "503",
+                                                    after: nil, limit: 10)
+        #expect(kindAndText.items.map(\.name) == ["a", "b"] && kindAndText.nextAfter == nil)
+        let first = try await store.itemsPage(jobID: job.id, status: nil, errorKind: nil, errorContains: "http", after: nil, limit: 1)
+        #expect(first.items.map(\.name) == ["a"])
+        let second = try await store.itemsPage(jobID: job.id, status: nil, errorKind: nil, errorContains: "http", after: first.nextAfter,
+                                               limit: 1)
+        #expect(second.items.map(\.name) == ["b"])
+        #expect(try await store.itemsPage(jobID: job.id, status: nil, errorKind: .permanent, errorContains: nil, after: nil, limit: 10)
+            .items.map(\.name) == ["c"])
         // A dry run changed nothing.
         #expect(try await store.items(jobID: job.id).filter { $0.status == .failed }.count == 4)
 
