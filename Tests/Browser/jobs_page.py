@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -96,6 +97,12 @@ def main():
             "faults": [{"item": "a", "phase": "collect", "at_document": 100}, {"item": "b", "phase": "ingest", "at_document": 50}]}""")
     second = subprocess.run([args.engine_run, "run", "outage.json", "--quiet"], cwd=folder, capture_output=True, text=True)
     assert second.returncode == 1, "outage.json should leave a and b failed: " + second.stdout + second.stderr
+    # b as a poison item: its worker died every time it ran it (what the sweep leaves).
+    store = sqlite3.connect(os.path.join(folder, "engine.sqlite"))
+    store.execute("UPDATE work_items SET error_kind = 'crash_loop', last_error = 'its worker died 6 times in a row' "
+                  "WHERE name = 'b' AND job_id = (SELECT id FROM jobs WHERE name = 'outage')")
+    store.commit()
+    store.close()
 
     server, port = start_server(args.engine_run, folder)
     driver = browser()
@@ -156,6 +163,38 @@ def main():
         wait.until(EC.element_to_be_clickable((By.LINK_TEXT, "outage"))).click()
         wait.until(EC.text_to_be_present_in_element((By.ID, "job-title"), "outage"))
         wait.until(lambda d: sorted(row["status"] for row in item_rows(d)) == ["failed", "failed"])
+
+        # The poison item stands out, in color and in words.
+        poison = [row for row in item_rows(driver) if row["name"] == "b"][0]
+        poison_row = driver.find_element(By.ID, "item-" + poison["id"])
+        assert "kind-crash_loop" in poison_row.get_attribute("class"), poison_row.get_attribute("class")
+        assert poison_row.find_element(By.CSS_SELECTOR, ".status").text == "failed (crash loop)", poison_row.text
+        red, green, blue = [int(x) for x in poison_row.value_of_css_property("background-color")
+                            .split("(")[1].split(")")[0].split(",")[:3]]
+        assert red > green + 10 and red > blue + 10, poison_row.value_of_css_property("background-color")
+        # Each item's progress bar says what it shows.
+        bar = poison_row.find_element(By.CSS_SELECTOR, ".bar")
+        assert "collected documents ingested" in bar.get_attribute("aria-label"), bar.get_attribute("aria-label")
+
+        # The filter bar narrows the list, and "Retry all matching" counts on the server first.
+        Select(driver.find_element(By.ID, "kind-filter")).select_by_value("crash_loop")
+        wait.until(lambda d: [row["name"] for row in item_rows(d)] == ["b"])
+        driver.find_element(By.ID, "error-filter").send_keys("WORKER DIED")
+        wait.until(lambda d: [row["name"] for row in item_rows(d)] == ["b"])
+        driver.find_element(By.ID, "retry-matching").click()
+        dialog = wait.until(EC.visibility_of_element_located((By.ID, "retry-dialog")))
+        assert "Retry 1 matching (failed, crash loop, with \u201cWORKER DIED\u201d in the error) item." in dialog.text, dialog.text
+        driver.save_screenshot(os.path.join(folder, "retry-matching.png"))
+        dialog.find_element(By.ID, "dismiss-retry").click()
+        driver.find_element(By.ID, "error-filter").clear()
+        driver.find_element(By.ID, "error-filter").send_keys("no such error")
+        wait.until(lambda d: item_rows(d) == [])
+        driver.find_element(By.ID, "error-filter").clear()
+        driver.execute_script("document.getElementById('error-filter').dispatchEvent(new Event('input'))")
+        Select(driver.find_element(By.ID, "kind-filter")).select_by_value("")
+        wait.until(lambda d: len(item_rows(d)) == 2)
+        print("ok: the filter bar found the poison item and counted it before retrying")
+
         driver.find_element(By.CSS_SELECTOR, "#job-menu summary").click()
         wait.until(EC.element_to_be_clickable((By.ID, "retry-all-failed"))).click()
         dialog = wait.until(EC.visibility_of_element_located((By.ID, "retry-dialog")))

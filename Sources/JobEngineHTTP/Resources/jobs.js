@@ -12,8 +12,9 @@
     message.className = isError ? "error" : "";
   }
 
-  async function api(method, path, payload) {
+  async function api(method, path, payload, idempotencyKey) {
     const headers = { "Accept": "application/json" };
+    if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
     if (needsKey) headers["apikey"] = sessionStorage.getItem(KEY) || "";
     if (payload !== undefined) headers["Content-Type"] = "application/json";
     const response = await fetch(path, {
@@ -137,6 +138,33 @@
   let pendingRetry = [];
 
   function statusFilter() { return document.getElementById("status-filter").value; }
+  function kindFilter() { return document.getElementById("kind-filter").value; }
+  function errorFilter() { return document.getElementById("error-filter").value.trim(); }
+
+  // The filter bar as the retry API's filter: the statuses a retry starts from among those shown.
+  function matchingFilter() {
+    const status = statusFilter();
+    const filter = { job_id: jobID };
+    if (status === "failed" || status === "cancelled") filter.status = [status];
+    else if (status === "") filter.status = kindFilter() ? ["failed"] : ["failed", "cancelled"];
+    else return null;  // running, pending or succeeded items are not retried
+    if (kindFilter()) filter.error_kind = kindFilter();
+    if (errorFilter()) filter.error_contains = errorFilter();
+    return filter;
+  }
+
+  function describeFilter(filter) {
+    let text = filter.status.join(" or ");
+    if (filter.error_kind) text += ", " + filter.error_kind.replace("_", " ");
+    if (filter.error_contains) text += ", with \u201c" + filter.error_contains + "\u201d in the error";
+    return text;
+  }
+
+  // An Idempotency-Key for one retry: sent again (a time-out), it starts nothing twice.
+  function newKey() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
 
   async function refreshJob() {
     const job = await api("GET", "/api/pipelines/jobs/" + jobID);
@@ -150,6 +178,9 @@
 
     let path = "/api/pipelines/jobs/" + jobID + "/work-items?limit=200";
     if (statusFilter()) path += "&status=" + encodeURIComponent(statusFilter());
+    if (kindFilter()) path += "&error_kind=" + encodeURIComponent(kindFilter());
+    if (errorFilter()) path += "&error_contains=" + encodeURIComponent(errorFilter());
+    document.getElementById("retry-matching").disabled = matchingFilter() === null;
     const cursor = pageStarts[pageStarts.length - 1];
     if (cursor) path += "&cursor=" + encodeURIComponent(cursor);
     const page = await api("GET", path);
@@ -161,14 +192,24 @@
 
   function renderItems(items) {
     const retryableIDs = new Set();
-    syncRows(document.querySelector("#items tbody"), items, "No work items to show.", 9,
+    const widest = Math.max(1, ...items.map((item) => item.collected));
+    syncRows(document.querySelector("#items tbody"), items, "No work items to show.", 10,
       (item) => {
         const row = document.createElement("tr");
         row.id = "item-" + item.id;
         row.appendChild(document.createElement("td"));
-        for (const name of ["name", "status", "phase", "attempt", "collected", "ingested", "collected-total", "error-text"]) {
+        for (const name of ["name", "status", "phase", "attempt", "collected", "ingested", "progress", "collected-total", "error-text"]) {
           cell(row, "", name);
         }
+        const bar = document.createElement("span");
+        bar.className = "bar";
+        bar.setAttribute("role", "img");
+        for (const part of ["collected-part", "ingested-part"]) {
+          const span = document.createElement("span");
+          span.className = part;
+          bar.appendChild(span);
+        }
+        row.cells[7].appendChild(bar);
         const show = document.createElement("button");
         show.type = "button";
         show.className = "link";
@@ -178,6 +219,7 @@
       },
       (row, item) => {
         row.dataset.status = item.status;
+        row.className = item.status === "failed" && item.error_kind ? "kind-" + item.error_kind : "";
         const retryable = item.status === "failed" || item.status === "cancelled";
         const pick = row.cells[0];
         let box = pick.querySelector("input");
@@ -201,15 +243,21 @@
         }
         setText(row.cells[1].firstChild, item.name);
         row.cells[1].firstChild.setAttribute("aria-label", "History of " + item.name);
-        setText(row.cells[2], item.status);
+        setText(row.cells[2], item.error_kind === "crash_loop" && item.status === "failed" ? "failed (crash loop)" : item.status);
         row.cells[2].className = "status status-" + item.status;
         setText(row.cells[3], item.phase);
         setText(row.cells[4], String(item.attempt));
         setText(row.cells[5], String(item.collected));
         setText(row.cells[6], String(item.ingested));
-        setText(row.cells[7], String(item.collected_total));
+        // The bar's length is the item's collected documents (against the widest on this page); its
+        // dark part what of them reached the sink.
+        const bar = row.cells[7].firstChild;
+        bar.querySelector(".collected-part").style.width = (100 * item.collected / widest) + "%";
+        bar.querySelector(".ingested-part").style.width = (100 * item.ingested / widest) + "%";
+        bar.setAttribute("aria-label", item.ingested + " of " + item.collected + " collected documents ingested");
+        setText(row.cells[8], String(item.collected_total));
         // A failed item shows its error; a running one what its collector last said (a vendor it waits for).
-        setText(row.cells[8], item.error ? (item.error_kind || "error") + ": " + item.error : (item.progress_note || ""));
+        setText(row.cells[9], item.error ? (item.error_kind || "error") + ": " + item.error : (item.progress_note || ""));
       });
     // Items that are no longer retryable (their retry started) drop out of the selection.
     for (const id of Array.from(selected)) if (!retryableIDs.has(id)) selected.delete(id);
@@ -222,45 +270,45 @@
     button.textContent = selected.size === 0 ? "Retry selected…" : "Retry " + selected.size + " selected…";
   }
 
-  function openRetryDialog(ids, what) {
-    if (ids.length === 0) { say("There are no failed items to retry."); return; }
-    pendingRetry = ids;
+  // `pendingRetry` is what the dialog retries on confirm: listed ids, or a filter with the count
+  // the server gave for it (a dry run) before asking.
+  function openRetryDialog(target, count, what) {
+    if (count === 0) { say("There are no " + what + " items to retry."); return; }
+    pendingRetry = target;
     document.getElementById("retry-count").textContent =
-      "Retry " + ids.length + " " + what + (ids.length === 1 ? " item." : " items.");
+      "Retry " + count + " " + what + (count === 1 ? " item." : " items.");
     document.getElementById("retry-dialog").showModal();
   }
 
-  async function allFailedIDs() {
-    const ids = [];
-    let cursor = null;
-    do {
-      let path = "/api/pipelines/jobs/" + jobID + "/work-items?status=failed&limit=1000";
-      if (cursor) path += "&cursor=" + encodeURIComponent(cursor);
-      const page = await api("GET", path);
-      for (const item of page.work_items) ids.push(item.id);
-      cursor = page.next_cursor;
-    } while (cursor);
-    return ids;
+  async function openFilterRetry(filter, what) {
+    // The count comes from the server, for every matching item, not only the page shown.
+    const preview = await api("PUT", "/api/pipelines/work-items/retry?type=recover&dry_run=true", { filter });
+    openRetryDialog({ filter, count: preview.total + preview.skipped_total }, preview.total + preview.skipped_total, what);
   }
 
-  async function retry(ids, mode) {
+  async function retry(target, mode) {
     let total = 0;
+    let asked = 0;
+    let skippedCount = 0;
     const skipped = [];
-    // The API takes at most 1000 ids per request.
-    for (let i = 0; i < ids.length; i += 1000) {
-      const answer = await api("PUT", "/api/pipelines/work-items/retry?type=" + mode,
-                               { work_item_ids: ids.slice(i, i + 1000) });
+    const calls = target.filter
+      ? [{ filter: target.filter }]
+      // The API takes at most 1000 ids per request.
+      : Array.from({ length: Math.ceil(target.ids.length / 1000) }, (_, i) => ({ work_item_ids: target.ids.slice(i * 1000, i * 1000 + 1000) }));
+    for (const payload of calls) {
+      const answer = await api("PUT", "/api/pipelines/work-items/retry?type=" + mode, payload, newKey());
       total += answer.total;
+      skippedCount += answer.skipped_total;
       if (answer.skipped) skipped.push(...answer.skipped);
     }
-    let text = "Retry (" + mode + ") started for " + total + " of " + ids.length +
-      (ids.length === 1 ? " item." : " items.");
-    if (skipped.length > 0) {
-      text += " Skipped: " + skipped.slice(0, 5).map((s) => s.id.slice(0, 8) + " (" + s.reason + ")").join("; ") +
-        (skipped.length > 5 ? "; and " + (skipped.length - 5) + " more." : ".");
+    asked = target.filter ? Math.max(target.count, total + skippedCount) : target.ids.length;
+    let text = "Retry (" + mode + ") started for " + total + " of " + asked + (asked === 1 ? " item." : " items.");
+    if (skippedCount > 0) {
+      text += " Skipped " + skippedCount + ": " + skipped.slice(0, 5).map((s) => s.id.slice(0, 8) + " (" + s.reason + ")").join("; ") +
+        (skippedCount > 5 ? "; and " + (skippedCount - 5) + " more." : ".");
     }
     say(text, false);
-    for (const id of ids) selected.delete(id);
+    if (target.ids) for (const id of target.ids) selected.delete(id);
     await refreshJob();
   }
 
@@ -311,9 +359,22 @@
       shownItem = null;
       document.getElementById("item-detail").hidden = true;
     });
-    document.getElementById("status-filter").addEventListener("change", () => {
-      pageStarts.length = 1;
-      refresh();
+    for (const id of ["status-filter", "kind-filter"]) {
+      document.getElementById(id).addEventListener("change", () => {
+        pageStarts.length = 1;
+        refresh();
+      });
+    }
+    let typing = null;
+    document.getElementById("error-filter").addEventListener("input", () => {
+      clearTimeout(typing);
+      typing = setTimeout(() => { pageStarts.length = 1; refresh(); }, 300);
+    });
+    document.getElementById("filter-bar").addEventListener("submit", (event) => event.preventDefault());
+    document.getElementById("retry-matching").addEventListener("click", async () => {
+      const filter = matchingFilter();
+      if (!filter) return;
+      try { await openFilterRetry(filter, "matching (" + describeFilter(filter) + ")"); } catch (error) { report(error); }
     });
     document.getElementById("next-page").addEventListener("click", () => {
       if (nextCursor) { pageStarts.push(nextCursor); refresh(); }
@@ -329,11 +390,11 @@
       updateSelection();
     });
     document.getElementById("retry-selected").addEventListener("click", () => {
-      openRetryDialog(Array.from(selected), "selected");
+      openRetryDialog({ ids: Array.from(selected) }, selected.size, "selected");
     });
     document.getElementById("retry-all-failed").addEventListener("click", async () => {
       document.getElementById("job-menu").open = false;
-      try { openRetryDialog(await allFailedIDs(), "failed"); } catch (error) { report(error); }
+      try { await openFilterRetry({ job_id: jobID, status: ["failed"] }, "failed"); } catch (error) { report(error); }
     });
     document.getElementById("cancel-job").addEventListener("click", async () => {
       document.getElementById("job-menu").open = false;
