@@ -12,7 +12,8 @@ struct EngineRun: AsyncParsableCommand {
             Exit codes: 0 all items succeeded, 1 some item failed, 2 usage or spec error (nothing written),
             130/143 stopped by SIGINT/SIGTERM (running items are left recoverable).
             """,
-        subcommands: [Run.self, Items.self, Retry.self, Resume.self, Status.self, History.self, Cancel.self, Serve.self, Prune.self])
+        subcommands: [Run.self, Check.self, Init.self, Items.self, Retry.self, Resume.self, Status.self, History.self, Cancel.self, Serve.self,
+                      Prune.self])
 
     /// Maps every way out to the documented exit codes: usage errors are 2, not ArgumentParser's 64.
     static func main() async {

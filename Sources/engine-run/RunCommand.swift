@@ -14,7 +14,7 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var options: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The job spec (JSON).", valueName: "spec.json"))
+    @Argument(help: ArgumentHelp("The job spec (.json, .yaml or .yml).", valueName: "spec"))
     var spec: String
 
     @Flag(name: .long, help: "Print no progress lines.")

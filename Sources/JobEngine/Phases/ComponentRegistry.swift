@@ -57,7 +57,7 @@ public struct ComponentRegistry: Sendable {
         }, make: entry.make)
     }
 
-    /// Reads and validates the JSON spec at `url` against this registry's types, writing nothing.
+    /// Reads and validates the JSON or YAML spec at `url` against this registry's types, writing nothing.
     /// Relative paths in it resolve against its folder; no sink may write the spec file itself, nor
     /// any of the `protecting` paths (an engine passes its store's).
     ///
@@ -69,13 +69,18 @@ public struct ComponentRegistry: Sendable {
         } catch {
             throw EngineError(.invalidSpec, FileFailure.describe(error, doing: "read the job spec", path: url.path))
         }
-        let (spec, problems) = JobSpec.parse(json: data)
+        let (spec, problems) = Self.isYAML(url) ? JobSpec.parse(yaml: data) : JobSpec.parse(json: data)
         guard let spec else { throw JobSpec.invalid(problems) }
         // Report the components' problems together with the structure's, not one round after the other.
         let all = problems + self.problems(in: spec, baseDirectory: url.deletingLastPathComponent().standardizedFileURL,
                                            protecting: protecting.adding(specFile: url))
         guard all.isEmpty else { throw JobSpec.invalid(all) }
         return spec
+    }
+
+    /// Whether the spec file at `url` is YAML (`.yaml`, `.yml`) rather than JSON.
+    package static func isYAML(_ url: URL) -> Bool {
+        ["yaml", "yml"].contains(url.pathExtension.lowercased())
     }
 
     /// Every problem with the spec's collector and ingester: unknown types, bad options, sink

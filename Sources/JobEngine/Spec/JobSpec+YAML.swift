@@ -1,0 +1,119 @@
+import Foundation
+import Yams
+
+extension JobSpec {
+    /// Parses and validates a YAML spec: the same fields and rules as ``init(json:)``, every problem
+    /// with the line it is on.
+    ///
+    /// Scalars follow YAML 1.2's core schema, not 1.1's: `yes`, `no`, `on` and `off` stay strings (a
+    /// country code `NO` is not `false`), and dates stay strings.
+    ///
+    /// - Throws: `EngineError` with code `.invalidSpec` listing every problem by field path and line.
+    public init(yaml data: Data) throws {
+        let (spec, problems) = Self.parse(yaml: data)
+        guard let spec, problems.isEmpty else { throw Self.invalid(problems) }
+        self = spec
+    }
+
+    /// The spec, if it could be read at all, and every problem found, each with its line.
+    static func parse(yaml data: Data) -> (JobSpec?, [SpecProblem]) {
+        let document = YAMLDocument(data)
+        guard let value = document.value else { return (nil, document.problems) }
+        let (spec, problems) = read(value)
+        return (spec, document.problems + problems.map(document.located))
+    }
+}
+
+/// A YAML spec read into the JSON shape the spec reader takes, remembering the line of every field.
+struct YAMLDocument {
+    private(set) var value: JSONValue?
+    private(set) var problems: [SpecProblem] = []
+    /// The line of each field path (`retry.max_attempts`, `items[2].name`).
+    private var lines: [String: Int] = [:]
+
+    /// YAML 1.2's core schema: booleans are true/false only, no timestamps, no merge keys.
+    private static let resolver: Resolver = {
+        var resolver = Resolver.default.removing(.timestamp).removing(.merge).removing(.value)
+        if let bool = try? Resolver.Rule(.bool, "^(?:true|True|TRUE|false|False|FALSE)$") { resolver = resolver.replacing(bool) }
+        return resolver
+    }()
+
+    init(_ data: Data) {
+        guard let text = String(data: data, encoding: .utf8) else {
+            problems = [SpecProblem(field: "(root)", message: "the YAML spec is not UTF-8 text")]
+            return
+        }
+        do {
+            guard let root = try Yams.compose(yaml: text, Self.resolver) else {
+                problems = [SpecProblem(field: "(root)", message: "the YAML document is empty: it must be a mapping of the spec's fields")]
+                return
+            }
+            value = convert(root, path: "")
+        } catch let error as YamlError {
+            problems = [Self.syntaxProblem(error)]
+        } catch {
+            problems = [SpecProblem(field: "(root)", message: "not valid YAML: \(error)")]
+        }
+    }
+
+    /// `problem` with the line of its field, or of the nearest enclosing field that has one.
+    func located(_ problem: SpecProblem) -> SpecProblem {
+        var path = problem.field
+        while !path.isEmpty {
+            if let line = lines[path] { return SpecProblem(field: problem.field, message: problem.message, line: line) }
+            guard let cut = path.lastIndex(where: { $0 == "." || $0 == "[" }) else { break }
+            path = String(path[..<cut])
+        }
+        return problem
+    }
+
+    private mutating func convert(_ node: Node, path: String) -> JSONValue {
+        if let line = node.mark?.line, lines[path] == nil { lines[path] = line }
+        switch node {
+        case .scalar(let scalar):
+            switch Self.resolver.resolveTag(of: node) {
+            case .null: return .null
+            case .bool: return .bool(node.bool ?? false)
+            case .int: return node.int.map { .number(Double($0)) } ?? .string(scalar.string)
+            case .float: return node.float.map(JSONValue.number) ?? .string(scalar.string)
+            default: return .string(scalar.string)
+            }
+        case .sequence(let sequence):
+            return .array(sequence.enumerated().map { index, element in convert(element, path: "\(path)[\(index)]") })
+        case .mapping(let mapping):
+            // Duplicate keys never get here: compose refuses them (`syntaxProblem`).
+            var object: [String: JSONValue] = [:]
+            for (key, element) in mapping {
+                guard case .scalar(let scalar) = key else {
+                    problems.append(SpecProblem(field: path.isEmpty ? "(root)" : path,
+                                                message: "has a key that is not a plain name (a list or mapping used as a key)",
+                                                line: key.mark?.line))
+                    continue
+                }
+                let name = scalar.string
+                let field = path.isEmpty ? name : "\(path).\(name)"
+                if let line = key.mark?.line { lines[field] = line }
+                object[name] = convert(element, path: field)
+            }
+            return .object(object)
+        case .alias:
+            // compose resolves aliases; one left over names an anchor that does not exist.
+            problems.append(SpecProblem(field: path.isEmpty ? "(root)" : path, message: "is an alias of no anchor", line: node.mark?.line))
+            return .null
+        }
+    }
+
+    private static func syntaxProblem(_ error: YamlError) -> SpecProblem {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return SpecProblem(field: "(root)", message: "not valid YAML: \(problem) (line \(mark.line), column \(mark.column))",
+                               line: mark.line)
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return SpecProblem(field: duplicates.sorted().joined(separator: ", "),
+                               message: "appears twice in the mapping that starts on line \(context.mark.line); keep one",
+                               line: context.mark.line)
+        default:
+            return SpecProblem(field: "(root)", message: "not valid YAML: \(error)")
+        }
+    }
+}
