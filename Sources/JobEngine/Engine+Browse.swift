@@ -51,6 +51,25 @@ extension Engine {
     }
 
     /// Item counts per status over every job.
+    /// The job's activity since `since` (an hour ago by default): its documents over time (from the
+    /// samples ``recordActivitySamples()`` takes), failures by minute and kind, and the time left at
+    /// the rate items succeeded lately.
+    ///
+    /// - Throws: `SQLiteError` when the store cannot be read.
+    public func activity(jobID: UUID, since: Date = Date().addingTimeInterval(-3_600)) async throws -> JobActivity {
+        try await store.activity(jobID: jobID, since: since)
+    }
+
+    /// Records the totals of every job with pending or running items now: the points of the
+    /// documents-per-second chart. `engine-run serve` calls it every 30 s; an embedder serving its
+    /// own page calls it as often as it wants points.
+    ///
+    /// - Throws: `SQLiteError` when the store cannot be written.
+    public func recordActivitySamples() async throws {
+        try checkWritable()
+        try await store.recordActivitySamples()
+    }
+
     package func failedItemKinds() async throws -> [ErrorKind?: Int] {
         try await store.failedItemKinds()
     }

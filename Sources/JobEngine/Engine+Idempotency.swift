@@ -7,9 +7,9 @@ extension Engine {
     /// its retry again and nothing starts twice.
     ///
     /// While `call` runs, its key is touched every minute, so a long bulk retry is never taken as
-    /// abandoned. When `call` throws, `failureAnswer` decides: an answer is kept (the call may have
-    /// changed something, so sending it again must not run it again), nil forgets the key (the call
-    /// changed nothing, and may be sent again).
+    /// abandoned. When `call` throws, `failureAnswer` decides: an answer is kept and returned, to
+    /// this caller and to every resend (the call changed something, so it must not run again); nil
+    /// forgets the key and rethrows (the call changed nothing, and may be sent again).
     ///
     /// - Returns: the answer, and whether it is a replay of an earlier call's.
     /// - Throws: ``IdempotencyConflict`` when the key belongs to another call or its first call is
@@ -42,12 +42,12 @@ extension Engine {
         do {
             answer = try await call()
         } catch {
-            if let kept = failureAnswer(error) {
-                try? await store.finishIdempotentCall(key: key, owner: owner, status: kept.status, answer: kept.body)
-            } else {
+            guard let kept = failureAnswer(error) else {
                 try? await store.abandonIdempotentCall(key: key, owner: owner)
+                throw error
             }
-            throw error
+            try await store.finishIdempotentCall(key: key, owner: owner, status: kept.status, answer: kept.body)
+            return (kept.status, kept.body, false)
         }
         // If this fails too, the key stays unanswered: sent again, the call hears "in progress" until
         // ten minutes without a touch have passed.

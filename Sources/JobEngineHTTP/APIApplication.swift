@@ -37,6 +37,9 @@ public func buildApplication(
     if let worker {
         app.addServices(worker)
     }
+    if let interval = configuration.activitySampleInterval {
+        app.addServices(ActivitySampler(engine: engine, interval: interval, logger: logger))
+    }
     return app
 }
 

@@ -47,14 +47,14 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         port = parts.port ?? 5432
         self.user = user.removingPercentEncoding ?? user
         // As libpq does: a URL without a password takes PGPASSWORD's, so none need be written down.
-        password = parts.password.map { $0.removingPercentEncoding ?? $0 } ?? ProcessInfo.processInfo.environment["PGPASSWORD"]
+        password = parts.password.map { $0.removingPercentEncoding ?? $0 } ?? ProcessEnvironment.value("PGPASSWORD")
         self.database = database
         let schema = parts.queryItems?.first { $0.name == "search_path" || $0.name == "schema" }?.value
         if let schema, schema.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) == nil {
             throw refuse("has search_path \(schema), which is not a lower-case identifier")
         }
         self.schema = schema
-        let environment = ProcessInfo.processInfo.environment
+        let environment = ProcessEnvironment.spawning { $0 }
         let mode = parts.queryItems?.first { $0.name == "sslmode" }?.value ?? environment["PGSSLMODE"] ?? TLSMode.prefer.rawValue
         guard let tlsMode = TLSMode(rawValue: mode) else {
             throw refuse("has sslmode=\(mode); use one of \(TLSMode.allCases.map(\.rawValue).joined(separator: ", "))")

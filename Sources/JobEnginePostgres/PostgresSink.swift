@@ -55,7 +55,7 @@ struct PostgresSink: Ingester {
             elsewhere = nil
             return
         }
-        guard let url = ProcessInfo.processInfo.environment[variable], !url.isEmpty else {
+        guard let url = ProcessEnvironment.value(variable), !url.isEmpty else {
             throw PhaseError.permanent("postgres ingester: the environment variable \(variable) (ingester.url_env) is not set; export the sink database's URL in it (postgres://user@host:port/database)")
         }
         do {

@@ -8,12 +8,15 @@ extension PostgresStore {
     package func beginIdempotentCall(key: String, digest: String, owner: String) async throws -> IdempotentCall {
         try await sessions.transactionAnsweredOnce { db in
             let kept: SQLValue = .real(IdempotentCall.keptSeconds)
-            // This key if its answer is over a day old, and a few other expired ones.
-            try db.execute("DELETE FROM idempotency_keys WHERE key = $1 AND created_at < \(Self.now) - $2", [.text(key), kept])
+            let abandoned: SQLValue = .real(IdempotentCall.abandonedAfterSeconds)
+            // This key if its answer is over a day old, and a few other expired ones; never a call
+            // still running (touched lately), however long ago it began.
+            let expired = "created_at < \(Self.now) - $1 AND (answer IS NOT NULL OR touched_at < \(Self.now) - $2)"
+            try db.execute("DELETE FROM idempotency_keys WHERE key = $3 AND \(expired)", [kept, abandoned, .text(key)])
             try db.execute("""
                 DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys
-                WHERE created_at < \(Self.now) - $1 ORDER BY created_at LIMIT 100 FOR UPDATE SKIP LOCKED)
-                """, [kept])
+                WHERE \(expired) ORDER BY created_at LIMIT 100 FOR UPDATE SKIP LOCKED)
+                """, [kept, abandoned])
             let inserted = try db.execute("""
                 INSERT INTO idempotency_keys (key, request, owner, answer_status, answer, created_at, touched_at)
                 VALUES ($1, $2, $3, NULL, NULL, \(Self.now), \(Self.now))

@@ -98,7 +98,13 @@ extension PostgresStore {
                     if !dryRun && !started.isEmpty { try self.notifyWorkQueued(db) }
                     return (last, started, skipped)
                 }
-                guard let done = try await dryRun ? sessions.read(step) : sessions.transactionAnsweredOnce(step) else { break }
+                let done: (last: Int64, started: [UUID], skipped: [RetryResult.Skipped])?
+                do {
+                    done = try await dryRun ? sessions.read(step) : sessions.transactionAnsweredOnce(step)
+                } catch where !dryRun && !(started.isEmpty && skipped.isEmpty) {
+                    throw BulkRetryStopped(started: started.count, underlying: error)
+                }
+                guard let done else { break }
                 after = done.last
                 started += done.started
                 skipped += done.skipped

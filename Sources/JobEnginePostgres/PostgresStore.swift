@@ -86,7 +86,7 @@ package final class PostgresStore: JobStore, @unchecked Sendable {
 
     /// `ENGINE_HOST_ID`, else the machine's hostname.
     package static var defaultHostID: String {
-        if let id = ProcessInfo.processInfo.environment["ENGINE_HOST_ID"], !id.isEmpty { return id }
+        if let id = ProcessEnvironment.value("ENGINE_HOST_ID"), !id.isEmpty { return id }
         return ProcessInfo.processInfo.hostName
     }
 

@@ -87,7 +87,10 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "engine-run.serve")
         logger.logLevel = options.verbose ? .info : .notice
         let worker = noWorker ? nil : Worker(engine: engine, pollInterval: .milliseconds(Int(pollSeconds * 1000)), logger: logger)
-        let configuration = APIConfiguration(apiKey: key, connections: connectionLimits)
+        // ENGINE_SAMPLE_SECONDS: how often the activity charts get a point (30 s; tests use less).
+        let sampleSeconds = ProcessInfo.processInfo.environment["ENGINE_SAMPLE_SECONDS"].flatMap(Double.init).map { max(0.1, $0) } ?? 30
+        let configuration = APIConfiguration(apiKey: key, connections: connectionLimits,
+                                             activitySampleInterval: .milliseconds(Int(sampleSeconds * 1000)))
         let app = buildApplication(engine: engine, worker: worker, configuration: configuration, host: host, port: port,
                                    logger: logger) { [host, storePath = options.storeDisplay, insecureNoAuth] boundPort in
             let authNote = insecureNoAuth ? "no API key (--insecure-no-auth)" : "API key required"

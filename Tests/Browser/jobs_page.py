@@ -31,8 +31,9 @@ KEY = "browser-test-key"
 def start_server(engine_run, folder):
     out = open(os.path.join(folder, "serve.out"), "w+")
     err = open(os.path.join(folder, "serve.err"), "w+")
+    # A sample of the job totals every second, so the activity chart has points within the test.
     server = subprocess.Popen([engine_run, "serve", "--port", "0", "--api-key", KEY, "--poll-seconds", "0.2"],
-                              cwd=folder, stdout=out, stderr=err)
+                              cwd=folder, stdout=out, stderr=err, env=dict(os.environ, ENGINE_SAMPLE_SECONDS="1"))
     deadline = time.time() + 60
     while time.time() < deadline:
         out.seek(0)
@@ -157,6 +158,24 @@ def main():
         assert "Collected over all attempts: 1000" in summary, summary
         driver.save_screenshot(screenshot)
         print("ok: q2 recovered in the browser; screenshot " + screenshot)
+
+        # The activity charts: documents per second drawn from the server's samples, q2's first
+        # failure (transient, "sink timed out") as a bar of its kind, and words for screen readers.
+        driver.refresh()
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+            "const line = document.querySelector('#rate-chart polyline.line-ingested');"
+            "return line !== null && line.getAttribute('points').trim().length > 0;"))
+        bars = driver.find_elements(By.CSS_SELECTOR, "#failure-chart rect.bar-transient")
+        assert len(bars) >= 1, driver.find_element(By.ID, "failure-chart").get_attribute("outerHTML")
+        assert float(bars[0].get_attribute("height")) > 0, bars[0].get_attribute("outerHTML")
+        label = driver.find_element(By.ID, "failure-chart").get_attribute("aria-label")
+        assert "1 transient" in label, label
+        rate_label = driver.find_element(By.ID, "rate-chart").get_attribute("aria-label")
+        assert "ingested" in rate_label, rate_label
+        assert driver.find_element(By.ID, "activity-summary").text, "no activity summary"
+        chart_shot = os.path.join(folder, "activity.png")
+        driver.find_element(By.ID, "activity").screenshot(chart_shot)
+        print("ok: the activity charts rendered with data; screenshot " + chart_shot)
 
         # The other job: its menu's "Retry failed items", with Restart.
         driver.find_element(By.LINK_TEXT, "← All jobs").click()

@@ -40,6 +40,7 @@ import Testing
         #expect(output.code == 0, "browser test failed (exit \(output.code)):\n\(output.stdout)\n\(output.stderr)")
         #expect(output.stdout.contains("ok: q2 recovered in the browser"))
         #expect(output.stdout.contains("ok: the job menu restarted both failed items"))
+        #expect(output.stdout.contains("ok: the activity charts rendered with data"))
         #expect(output.stdout.contains("ok: the filter bar found the poison item and counted it before retrying"))
         print(output.stdout)
     }

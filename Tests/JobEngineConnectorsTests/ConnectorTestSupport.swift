@@ -28,7 +28,7 @@ enum TestToken {
     static let variable = "JOBENGINE_TEST_BRIGHTDATA_TOKEN"
     static let value: String = {
         let token = "tok-\(UUID().uuidString)"
-        setenv(variable, token, 1)
+        ProcessEnvironment.set(variable, token)
         return token
     }()
 }

@@ -69,11 +69,11 @@ public struct ComponentRegistry: Sendable {
         } catch {
             throw EngineError(.invalidSpec, FileFailure.describe(error, doing: "read the job spec", path: url.path))
         }
-        let (spec, problems) = Self.isYAML(url) ? JobSpec.parse(yaml: data) : JobSpec.parse(json: data)
+        let (spec, problems, locate) = Self.isYAML(url) ? JobSpec.parseLocating(yaml: data) : JobSpec.parseLocating(json: data)
         guard let spec else { throw JobSpec.invalid(problems) }
         // Report the components' problems together with the structure's, not one round after the other.
         let all = problems + self.problems(in: spec, baseDirectory: url.deletingLastPathComponent().standardizedFileURL,
-                                           protecting: protecting.adding(specFile: url))
+                                           protecting: protecting.adding(specFile: url)).map(locate)
         guard all.isEmpty else { throw JobSpec.invalid(all) }
         return spec
     }

@@ -11,7 +11,7 @@ package struct ProtectedPaths: Sendable {
     package init() {}
 
     /// The store at `path` and its companion files.
-    static func store(at path: String) -> ProtectedPaths {
+    package static func store(at path: String) -> ProtectedPaths {
         var protected = ProtectedPaths()
         guard path != ":memory:" else { return protected }
         let database = CanonicalPath.of(URL(fileURLWithPath: path))

@@ -25,6 +25,12 @@ extension JobSpec {
         }
     }
 
+    /// As `parse(json:)`, with the same shape as `parseLocating(yaml:)` (JSON problems have no line).
+    static func parseLocating(json data: Data) -> (JobSpec?, [SpecProblem], @Sendable (SpecProblem) -> SpecProblem) {
+        let (spec, problems) = parse(json: data)
+        return (spec, problems, { $0 })
+    }
+
     static func invalid(_ problems: [SpecProblem]) -> EngineError {
         EngineError(.invalidSpec, "The job spec has \(problems.count) problem\(problems.count == 1 ? "" : "s"):",
                     problems: problems)

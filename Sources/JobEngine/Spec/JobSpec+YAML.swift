@@ -17,26 +17,42 @@ extension JobSpec {
 
     /// The spec, if it could be read at all, and every problem found, each with its line.
     static func parse(yaml data: Data) -> (JobSpec?, [SpecProblem]) {
+        let (spec, problems, _) = parseLocating(yaml: data)
+        return (spec, problems)
+    }
+
+    /// As `parse(yaml:)`, and what gives a later problem (a component's) its line.
+    static func parseLocating(yaml data: Data) -> (JobSpec?, [SpecProblem], @Sendable (SpecProblem) -> SpecProblem) {
         let document = YAMLDocument(data)
-        guard let value = document.value else { return (nil, document.problems) }
+        guard let value = document.value else { return (nil, document.problems, { $0 }) }
         let (spec, problems) = read(value)
-        return (spec, document.problems + problems.map(document.located))
+        return (spec, document.problems + problems.map(document.located), { document.located($0) })
     }
 }
 
 /// A YAML spec read into the JSON shape the spec reader takes, remembering the line of every field.
-struct YAMLDocument {
+struct YAMLDocument: Sendable {
     private(set) var value: JSONValue?
     private(set) var problems: [SpecProblem] = []
     /// The line of each field path (`retry.max_attempts`, `items[2].name`).
     private var lines: [String: Int] = [:]
 
-    /// YAML 1.2's core schema: booleans are true/false only, no timestamps, no merge keys.
+    /// YAML 1.2's core schema: booleans are true/false only; integers are decimal (`010` is ten),
+    /// `0o` octal or `0x` hex, never sexagesimal (`12:30` is a string); no timestamps, no merge keys.
     private static let resolver: Resolver = {
         var resolver = Resolver.default.removing(.timestamp).removing(.merge).removing(.value)
-        if let bool = try? Resolver.Rule(.bool, "^(?:true|True|TRUE|false|False|FALSE)$") { resolver = resolver.replacing(bool) }
+        let core = [
+            try? Resolver.Rule(.bool, "^(?:true|True|TRUE|false|False|FALSE)$"),
+            try? Resolver.Rule(.int, "^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+            try? Resolver.Rule(.float, "^(?:[-+]?(?:\\.[0-9]+|[0-9]+(?:\\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN))$"),
+        ]
+        for rule in core.compactMap({ $0 }) { resolver = resolver.replacing(rule) }
         return resolver
     }()
+
+    /// More nodes than any spec needs: aliases that expand past it (a "billion laughs" file) stop here.
+    static let maxNodes = 1_000_000
+    private var nodes = 0
 
     init(_ data: Data) {
         guard let text = String(data: data, encoding: .utf8) else {
@@ -68,14 +84,18 @@ struct YAMLDocument {
     }
 
     private mutating func convert(_ node: Node, path: String) -> JSONValue {
+        nodes += 1
+        if nodes == Self.maxNodes {
+            problems.append(SpecProblem(field: "(root)", message: "has more than \(Self.maxNodes) values (aliases expanding without end?)"))
+        }
+        guard nodes < Self.maxNodes else { return .null }
         if let line = node.mark?.line, lines[path] == nil { lines[path] = line }
         switch node {
         case .scalar(let scalar):
             switch Self.resolver.resolveTag(of: node) {
             case .null: return .null
-            case .bool: return .bool(node.bool ?? false)
-            case .int: return node.int.map { .number(Double($0)) } ?? .string(scalar.string)
-            case .float: return node.float.map(JSONValue.number) ?? .string(scalar.string)
+            case .bool: return .bool(["true", "True", "TRUE"].contains(scalar.string))
+            case .int, .float: return number(scalar.string, path: path, line: node.mark?.line)
             default: return .string(scalar.string)
             }
         case .sequence(let sequence):
@@ -101,6 +121,25 @@ struct YAMLDocument {
             problems.append(SpecProblem(field: path.isEmpty ? "(root)" : path, message: "is an alias of no anchor", line: node.mark?.line))
             return .null
         }
+    }
+
+    /// A number as JSON holds it (a Double); infinity and NaN, which JSON cannot hold, are problems.
+    private mutating func number(_ text: String, path: String, line: Int?) -> JSONValue {
+        let value: Double?
+        if text.hasPrefix("0o") {
+            value = Int(text.dropFirst(2), radix: 8).map(Double.init)
+        } else if text.hasPrefix("0x") {
+            value = Int(text.dropFirst(2), radix: 16).map(Double.init)
+        } else {
+            value = Double(text.hasSuffix(".") ? text + "0" : text)
+        }
+        guard let value, value.isFinite else {
+            problems.append(SpecProblem(field: path.isEmpty ? "(root)" : path,
+                                        message: "\(text) is not a finite number JSON can hold; write a finite number or quote it as text",
+                                        line: line))
+            return .null
+        }
+        return .number(value)
     }
 
     private static func syntaxProblem(_ error: YamlError) -> SpecProblem {

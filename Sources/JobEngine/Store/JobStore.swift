@@ -83,6 +83,13 @@ package protocol JobStore: AnyObject, Sendable {
     func jobStatus(_ jobID: UUID) async throws -> JobStatus?
     func itemCounts() async throws -> [WorkItemStatus: Int]
 
+    // MARK: Activity over time
+    /// Records the totals of every job with pending or running items at this instant (and of every
+    /// job whose totals moved since its last sample), and removes a few samples older than a day.
+    func recordActivitySamples() async throws
+    /// The job's samples, failures by minute and kind, and recent successes since `since`.
+    func activity(jobID: UUID, since: Date) async throws -> JobActivity
+
     // MARK: Calls sent with an idempotency key
     /// Records that a call with `key` and `digest` starts under `owner` (a token of this call),
     /// removing a few answers older than a day on the way, or says how the call with that key stands.

@@ -15,7 +15,7 @@ enum Migrations {
         Migration(version: 4, fileName: "004_small_pages.sql", sql: v4),
         Migration(version: 5, fileName: "005_progress_note.sql", sql: v5),
         Migration(version: 6, fileName: "006_claimed_work.sql", sql: v6),
-        Migration(version: 7, fileName: "007_poison_items_and_idempotency.sql", sql: v7),
+        Migration(version: 7, fileName: "007_operations.sql", sql: v7),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }
@@ -347,7 +347,7 @@ CREATE TABLE claimed_work (
 """
 
     private static let v7 = """
--- Schema version 7: poison items and retries asked twice.
+-- Schema version 7: operating many failures (issue 15): poison items, retries asked twice, activity.
 --
 -- How many times in a row an item's worker died running it (a sweep found its lease expired or its
 -- worker's lock free). Past the job's retry.max_recoveries the sweep ends it with kind 'crash_loop'
@@ -381,6 +381,20 @@ CREATE TABLE idempotency_keys (
     touched_at    REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+
+-- Activity over time, for the Jobs page's charts: each active job's totals, sampled every 30 s by
+-- `engine-run serve` and kept a day (no foreign key: samples are disposable and outlive nothing
+-- but a pruned job, by a day at most); and the job's events by time (failures by kind, items
+-- finished per minute).
+CREATE TABLE job_samples (
+    job_id          TEXT NOT NULL,
+    at              REAL NOT NULL,
+    collected_total INTEGER NOT NULL,
+    ingested        INTEGER NOT NULL,
+    PRIMARY KEY (job_id, at)
+) WITHOUT ROWID;
+CREATE INDEX job_samples_by_age ON job_samples (at);
+CREATE INDEX events_by_job_time ON events (job_id, at);
 
 """
 }

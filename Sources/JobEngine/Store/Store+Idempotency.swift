@@ -10,11 +10,15 @@ extension Store {
                 let expired = now - IdempotentCall.keptSeconds
                 // This key if its answer is over a day old, and a few other expired ones: the table
                 // stays as small as a day's keys.
-                try db.execute("DELETE FROM idempotency_keys WHERE key = ? AND created_at < ?", [.text(key), .real(expired)])
+                try db.execute("""
+                    DELETE FROM idempotency_keys WHERE key = ? AND created_at < ? AND (answer IS NOT NULL OR touched_at < ?)
+                    """, [.text(key), .real(expired), .real(now - IdempotentCall.abandonedAfterSeconds)])
+                // Never a call still running (touched lately), however long ago it began.
                 try db.execute("""
                     DELETE FROM idempotency_keys WHERE key IN
-                    (SELECT key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT 100)
-                    """, [.real(expired)])
+                    (SELECT key FROM idempotency_keys WHERE created_at < ? AND (answer IS NOT NULL OR touched_at < ?)
+                     ORDER BY created_at LIMIT 100)
+                    """, [.real(expired), .real(now - IdempotentCall.abandonedAfterSeconds)])
                 guard let row = try db.execute("SELECT request, answer_status, answer, touched_at FROM idempotency_keys WHERE key = ?",
                                                [.text(key)]).first else {
                     try db.execute("""

@@ -72,8 +72,13 @@ extension Store {
                 let step: @Sendable (Connection) throws -> RetryStep? = { db in
                     try Self.retryStep(db, filter, job: job, after: from, mode: mode, dryRun: dryRun)
                 }
-                guard let done = try await Self.waitingOutContention({ try await dryRun ? reader.run(step) : writer.write(step) })
-                else { break }
+                let done: RetryStep?
+                do {
+                    done = try await Self.waitingOutContention { try await dryRun ? reader.run(step) : writer.write(step) }
+                } catch where !dryRun && !(started.isEmpty && skipped.isEmpty) {
+                    throw BulkRetryStopped(started: started.count, underlying: error)
+                }
+                guard let done else { break }
                 after = done.last
                 started += done.started
                 skipped += done.skipped

@@ -36,7 +36,7 @@ actor BrightDataCollector: AsyncCollector {
 
     init(context: ComponentContext) throws {
         let options = try context.read("collector", BrightDataOptions.init)
-        guard let token = ProcessInfo.processInfo.environment[options.tokenEnvironmentVariable], !token.isEmpty else {
+        guard let token = ProcessEnvironment.value(options.tokenEnvironmentVariable), !token.isEmpty else {
             throw PhaseError.permanent("brightdata collector: the environment variable \(options.tokenEnvironmentVariable) (collector.token_env) is not set; export the Bright Data API token in it")
         }
         self.options = options

@@ -37,12 +37,14 @@ final class ChildProcess {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = command
         process.currentDirectoryURL = directory
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr
         do {
-            try process.run()
+            try ProcessEnvironment.spawning { inherited in
+                process.environment = inherited.merging(environment) { $1 }
+                try process.run()
+            }
         } catch {
             throw PhaseError.permanent("\(name): cannot start: \(error)")
         }

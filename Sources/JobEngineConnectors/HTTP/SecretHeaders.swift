@@ -38,7 +38,7 @@ struct SecretHeaders: Sendable {
         var headers = literal
         var secrets: [String] = []
         for (name, variable) in fromEnvironment {
-            guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
+            guard let value = ProcessEnvironment.value(variable), !value.isEmpty else {
                 throw PhaseError.permanent("\(component): the environment variable \(variable) (for \(name)) is not set")
             }
             headers.append((name, value))

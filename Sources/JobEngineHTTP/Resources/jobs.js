@@ -145,6 +145,8 @@
   function matchingFilter() {
     const status = statusFilter();
     const filter = { job_id: jobID };
+    // Cancelled items have no error kind: with a kind chosen, only failed ones can match.
+    if (status === "cancelled" && kindFilter()) return null;
     if (status === "failed" || status === "cancelled") filter.status = [status];
     else if (status === "") filter.status = kindFilter() ? ["failed"] : ["failed", "cancelled"];
     else return null;  // running, pending or succeeded items are not retried
@@ -274,10 +276,14 @@
   // the server gave for it (a dry run) before asking.
   function openRetryDialog(target, count, what) {
     if (count === 0) { say("There are no " + what + " items to retry."); return; }
-    pendingRetry = target;
+    // One Idempotency-Key per confirmed retry: a call sent again (a time-out) starts nothing twice.
+    pendingRetry = Object.assign({ key: newKey() }, target);
     document.getElementById("retry-count").textContent =
       "Retry " + count + " " + what + (count === 1 ? " item." : " items.");
-    document.getElementById("retry-dialog").showModal();
+    const dialog = document.getElementById("retry-dialog");
+    // Esc closes the dialog without setting returnValue: clear the last confirmation's.
+    dialog.returnValue = "";
+    dialog.showModal();
   }
 
   async function openFilterRetry(filter, what) {
@@ -295,8 +301,8 @@
       ? [{ filter: target.filter }]
       // The API takes at most 1000 ids per request.
       : Array.from({ length: Math.ceil(target.ids.length / 1000) }, (_, i) => ({ work_item_ids: target.ids.slice(i * 1000, i * 1000 + 1000) }));
-    for (const payload of calls) {
-      const answer = await api("PUT", "/api/pipelines/work-items/retry?type=" + mode, payload, newKey());
+    for (const [index, payload] of calls.entries()) {
+      const answer = await api("PUT", "/api/pipelines/work-items/retry?type=" + mode, payload, target.key + "-" + mode + "-" + index);
       total += answer.total;
       skippedCount += answer.skipped_total;
       if (answer.skipped) skipped.push(...answer.skipped);
@@ -310,6 +316,103 @@
     say(text, false);
     if (target.ids) for (const id of target.ids) selected.delete(id);
     await refreshJob();
+  }
+
+  // ---- The job's activity: two small charts drawn as inline SVG ----
+
+  const SVG = "http://www.w3.org/2000/svg";
+  const KINDS = ["transient", "permanent", "interrupted", "crash_loop"];
+
+  function svg(parent, name, attributes, text) {
+    const element = document.createElementNS(SVG, name);
+    for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, String(value));
+    if (text !== undefined) element.textContent = text;
+    parent.appendChild(element);
+    return element;
+  }
+
+  function rounded(value) {
+    return value >= 100 ? String(Math.round(value)) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+  }
+
+  function duration(seconds) {
+    if (seconds < 90) return Math.round(seconds) + " s";
+    if (seconds < 5400) return Math.round(seconds / 60) + " min";
+    return (seconds / 3600).toFixed(1) + " h";
+  }
+
+  // Chart area: x from `since` to `until`, left margin for the scale, bottom for the time labels.
+  const W = 600, H = 160, LEFT = 44, BOTTOM = 18, TOP = 8;
+
+  function frame(chart, since, until, top, unit) {
+    chart.replaceChildren();
+    svg(chart, "line", { x1: LEFT, y1: H - BOTTOM, x2: W, y2: H - BOTTOM, class: "axis" });
+    svg(chart, "line", { x1: LEFT, y1: TOP, x2: LEFT, y2: H - BOTTOM, class: "axis" });
+    svg(chart, "text", { x: LEFT - 4, y: TOP + 8, "text-anchor": "end" }, rounded(top));
+    svg(chart, "text", { x: LEFT - 4, y: H - BOTTOM, "text-anchor": "end" }, "0");
+    svg(chart, "text", { x: LEFT, y: H - 4 }, "-" + Math.round((until - since) / 60000) + " min");
+    svg(chart, "text", { x: W - 2, y: H - 4, "text-anchor": "end" }, "now " + unit);
+    return {
+      x: (at) => LEFT + (W - LEFT) * (at - since) / Math.max(1, until - since),
+      y: (value) => (H - BOTTOM) - (H - BOTTOM - TOP) * value / Math.max(top, 1e-9),
+    };
+  }
+
+  function drawRates(activity, since, until) {
+    const chart = document.getElementById("rate-chart");
+    const top = Math.max(1, ...activity.rates.map((r) => Math.max(r.collected_per_second, r.ingested_per_second)));
+    const scale = frame(chart, since, until, top, "(documents/s)");
+    for (const [key, name] of [["collected_per_second", "collected"], ["ingested_per_second", "ingested"]]) {
+      const points = activity.rates.map((r) => scale.x(Date.parse(r.at)).toFixed(1) + "," + scale.y(r[key]).toFixed(1));
+      if (points.length > 0) svg(chart, "polyline", { points: points.join(" "), class: "line-" + name });
+      // A dot per sample: a run shorter than two samples still shows.
+      for (const point of points) {
+        const [cx, cy] = point.split(",");
+        svg(chart, "circle", { cx, cy, r: 3, class: "dot-" + name });
+      }
+    }
+    const last = activity.rates[activity.rates.length - 1];
+    chart.setAttribute("aria-label", last
+      ? "Documents per second over the last hour: now " + rounded(last.ingested_per_second) + " ingested and " +
+        rounded(last.collected_per_second) + " collected; at most " + rounded(top) + "."
+      : "No documents per second yet: the server samples the job's totals every 30 seconds while it has items to run.");
+  }
+
+  function drawFailures(activity, since, until) {
+    const chart = document.getElementById("failure-chart");
+    const perMinute = new Map();
+    for (const f of activity.failures) perMinute.set(f.minute, (perMinute.get(f.minute) || 0) + f.count);
+    const top = Math.max(1, ...perMinute.values());
+    const scale = frame(chart, since, until, top, "(per minute)");
+    const width = Math.max(2, (W - LEFT) * 60000 / Math.max(1, until - since) - 1);
+    const stacked = new Map();
+    for (const f of activity.failures) {
+      const below = stacked.get(f.minute) || 0;
+      stacked.set(f.minute, below + f.count);
+      const x = Math.min(W - width, Math.max(LEFT, scale.x(Date.parse(f.minute))));
+      svg(chart, "rect", {
+        x: x.toFixed(1), y: scale.y(below + f.count).toFixed(1), width: width.toFixed(1),
+        height: Math.max(1, scale.y(below) - scale.y(below + f.count)).toFixed(1), class: "bar bar-" + (f.error_kind || "none"),
+      }, undefined).appendChild(document.createElementNS(SVG, "title")).textContent =
+        f.count + " " + (f.error_kind || "failed") + " at " + f.minute.slice(11, 16) + " UTC";
+    }
+    const total = activity.failures.reduce((sum, f) => sum + f.count, 0);
+    const byKind = KINDS.map((kind) => [kind, activity.failures.filter((f) => f.error_kind === kind).reduce((s, f) => s + f.count, 0)])
+      .filter(([, count]) => count > 0).map(([kind, count]) => count + " " + kind.replace("_", " ")).join(", ");
+    chart.setAttribute("aria-label", total === 0 ? "No failures in the last hour." : total + " failures in the last hour: " + byKind + ".");
+  }
+
+  async function refreshActivity() {
+    const activity = await api("GET", "/api/pipelines/jobs/" + jobID + "/activity?minutes=60");
+    const since = Date.parse(activity.since), until = Date.parse(activity.until);
+    drawRates(activity, since, until);
+    drawFailures(activity, since, until);
+    const last = activity.rates[activity.rates.length - 1];
+    let text = last ? "Now " + rounded(last.ingested_per_second) + " documents/s ingested. " : "";
+    if (activity.items_left === 0) text += "Nothing left to run.";
+    else if (activity.seconds_left === null) text += activity.items_left + " items left; none finished in the last 10 minutes to estimate the time left.";
+    else text += activity.items_left + " items left: about " + duration(activity.seconds_left) + " at the current rate.";
+    setText(document.getElementById("activity-summary"), text);
   }
 
   // ---- One work item's history ----
@@ -417,10 +520,17 @@
     if (error.message !== "unauthorized") say("Could not reach the API: " + error.message, true);
   }
 
+  let activityTick = 0;
+
   async function refresh() {
     try {
       if (body.dataset.page === "jobs") await refreshJobs();
-      if (body.dataset.page === "job") { await refreshJob(); await refreshItem(); }
+      if (body.dataset.page === "job") {
+        await refreshJob();
+        await refreshItem();
+        // The charts change by the minute: every fifth refresh is plenty.
+        if (activityTick++ % 5 === 0) await refreshActivity();
+      }
     } catch (error) {
       report(error);
     }

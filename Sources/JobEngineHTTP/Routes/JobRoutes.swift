@@ -11,6 +11,7 @@ struct JobRoutes<Context: RequestContext>: Sendable {
         api.add("jobs", [.get: list])
         api.add("jobs/:id", [.get: job])
         api.add("jobs/:id/work-items", [.get: items])
+        api.add("jobs/:id/activity", [.get: activity])
         api.add("jobs/:id/state/cancelled", [.patch: cancel])
     }
 
@@ -38,6 +39,16 @@ struct JobRoutes<Context: RequestContext>: Sendable {
         let page = try await engine.itemsPage(jobID: jobID, status: status, errorKind: errorKind, errorContains: errorContains,
                                               after: after, limit: limit)
         return try JSONBody.response(ItemListing(workItems: page.items, nextCursor: page.nextAfter.map(PageCursor.encode)), for: request, context: context)
+    }
+
+    /// `GET jobs/{id}/activity[?minutes=60]`: documents per second over the window, failures by
+    /// minute and kind, and the time left at the rate items succeeded in the last ten minutes.
+    @Sendable func activity(_ request: Request, context: Context) async throws -> Response {
+        let jobID = try context.uuidParameter("id", describing: "job")
+        let minutes = try request.intQuery("minutes", default: 60, range: 1...1440)
+        guard try await engine.job(jobID.uuidString) != nil else { throw Self.unknownJob(jobID) }
+        let activity = try await engine.activity(jobID: jobID, since: Date().addingTimeInterval(-Double(minutes) * 60))
+        return try JSONBody.response(ActivityListing(activity), for: request, context: context)
     }
 
     /// `PATCH jobs/{id}/state/cancelled`: pending items are cancelled now, running ones at their

@@ -54,13 +54,13 @@ struct WorkItemRoutes<Context: RequestContext>: Sendable {
         let answer: (status: Int, body: String, replayed: Bool)
         do {
             answer = try await engine.idempotent(key: key, request: call, failureAnswer: { error in
-                // A listed retry is one transaction: when it failed, nothing started, and the same call
-                // may run again. A filter's steps before the failure stay done: the answer says so, and
-                // sending the call again gives that answer instead of running it twice.
-                guard case .filter = body.target else { return nil }
-                let stopped = APIError(.internalServerError, code: "retry_stopped",
-                                       "the retry by filter stopped part-way (\(error)); the items retried before that stay retried. Send it again with a new Idempotency-Key to retry what is left")
-                return (Int(stopped.status.code), stopped.jsonBody)
+                // A listed retry is one transaction, and a filter's first step too: when it failed,
+                // nothing started, and the same call may run again. A filter that stopped part-way
+                // keeps its answer (sending the call again gives it instead of running it twice).
+                guard let stopped = error as? BulkRetryStopped else { return nil }
+                let answer = APIError(.internalServerError, code: "retry_stopped",
+                                      "\(stopped); those stay started. Send the filter again with a new Idempotency-Key to retry what is left")
+                return (Int(answer.status.code), answer.jsonBody)
             }) {
                 (200, String(decoding: try encoder.encode(try await start()), as: UTF8.self))
             }

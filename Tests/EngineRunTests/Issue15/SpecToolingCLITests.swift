@@ -57,6 +57,38 @@ import Testing
                 "check created no store")
     }
 
+    /// `check` reads the items file as a submit would, and knows the store's files are not a sink's.
+    @Test func checkReadsTheItemsFileAndProtectsTheStore() async throws {
+        let folder = try Folder()
+        try folder.write("items.jsonl", "{\"name\": \"a\"}\n{\"name\": \"b\"}\n{\"name\": \"a\"}\n{\"params\": {}}\n")
+        try folder.write("job.yaml", """
+            name: n
+            collector: {type: synthetic, documents: 10}
+            ingester: {type: jsonl, path: "out/{item}.jsonl"}
+            items_file: items.jsonl
+            """)
+        let duplicates = try await CLI.run(["check", "job.yaml"], in: folder.url)
+        #expect(duplicates.code == 2, "\(duplicates.stdout)")
+        #expect(duplicates.stderr.contains("items_file line 3.name: duplicate item name \"a\" (also line 1)"), "\(duplicates.stderr)")
+        #expect(duplicates.stderr.contains("items_file line 4"), "\(duplicates.stderr)")
+        try folder.write("items.jsonl", "{\"name\": \"a\"}\n{\"name\": \"b\"}\n")
+        let good = try await CLI.run(["check", "job.yaml"], in: folder.url)
+        #expect(good.code == 0 && good.stdout.contains("2 items"), "\(good.stdout)\(good.stderr)")
+        try FileManager.default.removeItem(atPath: folder.path("items.jsonl"))
+        let missing = try await CLI.run(["check", "job.yaml"], in: folder.url)
+        #expect(missing.code == 2 && missing.stderr.contains("items_file"), "\(missing.stderr)")
+
+        try folder.write("sink.yaml", """
+            name: s
+            collector: {type: synthetic, documents: 10}
+            ingester: {type: sqlite, path: engine.sqlite, table: docs}
+            items: [{name: a}]
+            """)
+        let intoStore = try await CLI.run(["check", "sink.yaml"], in: folder.url)
+        #expect(intoStore.code == 2 && intoStore.stderr.contains("store"), "\(intoStore.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.path("engine.sqlite")))
+    }
+
     @Test(arguments: ["bash", "zsh", "fish"])
     func shellCompletionsNameTheCommands(shell: String) async throws {
         let folder = try Folder()

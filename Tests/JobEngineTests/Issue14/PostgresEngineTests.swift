@@ -58,7 +58,7 @@ struct PostgresEngineTests {
         }
         let sinkURL = base.replacingOccurrences(of: #"/[^/?]+(\?|$)"#, with: "/\(database)$1", options: .regularExpression)
         let variable = "JOBENGINE_TEST_SINK_" + database.uppercased()
-        setenv(variable, sinkURL, 1)
+        ProcessEnvironment.set(variable, sinkURL)
         let sinkDatabase = PostgresSessions(try PostgresLocation(url: sinkURL), maximum: 1, logger: quietLogger)
         defer { sinkDatabase.close() }
 

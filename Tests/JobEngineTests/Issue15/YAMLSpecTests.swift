@@ -96,6 +96,54 @@ import Testing
         #expect(error.problems.contains { $0.description.hasPrefix(expected) }, "\(error)")
     }
 
+    /// YAML 1.2 numbers: `010` is ten, `12:30` and `1_000` are text, `0x10` sixteen; infinity and NaN,
+    /// which JSON cannot hold, are problems on their line.
+    @Test func numbersAreYAML12sAndFinite() throws {
+        func params(_ body: String) throws -> [String: JSONValue] {
+            let spec = try JobSpec(yaml: Data("""
+                name: n
+                collector: {type: synthetic}
+                ingester: {type: jsonl, path: "out/{item}.jsonl"}
+                items:
+                  - name: a
+                    params: {\(body)}
+                """.utf8))
+            return spec.items[0].params
+        }
+        #expect(try params("a: 010, b: 12:30, c: 1_000, d: 0x10, e: 0o17, f: -2.5e3, g: .5, h: 7.") == [
+            "a": .number(10), "b": .string("12:30"), "c": .string("1_000"), "d": .number(16), "e": .number(15),
+            "f": .number(-2500), "g": .number(0.5), "h": .number(7),
+        ])
+        for bad in [".inf", "-.inf", ".nan", "1e400"] {
+            let error = try #require(throws: EngineError.self) { try params("x: \(bad)") }
+            #expect(error.problems.map(\.description) == ["line 6: items[0].params.x: \(bad) is not a finite number JSON can hold; write a finite number or quote it as text"], "\(error)")
+        }
+    }
+
+    /// A component's problems (found after the spec's own fields) carry their line too, and a file
+    /// whose aliases would expand past any spec's size is refused, not expanded.
+    @Test func componentProblemsHaveLinesAndAliasBombsStop() throws {
+        let folder = try TemporaryDirectory()
+        let url = folder.url.appendingPathComponent("job.yaml")
+        try Data("""
+            name: n
+            collector:
+              type: synthetic
+              page_size: 0
+            ingester: {type: jsonl, path: "out/all.jsonl"}
+            items: [{name: a}]
+            """.utf8).write(to: url)
+        let error = try #require(throws: EngineError.self) { try ComponentRegistry.builtIn.loadSpec(at: url) }
+        #expect(error.problems.contains { $0.line == 4 && $0.field == "collector.page_size" }, "\(error)")
+        #expect(error.problems.contains { $0.line == 5 && $0.field == "ingester.path" }, "\(error)")
+
+        var bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for level in 1...8 { bomb += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        bomb += "name: n\n"
+        let refused = try #require(throws: EngineError.self) { try JobSpec(yaml: Data(bomb.utf8)) }
+        #expect(refused.problems.contains { $0.message.contains("more than 1000000 values") }, "\(refused)")
+    }
+
     @Test func aSpecFileIsReadByItsExtension() throws {
         let folder = try TemporaryDirectory()
         try Data(Self.yaml.utf8).write(to: folder.url.appendingPathComponent("news.yml"))
