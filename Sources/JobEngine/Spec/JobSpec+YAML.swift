@@ -51,10 +51,12 @@ struct YAMLDocument: Sendable {
     }()
 
     /// More nodes than any spec needs: aliases that expand past it (a "billion laughs" file) stop here.
-    static let maxNodes = 1_000_000
+    static let defaultMaxNodes = 1_000_000
+    private let maxNodes: Int
     private var nodes = 0
 
-    init(_ data: Data) {
+    init(_ data: Data, maxNodes: Int = YAMLDocument.defaultMaxNodes) {
+        self.maxNodes = maxNodes
         guard let text = String(data: data, encoding: .utf8) else {
             problems = [SpecProblem(field: "(root)", message: "the YAML spec is not UTF-8 text")]
             return
@@ -85,10 +87,10 @@ struct YAMLDocument: Sendable {
 
     private mutating func convert(_ node: Node, path: String) -> JSONValue {
         nodes += 1
-        if nodes == Self.maxNodes {
-            problems.append(SpecProblem(field: "(root)", message: "has more than \(Self.maxNodes) values (aliases expanding without end?)"))
+        if nodes == maxNodes {
+            problems.append(SpecProblem(field: "(root)", message: "has more than \(maxNodes) values (aliases expanding without end?)"))
         }
-        guard nodes < Self.maxNodes else { return .null }
+        guard nodes < maxNodes else { return .null }
         if let line = node.mark?.line, lines[path] == nil { lines[path] = line }
         switch node {
         case .scalar(let scalar):
