@@ -12,12 +12,13 @@ public struct APIConfiguration: Sendable {
     public var maxPageLimit: Int
     /// How long a client may take over each part of a request, and how many may connect at once.
     public var connections: ConnectionLimits
-    /// How often the server samples job totals for the activity charts; nil takes no samples.
+    /// How often the server samples job totals for the activity charts (`engine-run serve`: every
+    /// 30 s); nil, the default, takes no samples (an embedder may run its own ``ActivitySampler``).
     public var activitySampleInterval: Duration?
 
     public init(apiKey: String?, maxRetryIDs: Int = 1000, maxBodyBytes: Int = 256 * 1024,
                 defaultPageLimit: Int = 100, maxPageLimit: Int = 1000, connections: ConnectionLimits = ConnectionLimits(),
-                activitySampleInterval: Duration? = .seconds(30)) {
+                activitySampleInterval: Duration? = nil) {
         self.activitySampleInterval = activitySampleInterval
         self.apiKey = apiKey
         self.maxRetryIDs = maxRetryIDs

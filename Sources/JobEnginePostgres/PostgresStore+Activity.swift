@@ -26,17 +26,11 @@ extension PostgresStore {
             let now = try db.execute("SELECT \(Self.now) AS now").first?.double("now") ?? Date().timeIntervalSince1970
             let samples = try db.execute("""
                 SELECT at, collected_total, ingested FROM job_samples WHERE job_id = $1 AND at >= $2 ORDER BY at
-                """, [job, from]).map {
-                JobActivity.Sample(at: Date(timeIntervalSince1970: $0.double("at") ?? 0), collectedTotal: $0.int("collected_total"),
-                                   ingested: $0.int("ingested"))
-            }
+                """, [job, from]).map(JobActivity.Sample.init(row:))
             let failures = try db.execute("""
                 SELECT (floor(at / 60) * 60)::float8 AS minute, error_kind, COUNT(*) AS n FROM events
                 WHERE job_id = $1 AND at >= $2 AND to_status = 'failed' GROUP BY 1, 2 ORDER BY 1, 2
-                """, [job, from]).map {
-                JobActivity.Failures(minute: Date(timeIntervalSince1970: $0.double("minute") ?? 0),
-                                     errorKind: $0.string("error_kind").flatMap(ErrorKind.init(rawValue:)), count: $0.int("n"))
-            }
+                """, [job, from]).map(JobActivity.Failures.init(row:))
             let succeeded = try db.execute("""
                 SELECT COUNT(*) AS n FROM events WHERE job_id = $1 AND at >= $2 AND to_status = 'succeeded'
                 """, [job, .real(now - JobActivity.recentSeconds)]).first?.int("n") ?? 0

@@ -132,16 +132,25 @@ import Testing
             """)
         #expect(try await CLI.run(["run", "slow.json", "--enqueue"], in: folder.url).code == 0)
         let first = try await Server(in: folder)
-        // Polled straight from the store (not through `items --json`, a process per look): the signal
-        // must land while the items run, also on a slow (sanitizer) build.
+        // Polled straight from the store (not through `items --json`, a process per look), on a thread
+        // of its own: the signal must land while the items run, also on a slow (sanitizer) build and
+        // while the other suites keep the cooperative pool busy (a look delayed by seconds sent it after
+        // the items had finished).
         let deadline = Date().addingTimeInterval(TestTime.scaled(60))
-        while Date() < deadline,
-              (try? sqlite(folder.path("engine.sqlite"), "SELECT MAX(collected) AS top FROM work_items").first?["top"])
-                .flatMap { $0 }.flatMap { Int($0) } ?? 0 <= 100 {
-            try? await Task.sleep(for: .seconds(0.02))
+        let store = folder.path("engine.sqlite")
+        let pid = first.running.process.processIdentifier
+        await withCheckedContinuation { (signalled: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                while Date() < deadline,
+                      (try? sqlite(store, "SELECT MAX(collected) AS top FROM work_items").first?["top"])
+                        .flatMap { $0 }.flatMap { Int($0) } ?? 0 <= 100 {
+                    Thread.sleep(forTimeInterval: 0.02)
+                }
+                kill(pid, SIGTERM)
+                signalled.resume()
+            }
         }
         let started = Date()
-        first.running.kill(SIGTERM)
         #expect(await first.running.wait(seconds: 15), "serve did not stop on SIGTERM")
         #expect(first.running.process.terminationStatus == 0, "\(first.running.output().stderr)")
         #expect(Date().timeIntervalSince(started) < TestTime.scaled(10))

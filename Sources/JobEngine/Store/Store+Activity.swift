@@ -28,17 +28,11 @@ extension Store {
             let now = Self.now
             let samples = try db.execute("""
                 SELECT at, collected_total, ingested FROM job_samples WHERE job_id = ? AND at >= ? ORDER BY at
-                """, [job, from]).map {
-                JobActivity.Sample(at: Date(timeIntervalSince1970: $0.double("at") ?? 0), collectedTotal: $0.int("collected_total"),
-                                   ingested: $0.int("ingested"))
-            }
+                """, [job, from]).map(JobActivity.Sample.init(row:))
             let failures = try db.execute("""
                 SELECT CAST(at / 60 AS INTEGER) * 60 AS minute, error_kind, COUNT(*) AS n FROM events
                 WHERE job_id = ? AND at >= ? AND to_status = 'failed' GROUP BY minute, error_kind ORDER BY minute, error_kind
-                """, [job, from]).map {
-                JobActivity.Failures(minute: Date(timeIntervalSince1970: $0.double("minute") ?? 0),
-                                     errorKind: $0.string("error_kind").flatMap(ErrorKind.init(rawValue:)), count: $0.int("n"))
-            }
+                """, [job, from]).map(JobActivity.Failures.init(row:))
             let succeeded = try db.execute("""
                 SELECT COUNT(*) AS n FROM events WHERE job_id = ? AND at >= ? AND to_status = 'succeeded'
                 """, [job, .real(now - JobActivity.recentSeconds)]).first?.int("n") ?? 0

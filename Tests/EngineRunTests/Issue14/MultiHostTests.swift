@@ -48,7 +48,7 @@ struct MultiHostTests {
         let names = (0..<Self.items).map { #"{"name": "i\#($0)"}"# }.joined(separator: ", ")
         try folder.write("fleet.json", """
             {"name": "fleet", "concurrency": 4, "retry": {"max_attempts": 3, "backoff_ms": 0},
-             "collector": {"type": "synthetic", "documents": \(Self.documents), "page_size": 3, "document_bytes": 64, "latency_ms": 40},
+             "collector": {"type": "synthetic", "documents": \(Self.documents), "page_size": 3, "document_bytes": 64, "latency_ms": 150},
              "ingester": {"type": "postgres", "table": "docs", "batch_size": 4},
              "items": [\(names)]}
             """)
