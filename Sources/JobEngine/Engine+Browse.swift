@@ -4,7 +4,7 @@ import Foundation
 extension Engine {
     /// Items of every job, optionally only those with `status`, in job then spec order.
     ///
-    /// - Returns: the items; for one job's, ``items(jobID:status:)`` or ``itemsPage(jobID:status:after:limit:)``.
+    /// - Returns: the items; for one job's, ``items(jobID:status:)`` or ``itemsPage(jobID:status:errorKind:errorContains:after:limit:)``.
     /// - Throws: `SQLiteError` when the store cannot be read.
     public func allItems(status: WorkItemStatus? = nil) async throws -> [WorkItem] {
         try await store.allItems(status: status)

@@ -381,7 +381,7 @@ public final class Engine: Sendable {
 
     /// A job's items in spec order, optionally only those with `status`.
     ///
-    /// - Returns: the items (for large jobs, page with ``itemsPage(jobID:status:after:limit:)``).
+    /// - Returns: the items (for large jobs, page with ``itemsPage(jobID:status:errorKind:errorContains:after:limit:)``).
     /// - Throws: `SQLiteError` when the store cannot be read.
     public func items(jobID: UUID, status: WorkItemStatus? = nil) async throws -> [WorkItem] {
         try await store.items(jobID: jobID, status: status)
