@@ -101,7 +101,7 @@ struct RetryFilterRouteTests {
             #expect(try await fixture.engine.item(failed.id)?.attempt == 2)
 
             let otherCall = try await send("key-1", type: "restart")
-            #expect(try otherCall.status == .unprocessableContent && otherCall.errorCode == "idempotency_key_reused")
+            #expect(try otherCall.status == .conflict && otherCall.errorCode == "idempotency_key_reused")
             let badKey = try await send("a key with spaces")
             #expect(try badKey.status == .badRequest && badKey.errorCode == "invalid_idempotency_key")
             // Without a key the same call runs: it is a new retry.

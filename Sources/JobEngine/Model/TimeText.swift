@@ -29,9 +29,12 @@ package enum TimeText {
         fractional.formatOptions.insert(.withFractionalSeconds)
         let date = ISO8601DateFormatter()
         date.formatOptions = [.withFullDate]
-        // ISO 8601 allows leaving the seconds out (10:00Z); Foundation's parser does not.
-        let padded = text.replacing(/^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(Z|[+-]\d{2}:?\d{2})$/) { "\($0.1):00\($0.2)" }
-        return withSeconds.date(from: padded) ?? fractional.date(from: text) ?? (text.count == 10 ? date.date(from: text) : nil)
+        // RFC 3339 allows lower-case t and z and any number of fractional digits; ISO 8601 allows
+        // leaving the seconds out (10:00Z). Foundation's parser takes neither, so both are normalized.
+        var normalized = text.count > 10 ? text.uppercased() : text
+        normalized = normalized.replacing(/^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(Z|[+-]\d{2}:?\d{2})$/) { "\($0.1):00\($0.2)" }
+        normalized = normalized.replacing(/^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3})\d+/) { "\($0.1)" }
+        return withSeconds.date(from: normalized) ?? fractional.date(from: normalized) ?? (text.count == 10 ? date.date(from: text) : nil)
     }
 
     /// What `instant` accepts, for error messages.

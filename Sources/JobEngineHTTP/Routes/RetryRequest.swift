@@ -95,9 +95,6 @@ struct RetryRequest {
                 throw APIError.badRequest("invalid_filter",
                                           "filter.error_kind \(kind) is not an error kind: give one of \(ErrorKind.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            guard filter.statuses.contains(.failed) else {
-                throw APIError.badRequest("invalid_filter", "filter.error_kind goes with status failed: cancelled items have no error kind")
-            }
             filter.errorKind = errorKind
         }
         if let contains = try text("error_contains") {

@@ -26,7 +26,8 @@ struct WorkItemRoutes<Context: RequestContext>: Sendable {
         if case .filter(let filter) = body.target, let jobID = filter.jobID, try await engine.job(jobID.uuidString) == nil {
             throw APIError.notFound("no job has the id \(jobID.uuidString.lowercased()) (filter.job_id)")
         }
-        // A dry run starts nothing, so it is answered afresh even with an Idempotency-Key.
+        // Checked on a dry run too; but a dry run starts nothing, so it is answered afresh, never recorded.
+        let idempotencyKey = try IdempotencyKey.of(request)
         if dryRun {
             let preview = switch body.target {
             case .ids(let ids): try await engine.retryPreview(ids, mode: mode)
@@ -44,7 +45,7 @@ struct WorkItemRoutes<Context: RequestContext>: Sendable {
                                                             "skipped": "\(result.skipped.count)"])
             return RetryResponse(result, dryRun: false)
         }
-        guard let key = try IdempotencyKey.of(request) else {
+        guard let key = idempotencyKey else {
             return try JSONBody.response(try await start(), for: request, context: context)
         }
         // The same call is the same mode and the same body (as canonical JSON: key order and spacing
@@ -68,7 +69,8 @@ struct WorkItemRoutes<Context: RequestContext>: Sendable {
             throw APIError(.conflict, code: "idempotency_key_in_progress",
                            "a retry with this Idempotency-Key is still running: send it again in a moment to get its answer")
         } catch IdempotencyConflict.otherRequest {
-            throw APIError(.unprocessableContent, code: "idempotency_key_reused",
+            // 409, not the draft's 422: the request itself is valid; it conflicts with the key's earlier use.
+            throw APIError(.conflict, code: "idempotency_key_reused",
                            "this Idempotency-Key was used for a different retry (another type or body) in the last 24 hours: use a new key")
         }
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]

@@ -135,6 +135,9 @@ import Testing
         #expect(TimeText.instant("2026-12-01T10:00:30.5Z") == Date(timeIntervalSince1970: 1_796_119_230.5))
         #expect(TimeText.instant("2026-12-01") == Date(timeIntervalSince1970: 1_796_083_200))
         #expect(TimeText.instant("2h", now: now) == now.addingTimeInterval(-7_200))
+        // RFC 3339 as generators write it: microseconds, lower-case separators.
+        #expect(TimeText.instant("2026-12-01t10:00:30.123456z") == Date(timeIntervalSince1970: 1_796_119_230.123))
+        #expect(TimeText.instant("2026-12-01T10:00:00+00:00") == Date(timeIntervalSince1970: 1_796_119_200))
         for bad in ["yesterday", "2026-13-01", "2h30m", "-2h", "0d", "200000000000000d", "9223372036854775807s", ""] {
             #expect(TimeText.instant(bad, now: now) == nil, "\(bad)")
         }
