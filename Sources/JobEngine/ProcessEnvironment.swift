@@ -14,6 +14,11 @@ package enum ProcessEnvironment {
         lock.withLock { ProcessInfo.processInfo.environment[name] }
     }
 
+    /// Every variable, read under the lock.
+    package static var all: [String: String] {
+        lock.withLock { ProcessInfo.processInfo.environment }
+    }
+
     /// Sets a variable (tests, and programs that configure themselves at start).
     package static func set(_ name: String, _ value: String) {
         lock.withLock { _ = setenv(name, value, 1) }

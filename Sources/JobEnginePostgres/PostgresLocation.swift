@@ -54,7 +54,7 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
             throw refuse("has search_path \(schema), which is not a lower-case identifier")
         }
         self.schema = schema
-        let environment = ProcessEnvironment.spawning { $0 }
+        let environment = ProcessEnvironment.all
         let mode = parts.queryItems?.first { $0.name == "sslmode" }?.value ?? environment["PGSSLMODE"] ?? TLSMode.prefer.rawValue
         guard let tlsMode = TLSMode(rawValue: mode) else {
             throw refuse("has sslmode=\(mode); use one of \(TLSMode.allCases.map(\.rawValue).joined(separator: ", "))")

@@ -130,13 +130,7 @@ extension PostgresStore {
     }
 
     package func failedItemKinds() async throws -> [ErrorKind?: Int] {
-        try await sessions.read { db in
-            var kinds: [ErrorKind?: Int] = [:]
-            for row in try db.execute("SELECT error_kind, COUNT(*) AS n FROM work_items WHERE status = 'failed' GROUP BY error_kind") {
-                kinds[row.string("error_kind").flatMap(ErrorKind.init(rawValue:)), default: 0] += row.int("n")
-            }
-            return kinds
-        }
+        try await sessions.read { db in Store.failedItemKinds(try db.execute(Store.failedItemKindsSQL)) }
     }
 
     package func itemCounts() async throws -> [WorkItemStatus: Int] {

@@ -57,13 +57,7 @@ extension Store {
 
     /// Item counts per status over every job: what the `jobengine_work_items` gauge shows.
     package func failedItemKinds() async throws -> [ErrorKind?: Int] {
-        try await reader.run { db in
-            var kinds: [ErrorKind?: Int] = [:]
-            for row in try db.execute("SELECT error_kind, COUNT(*) AS n FROM work_items WHERE status = 'failed' GROUP BY error_kind") {
-                kinds[row.string("error_kind").flatMap(ErrorKind.init(rawValue:)), default: 0] += row.int("n")
-            }
-            return kinds
-        }
+        try await reader.run { db in Self.failedItemKinds(try db.execute(Self.failedItemKindsSQL)) }
     }
 
     package func itemCounts() async throws -> [WorkItemStatus: Int] {
