@@ -32,14 +32,17 @@ extension Engine {
 
     /// Up to `limit` of a job's items after spec position `after` (from the start when nil), optionally
     /// only those with `status`, `errorKind` and `errorContains` (text in the last error, any case):
-    /// keyset paging, so a page costs what it returns (narrowed pages walk the status's items).
+    /// keyset paging, so a page costs what it returns. Failed items of one kind are found along an
+    /// index of their own; a page narrowed by error text looks at no more than 10,000 items, so it
+    /// may hold fewer than `limit` items (none, even) and still have a `nextAfter` where the next
+    /// page goes on looking.
     ///
     /// - Returns: the items and the position to continue after (nil on the last page).
     /// - Throws: `SQLiteError` when the store cannot be read.
     public func itemsPage(jobID: UUID, status: WorkItemStatus? = nil, errorKind: ErrorKind? = nil, errorContains: String? = nil,
                           after: Int? = nil, limit: Int) async throws -> WorkItemPage {
         try await store.itemsPage(jobID: jobID, status: status, errorKind: errorKind, errorContains: errorContains, after: after,
-                                  limit: limit)
+                                  limit: limit, scanLimit: ItemWalk.pageScanLimit)
     }
 
     /// The item's collect and ingest checkpoints.

@@ -34,10 +34,14 @@ extension PostgresStore {
                 bindings.append(leaseSeconds)
                 bindings.append(token)
                 bindings.append(leases.withLock { Array($0.keys) })
+                // What the item staged before is what this run does not collect again, unless its
+                // checkpoints were made under other parameters (then it restarts below, keeping nothing).
                 claimed = try db.execute("""
                     UPDATE work_items SET status = 'running', lease_owner = $2, lease_host = $3, claim_token = $5,
                     lease_expires_at = \(Self.now) + $4, fence = fence + 1, not_before = NULL,
-                    checkpoint_fingerprint = COALESCE(checkpoint_fingerprint, params_fingerprint), updated_at = \(Self.now)
+                    checkpoint_fingerprint = COALESCE(checkpoint_fingerprint, params_fingerprint), updated_at = \(Self.now),
+                    not_collected_again = not_collected_again
+                        + CASE WHEN checkpoint_fingerprint <> params_fingerprint THEN 0 ELSE collected END
                     WHERE id = (SELECT id FROM work_items WHERE job_id = $1 AND status = 'pending'
                                 AND (not_before IS NULL OR not_before <= \(Self.now)) AND NOT (id = ANY($6::text[]))
                                 ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED)

@@ -79,34 +79,26 @@ extension PostgresStore {
         }
     }
 
-    /// Keyset pages on (job, status, position) or (job, position), as the SQLite store pages.
+    /// Keyset pages on (job, status, position), (job, position) or, for failed items of a kind, the
+    /// partial index of those; a page narrowed by error text looks at no more than `scanLimit` items
+    /// (as the SQLite store pages).
     package func itemsPage(jobID: UUID, status: WorkItemStatus?, errorKind: ErrorKind?, errorContains: String?, after: Int?,
-                           limit: Int) async throws -> WorkItemPage {
+                           limit: Int, scanLimit: Int) async throws -> WorkItemPage {
         try await sessions.read { db in
-            let job: SQLValue = .text(jobID.uuidString.lowercased())
-            var bounds: [SQLValue] = [.integer(Int64(after ?? -1)), .integer(Int64(limit + 1))]
-            // Bound after the shape's own parameters ($1…$3, and $4 for the status).
-            var narrowing = ""
-            let first = status == nil ? 4 : 5
-            if let errorKind {
-                narrowing += " AND w.error_kind = $\(first + bounds.count - 2)"
-                bounds.append(.text(errorKind.rawValue))
-            }
-            if let errorContains {
-                narrowing += " AND strpos(lower(w.last_error), lower($\(first + bounds.count - 2))) > 0"
-                bounds.append(.text(errorContains))
-            }
-            let rows = try status.map { status in
-                try db.execute("""
-                    SELECT \(Store.itemColumns), w.position FROM work_items w JOIN jobs j ON j.id = w.job_id
-                    WHERE w.job_id = $1 AND w.status = $4 AND w.position > $2\(narrowing) ORDER BY w.position LIMIT $3
-                    """, [job] + bounds.prefix(2) + [.text(status.rawValue)] + bounds.dropFirst(2))
-            } ?? db.execute("""
+            let walk = ItemWalk(status: status, errorKind: errorKind, errorContains: errorContains, placeholder: { "$\($0)" },
+                                contains: Self.containsText)
+            let start: [SQLValue] = [.text(jobID.uuidString.lowercased()), .integer(Int64(after ?? -1))] + walk.alongValues
+            let end = walk.narrowing.isEmpty ? nil : try db.execute("""
+                SELECT w.position FROM work_items w WHERE w.job_id = $1 AND w.position > $2\(walk.along)
+                ORDER BY w.position LIMIT 1 OFFSET \(scanLimit - 1)
+                """, start).first?.int("position")
+            let rows = try db.execute("""
                 SELECT \(Store.itemColumns), w.position FROM work_items w JOIN jobs j ON j.id = w.job_id
-                WHERE w.job_id = $1 AND w.position > $2\(narrowing) ORDER BY w.position LIMIT $3
-                """, [job] + bounds)
+                WHERE w.job_id = $1 AND w.position > $2\(end.map { " AND w.position <= \($0)" } ?? "")\(walk.along)\(walk.narrowing)
+                ORDER BY w.position LIMIT \(limit + 1)
+                """, start + walk.narrowingValues)
             let page = rows.prefix(limit)
-            return WorkItemPage(items: try page.map(Store.decodeItem), nextAfter: rows.count > limit ? page.last?.int("position") : nil)
+            return WorkItemPage(items: try page.map(Store.decodeItem), nextAfter: rows.count > limit ? page.last?.int("position") : end)
         }
     }
 

@@ -65,53 +65,80 @@ extension PostgresStore {
             return try db.execute("SELECT id FROM job_standing WHERE \(counters.joined(separator: " OR ")) ORDER BY created_at")
                 .compactMap { $0.string("id") }
         }
-        let matching = filter.conditions(after: 2, placeholder: { "$\($0)" }) { column, text in
-            "strpos(lower(\(column)), lower(\(text))) > 0"
-        }
         var started: [UUID] = []
         var skipped: [RetryResult.Skipped] = []
         for job in jobs {
-            var after: Int64 = -1
-            while true {
-                let from = after
-                let step: @Sendable (PostgresSession) throws -> (last: Int64, started: [UUID], skipped: [RetryResult.Skipped])? = { db in
-                    let rows = try db.execute("""
-                        SELECT id, position FROM work_items WHERE job_id = $1 AND position > $2 AND \(matching.sql)
-                        ORDER BY position LIMIT 5000\(dryRun ? "" : " FOR UPDATE")
-                        """, [.text(job), .integer(from)] + matching.values)
-                    guard let last = rows.last?.int64("position") else { return nil }
-                    var started: [UUID] = []
-                    var skipped: [RetryResult.Skipped] = []
-                    for row in rows {
-                        let text = row.string("id") ?? ""
-                        guard let id = UUID(uuidString: text) else { continue }
-                        let reason: RetryResult.SkipReason?
-                        if dryRun {
-                            reason = RetryRules.refusal(try Self.retryFacts(db, id: text, lock: false), mode: mode, origin: .manual)
-                        } else if case .skipped(let why) = try self.startRetry(db, id: text, mode: mode, origin: .manual, notBeforeDelay: nil) {
-                            reason = why
-                        } else {
-                            reason = nil
-                        }
-                        if let reason { skipped.append(.init(id: id, reason: reason)) } else { started.append(id) }
+            for walk in filter.walks(placeholder: { "$\($0)" }, contains: Self.containsText) {
+                var after: Int64 = -1
+                while true {
+                    let from = after
+                    let step: @Sendable (PostgresSession) throws -> RetryStep? = { db in
+                        try self.retryStep(db, walk, job: job, after: from, mode: mode, dryRun: dryRun)
                     }
-                    if !dryRun && !started.isEmpty { try self.notifyWorkQueued(db) }
-                    return (last, started, skipped)
+                    let done: RetryStep?
+                    do {
+                        done = try await dryRun ? sessions.read(step) : sessions.transactionAnsweredOnce(step)
+                    } catch where !dryRun && !(started.isEmpty && skipped.isEmpty) {
+                        throw BulkRetryStopped(started: started.count, underlying: error)
+                    }
+                    guard let done else { break }
+                    after = done.last
+                    started += done.started
+                    skipped += done.skipped
                 }
-                let done: (last: Int64, started: [UUID], skipped: [RetryResult.Skipped])?
-                do {
-                    done = try await dryRun ? sessions.read(step) : sessions.transactionAnsweredOnce(step)
-                } catch where !dryRun && !(started.isEmpty && skipped.isEmpty) {
-                    throw BulkRetryStopped(started: started.count, underlying: error)
-                }
-                guard let done else { break }
-                after = done.last
-                started += done.started
-                skipped += done.skipped
             }
         }
         if !dryRun { EngineMetrics.retriesStarted(started.count, mode: mode, origin: .manual) }
         return RetryResult(total: started.count, started: started, skipped: skipped)
+    }
+
+    /// One step of `retryMatching`: the retries it started (or would start), those skipped, and the
+    /// position to go on after.
+    struct RetryStep: Sendable {
+        let last: Int64
+        var started: [UUID] = []
+        var skipped: [RetryResult.Skipped] = []
+    }
+
+    /// One step along `walk`, as the SQLite store's: the next 5,000 matching items (locked as they are
+    /// read, so the filter and the retry see one version of each row), among at most
+    /// ``ItemWalk/stepScanLimit`` items walked; nil when the walk has nothing left.
+    private func retryStep(_ db: PostgresSession, _ walk: ItemWalk, job: String, after: Int64, mode: RetryMode,
+                           dryRun: Bool) throws -> RetryStep? {
+        let stepSize = 5_000
+        let start: [SQLValue] = [.text(job), .integer(after)] + walk.alongValues
+        let end = walk.narrowing.isEmpty ? nil : try db.execute("""
+            SELECT w.position FROM work_items w WHERE w.job_id = $1 AND w.position > $2\(walk.along)
+            ORDER BY w.position LIMIT 1 OFFSET \(ItemWalk.stepScanLimit - 1)
+            """, start).first?.int64("position")
+        let rows = try db.execute("""
+            SELECT w.id, w.position FROM work_items w
+            WHERE w.job_id = $1 AND w.position > $2\(end.map { " AND w.position <= \($0)" } ?? "")\(walk.along)\(walk.narrowing)
+            ORDER BY w.position LIMIT \(stepSize)\(dryRun ? "" : " FOR UPDATE")
+            """, start + walk.narrowingValues)
+        guard let last = rows.count == stepSize ? rows.last?.int64("position") : end ?? rows.last?.int64("position")
+        else { return nil }
+        var step = RetryStep(last: last)
+        for row in rows {
+            let text = row.string("id") ?? ""
+            guard let id = UUID(uuidString: text) else { continue }
+            let reason: RetryResult.SkipReason?
+            if dryRun {
+                reason = RetryRules.refusal(try Self.retryFacts(db, id: text, lock: false), mode: mode, origin: .manual)
+            } else if case .skipped(let why) = try startRetry(db, id: text, mode: mode, origin: .manual, notBeforeDelay: nil) {
+                reason = why
+            } else {
+                reason = nil
+            }
+            if let reason { step.skipped.append(.init(id: id, reason: reason)) } else { step.started.append(id) }
+        }
+        if !dryRun && !step.started.isEmpty { try notifyWorkQueued(db) }
+        return step
+    }
+
+    /// PostgreSQL's case-insensitive substring test.
+    static func containsText(_ column: String, _ parameter: String) -> String {
+        "strpos(lower(\(column)), lower(\(parameter))) > 0"
     }
 
     /// One item's retry inside the caller's transaction: its row locked, its facts read,

@@ -32,7 +32,7 @@ struct History: AsyncParsableCommand {
             print(try encodeJSON(events))
             return
         }
-        print("\(terminalSafe(item.jobName))/\(terminalSafe(item.name)) \(item.id.uuidString.lowercased()): \(item.status.rawValue), attempt \(item.attempt), collected_total \(item.collectedTotal)")
+        print("\(terminalSafe(item.jobName))/\(terminalSafe(item.name)) \(item.id.uuidString.lowercased()): \(item.status.rawValue), attempt \(item.attempt), collected_total \(item.collectedTotal), not_collected_again \(item.notCollectedAgain)")
         let formatter = ISO8601DateFormatter()
         for event in events {
             var line = "\(formatter.string(from: event.at))  attempt \(event.attempt)  \(event.from?.rawValue ?? "(created)") -> \(event.to.rawValue)"

@@ -49,11 +49,13 @@ struct Items: AsyncParsableCommand {
         }
     }
 
-    static let header = ["ID", "JOB", "ITEM", "STATUS", "PHASE", "ATTEMPT", "COLLECTED", "INGESTED", "COLLECTED_TOTAL", "ERROR"]
+    static let header = ["ID", "JOB", "ITEM", "STATUS", "PHASE", "ATTEMPT", "COLLECTED", "INGESTED", "COLLECTED_TOTAL", "NOT_COLLECTED_AGAIN",
+                         "ERROR"]
 
     static func row(_ item: WorkItem) -> [String] {
         [item.id.uuidString.lowercased(), item.jobName, item.name, item.status.rawValue, item.phase.rawValue,
          String(item.attempt), String(item.collected), String(item.ingested), String(item.collectedTotal),
+         String(item.notCollectedAgain),
          item.lastError.map { "\(item.errorKind?.rawValue ?? "error"): \($0)" } ?? ""]
     }
 }

@@ -313,7 +313,8 @@ import Testing
         var seen: [String] = []
         var after: Int?
         repeat {
-            let page = try await store.itemsPage(jobID: job.id, status: nil, errorKind: nil, errorContains: nil, after: after, limit: 3)
+            let page = try await store.itemsPage(jobID: job.id, status: nil, errorKind: nil, errorContains: nil, after: after, limit: 3,
+                                                 scanLimit: 10_000)
             seen += page.items.map(\.name)
             after = page.nextAfter
         } while after != nil

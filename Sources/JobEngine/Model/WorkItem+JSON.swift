@@ -5,7 +5,7 @@ import Foundation
 extension WorkItem: Encodable {
     enum CodingKeys: String, CodingKey {
         case id, job, jobID = "job_id", name, status, phase, attempt, collected, ingested
-        case collectedTotal = "collected_total", error, errorKind = "error_kind", retryMode = "retry_mode"
+        case collectedTotal = "collected_total", notCollectedAgain = "not_collected_again", error, errorKind = "error_kind", retryMode = "retry_mode"
         case leaseOwner = "lease_owner", params, updatedAt = "updated_at", progressNote = "progress_note"
     }
 
@@ -21,6 +21,7 @@ extension WorkItem: Encodable {
         try container.encode(collected, forKey: .collected)
         try container.encode(ingested, forKey: .ingested)
         try container.encode(collectedTotal, forKey: .collectedTotal)
+        try container.encode(notCollectedAgain, forKey: .notCollectedAgain)
         try container.encode(lastError, forKey: .error)
         try container.encode(errorKind, forKey: .errorKind)
         try container.encode(retryMode, forKey: .retryMode)

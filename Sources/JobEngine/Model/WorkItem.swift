@@ -14,8 +14,12 @@ public struct WorkItem: Sendable, Equatable {
     public let collected: Int
     /// Documents delivered to the sink so far (the ingest checkpoint's count).
     public let ingested: Int
-    /// Documents fetched from the source over all attempts: what `recover` saved shows here.
+    /// Documents fetched from the source over all attempts.
     public let collectedTotal: Int
+    /// Documents its runs did not fetch again because they resumed from its checkpoints (a recover,
+    /// manual or automatic, or a run continued after its worker died), over all attempts: what
+    /// recovering rather than restarting saved. A restart keeps nothing and adds nothing.
+    public let notCollectedAgain: Int
     public let lastError: String?
     public let errorKind: ErrorKind?
     /// The mode of the latest retry, if any.
@@ -33,7 +37,8 @@ extension WorkItem {
     /// not take (it still reads `running` there until its lease expires).
     func overriding(status: WorkItemStatus, error: String?, kind: ErrorKind?) -> WorkItem {
         WorkItem(id: id, jobID: jobID, jobName: jobName, name: name, status: status, phase: phase, attempt: attempt,
-                 collected: collected, ingested: ingested, collectedTotal: collectedTotal, lastError: error,
+                 collected: collected, ingested: ingested, collectedTotal: collectedTotal,
+                 notCollectedAgain: notCollectedAgain, lastError: error,
                  errorKind: kind, retryMode: retryMode, leaseOwner: nil, parameters: parameters, updatedAt: updatedAt,
                  progressNote: nil)
     }

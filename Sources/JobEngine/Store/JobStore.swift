@@ -75,8 +75,9 @@ package protocol JobStore: AnyObject, Sendable {
     func items(jobID: UUID, status: WorkItemStatus?) throws -> [WorkItem]
     func items(jobID: UUID, status: WorkItemStatus?) async throws -> [WorkItem]
     func allItems(status: WorkItemStatus?) async throws -> [WorkItem]
-    func itemsPage(jobID: UUID, status: WorkItemStatus?, errorKind: ErrorKind?, errorContains: String?, after: Int?, limit: Int) async throws
-        -> WorkItemPage
+    /// `scanLimit`: how many items a page narrowed by error text may look at (``ItemWalk/pageScanLimit``).
+    func itemsPage(jobID: UUID, status: WorkItemStatus?, errorKind: ErrorKind?, errorContains: String?, after: Int?, limit: Int,
+                   scanLimit: Int) async throws -> WorkItemPage
     func events(itemID: UUID) async throws -> [ItemEvent]
     func checkpoints(itemID: UUID) async throws -> [Checkpoint]
     func jobStatuses() async throws -> [JobStatus]

@@ -37,7 +37,7 @@ extension Store {
     package static let itemColumns = """
         w.id, w.job_id, j.name AS job_name, w.name, w.status, w.phase, w.attempt, w.automatic_attempts, w.collected,
         w.ingested, w.collected_total, w.last_error, w.error_kind, w.retry_mode, w.lease_owner, w.params_json,
-        w.updated_at, w.needs_sink_reset, w.progress_note
+        w.updated_at, w.needs_sink_reset, w.progress_note, w.not_collected_again
         """
 
     /// One work item, or nil for an unknown id.
@@ -128,9 +128,11 @@ extension Store {
                 try Self.clearForRestart(db, id: id)
                 try db.execute("UPDATE work_items SET retry_mode = 'restart' WHERE id = ?", [.text(id)])
             }
+            // What the item staged before (a restart above kept nothing) is what this run does not collect again.
             try db.execute("""
                 UPDATE work_items SET status = 'running', lease_owner = ?, lease_expires_at = ?, not_before = NULL,
-                checkpoint_fingerprint = COALESCE(checkpoint_fingerprint, params_fingerprint), updated_at = ?
+                checkpoint_fingerprint = COALESCE(checkpoint_fingerprint, params_fingerprint), updated_at = ?,
+                not_collected_again = not_collected_again + collected
                 WHERE id = ?
                 """, [.text(owner), .real(now + leaseSeconds), .real(now), .text(id)])
             guard let itemRow = try Self.itemRow(db, id: id) else {
@@ -210,6 +212,7 @@ extension Store {
             collected: row.int("collected"),
             ingested: row.int("ingested"),
             collectedTotal: row.int("collected_total"),
+            notCollectedAgain: row.int("not_collected_again"),
             lastError: row.string("last_error"),
             errorKind: row.string("error_kind").flatMap(ErrorKind.init(rawValue:)),
             retryMode: row.string("retry_mode").flatMap(RetryMode.init(rawValue:)),

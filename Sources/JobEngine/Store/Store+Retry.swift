@@ -48,9 +48,9 @@ extension Store {
     }
 
     /// Starts a retry of every item `filter` matches, a step of `submitStep` items per
-    /// transaction, walking each job's failed (or cancelled) items by position (an index, never a
-    /// scan of its other items). With `dryRun`, says what it would start and changes nothing. Each
-    /// step is one transaction, so concurrent retries still start each item once.
+    /// transaction, walking each job's failed (then cancelled) items by position along an index,
+    /// never a scan of its other items (``RetryFilter/walks``). With `dryRun`, says what it would
+    /// start and changes nothing. Each step is one transaction, so concurrent retries still start each item once.
     package func retryMatching(_ filter: RetryFilter, mode: RetryMode, dryRun: Bool) async throws -> RetryResult {
         let jobs: [String]
         if let jobID = filter.jobID {
@@ -66,26 +66,33 @@ extension Store {
         var started: [UUID] = []
         var skipped: [RetryResult.Skipped] = []
         for job in jobs {
-            var after = -1
-            while true {
-                let from = after
-                let step: @Sendable (Connection) throws -> RetryStep? = { db in
-                    try Self.retryStep(db, filter, job: job, after: from, mode: mode, dryRun: dryRun)
+            for walk in filter.walks(placeholder: { _ in "?" }, contains: Self.containsText) {
+                var after = -1
+                while true {
+                    let from = after
+                    let step: @Sendable (Connection) throws -> RetryStep? = { db in
+                        try Self.retryStep(db, walk, job: job, after: from, mode: mode, dryRun: dryRun)
+                    }
+                    let done: RetryStep?
+                    do {
+                        done = try await Self.waitingOutContention { try await dryRun ? reader.run(step) : writer.write(step) }
+                    } catch where !dryRun && !(started.isEmpty && skipped.isEmpty) {
+                        throw BulkRetryStopped(started: started.count, underlying: error)
+                    }
+                    guard let done else { break }
+                    after = done.last
+                    started += done.started
+                    skipped += done.skipped
                 }
-                let done: RetryStep?
-                do {
-                    done = try await Self.waitingOutContention { try await dryRun ? reader.run(step) : writer.write(step) }
-                } catch where !dryRun && !(started.isEmpty && skipped.isEmpty) {
-                    throw BulkRetryStopped(started: started.count, underlying: error)
-                }
-                guard let done else { break }
-                after = done.last
-                started += done.started
-                skipped += done.skipped
             }
         }
         if !dryRun { EngineMetrics.retriesStarted(started.count, mode: mode, origin: .manual) }
         return RetryResult(total: started.count, started: started, skipped: skipped)
+    }
+
+    /// SQLite's case-insensitive substring test (ASCII case only: `lower()` folds no other letters).
+    static func containsText(_ column: String, _ parameter: String) -> String {
+        "instr(lower(\(column)), lower(\(parameter))) > 0"
     }
 
     /// One step of `retryMatching`: the retries it started (or would start), those skipped, and the
@@ -96,16 +103,25 @@ extension Store {
         var skipped: [RetryResult.Skipped] = []
     }
 
-    private static func retryStep(_ db: Connection, _ filter: RetryFilter, job: String, after: Int, mode: RetryMode,
+    /// One step along `walk`: the next `submitStep` matching items, among at most
+    /// ``ItemWalk/stepScanLimit`` items walked; nil when the walk has nothing left.
+    private static func retryStep(_ db: Connection, _ walk: ItemWalk, job: String, after: Int, mode: RetryMode,
                                   dryRun: Bool) throws -> RetryStep? {
-        let matching = filter.conditions(after: 2, placeholder: { _ in "?" }) { column, text in
-            "instr(lower(\(column)), lower(\(text))) > 0"
-        }
+        let index = walk.byKind ? "INDEXED BY \(ItemWalk.kindIndex)" : ""
+        let start: [SQLValue] = [.text(job), .integer(Int64(after))] + walk.alongValues
+        // Where this step's walk ends when it is long: the position of its last item looked at.
+        let end = walk.narrowing.isEmpty ? nil : try db.execute("""
+            SELECT w.position FROM work_items w \(index) WHERE w.job_id = ? AND w.position > ?\(walk.along)
+            ORDER BY w.position LIMIT 1 OFFSET \(ItemWalk.stepScanLimit - 1)
+            """, start).first?.int("position")
         let rows = try db.execute("""
-            SELECT id, position FROM work_items WHERE job_id = ? AND position > ? AND \(matching.sql)
-            ORDER BY position LIMIT ?
-            """, [.text(job), .integer(Int64(after))] + matching.values + [.integer(Int64(submitStep))])
-        guard let last = rows.last?.int("position") else { return nil }
+            SELECT w.id, w.position FROM work_items w \(index)
+            WHERE w.job_id = ? AND w.position > ?\(end.map { " AND w.position <= \($0)" } ?? "")\(walk.along)\(walk.narrowing)
+            ORDER BY w.position LIMIT \(submitStep)
+            """, start + walk.narrowingValues)
+        // A full step goes on after its last item; a short one after where its walk ended, if it did.
+        guard let last = rows.count == submitStep ? rows.last?.int("position") : end ?? rows.last?.int("position")
+        else { return nil }
         var step = RetryStep(last: last)
         for row in rows {
             let text = row.string("id") ?? ""

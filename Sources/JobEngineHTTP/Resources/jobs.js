@@ -257,7 +257,9 @@
         bar.querySelector(".collected-part").style.width = (100 * item.collected / widest) + "%";
         bar.querySelector(".ingested-part").style.width = (100 * item.ingested / widest) + "%";
         bar.setAttribute("aria-label", item.ingested + " of " + item.collected + " collected documents ingested");
-        setText(row.cells[8], String(item.collected_total));
+        // What recovering saved: documents a run resumed with instead of fetching them again.
+        setText(row.cells[8], String(item.collected_total) +
+          (item.not_collected_again > 0 ? " (" + item.not_collected_again + " not collected again)" : ""));
         // A failed item shows its error; a running one what its collector last said (a vendor it waits for).
         setText(row.cells[9], item.error ? (item.error_kind || "error") + ": " + item.error : (item.progress_note || ""));
       });
@@ -439,7 +441,9 @@
     setText(document.getElementById("item-detail-summary"),
       item.name + ": " + item.status + " (phase " + item.phase + "), attempt " + item.attempt + ". " +
       (checkpoints ? checkpoints + ". " : "No checkpoint yet. ") +
-      "Collected over all attempts: " + item.collected_total + ".");
+      "Collected over all attempts: " + item.collected_total + "." +
+      (item.not_collected_again > 0 ? " Recovers resumed with " + item.not_collected_again +
+        " documents already collected: they were not collected again." : ""));
     syncRows(document.querySelector("#item-events tbody"), item.events.map((e) => Object.assign({}, e, { id: String(e.id) })),
       "No history.", 6,
       () => {

@@ -61,15 +61,16 @@ import Testing
         #expect(try await preview(RetryFilter(jobID: UUID())) == [], "another job's")
         // The item list narrows the same way, page by page.
         let kindAndText = try await store.itemsPage(jobID: job.id, status: .failed, errorKind: .transient, errorContains: "503",
-                                                    after: nil, limit: 10)
+                                                    after: nil, limit: 10, scanLimit: 10_000)
         #expect(kindAndText.items.map(\.name) == ["a", "b"] && kindAndText.nextAfter == nil)
-        let first = try await store.itemsPage(jobID: job.id, status: nil, errorKind: nil, errorContains: "http", after: nil, limit: 1)
+        let first = try await store.itemsPage(jobID: job.id, status: nil, errorKind: nil, errorContains: "http", after: nil, limit: 1,
+                                              scanLimit: 10_000)
         #expect(first.items.map(\.name) == ["a"])
         let second = try await store.itemsPage(jobID: job.id, status: nil, errorKind: nil, errorContains: "http", after: first.nextAfter,
-                                               limit: 1)
+                                               limit: 1, scanLimit: 10_000)
         #expect(second.items.map(\.name) == ["b"])
-        #expect(try await store.itemsPage(jobID: job.id, status: nil, errorKind: .permanent, errorContains: nil, after: nil, limit: 10)
-            .items.map(\.name) == ["c"])
+        #expect(try await store.itemsPage(jobID: job.id, status: nil, errorKind: .permanent, errorContains: nil, after: nil, limit: 10,
+                                           scanLimit: 10_000).items.map(\.name) == ["c"])
         // A dry run changed nothing.
         #expect(try await store.items(jobID: job.id).filter { $0.status == .failed }.count == 4)
 

@@ -1,0 +1,12 @@
+-- Schema version 8: what recovers saved, and failed items by kind found without walking the others.
+--
+-- Documents an item's runs did not collect again because they resumed from its checkpoints (a
+-- recover, manual or automatic, or a run continued after its worker died): each claim adds the
+-- documents the item had already staged. Over the item's whole life, like collected_total (what was
+-- collected); a restart adds nothing, as it keeps nothing.
+ALTER TABLE work_items ADD COLUMN not_collected_again INTEGER NOT NULL DEFAULT 0;
+
+-- A job's failed items of one error kind in spec order: the Jobs page narrowed to a kind and a
+-- retry by kind walk only those (at 1,000,000 items a rare kind among many failures was a walk of
+-- every failed item). Only failed items are in it, so the hot path (claims, finishes) never touches it.
+CREATE INDEX work_items_failed_by_job_kind ON work_items (job_id, error_kind, position) WHERE status = 'failed';
