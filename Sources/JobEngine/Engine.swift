@@ -342,7 +342,7 @@ public final class Engine: Sendable {
     /// - Throws: `SQLiteError` when the store cannot be written; the steps done before stay done.
     public func retryMatching(_ filter: RetryFilter, mode: RetryMode, dryRun: Bool = false) async throws -> RetryResult {
         if !dryRun { try checkWritable() }
-        return try await store.retryMatching(filter, mode: mode, dryRun: dryRun)
+        return try await store.retryMatching(filter, mode: mode, dryRun: dryRun, scanLimit: ItemWalk.stepScanLimit)
     }
 
     /// What ``retry(_:mode:)`` would start, changing nothing.

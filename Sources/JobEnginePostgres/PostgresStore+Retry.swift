@@ -57,7 +57,9 @@ extension PostgresStore {
     }
 
     /// Every item `filter` matches, a step of items per transaction, each job's by position.
-    package func retryMatching(_ filter: RetryFilter, mode: RetryMode, dryRun: Bool) async throws -> RetryResult {
+    package func retryMatching(_ filter: RetryFilter, mode: RetryMode, dryRun: Bool, scanLimit: Int) async throws
+        -> RetryResult
+    {
         let counters = filter.retryableStatuses.map { "\($0.rawValue)_items > 0" }
         guard !counters.isEmpty else { return RetryResult(total: 0, started: [], skipped: []) }
         let jobs: [String] = try await sessions.read { db in
@@ -73,7 +75,7 @@ extension PostgresStore {
                 while true {
                     let from = after
                     let step: @Sendable (PostgresSession) throws -> RetryStep? = { db in
-                        try self.retryStep(db, walk, job: job, after: from, mode: mode, dryRun: dryRun)
+                        try self.retryStep(db, walk, job: job, after: from, scanLimit: scanLimit, mode: mode, dryRun: dryRun)
                     }
                     let done: RetryStep?
                     do {
@@ -102,14 +104,14 @@ extension PostgresStore {
 
     /// One step along `walk`, as the SQLite store's: the next 5,000 matching items (locked as they are
     /// read, so the filter and the retry see one version of each row), among at most
-    /// ``ItemWalk/stepScanLimit`` items walked; nil when the walk has nothing left.
-    private func retryStep(_ db: PostgresSession, _ walk: ItemWalk, job: String, after: Int64, mode: RetryMode,
-                           dryRun: Bool) throws -> RetryStep? {
+    /// `scanLimit` items walked; nil when the walk has nothing left.
+    private func retryStep(_ db: PostgresSession, _ walk: ItemWalk, job: String, after: Int64, scanLimit: Int,
+                           mode: RetryMode, dryRun: Bool) throws -> RetryStep? {
         let stepSize = 5_000
         let start: [SQLValue] = [.text(job), .integer(after)] + walk.alongValues
         let end = walk.narrowing.isEmpty ? nil : try db.execute("""
             SELECT w.position FROM work_items w WHERE w.job_id = $1 AND w.position > $2\(walk.along)
-            ORDER BY w.position LIMIT 1 OFFSET \(ItemWalk.stepScanLimit - 1)
+            ORDER BY w.position LIMIT 1 OFFSET \(scanLimit - 1)
             """, start).first?.int64("position")
         let rows = try db.execute("""
             SELECT w.id, w.position FROM work_items w

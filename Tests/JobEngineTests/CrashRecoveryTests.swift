@@ -98,6 +98,7 @@ import Testing
         #expect(try await next.retry([item.id], mode: .recover).total == 1)
         let done = try #require(try await next.run(jobID: job.id).items.first)
         #expect(done.status == .succeeded && done.collectedTotal == 200)
+        #expect(done.notCollectedAgain == 150, "continued after the shutdown with 150 staged")
         await next.shutdown()
     }
 }

@@ -48,6 +48,7 @@ import Testing
         let recovered = try #require(after.items.first { $0.name == "q2" })
         #expect(recovered.status == .succeeded)
         #expect(recovered.collectedTotal == 1000)
+        #expect(recovered.notCollectedAgain == 1000, "the recover resumed with all 1,000 staged")
         #expect(recovered.attempt == 2)
         #expect(try jsonlSeqs(folder.path("out/q2.jsonl")) == Array(0..<1000))
         await engine.shutdown()
@@ -68,6 +69,7 @@ import Testing
         let item = try #require(try await engine.run(jobID: job.id).items.first)
         #expect(item.status == .succeeded)
         #expect(item.collectedTotal == 500)  // pages before the failure were not fetched again
+        #expect(item.notCollectedAgain == 200)
         try expectSinkHoldsEachOnce(sink: sink, folder: folder, items: ["q1"], documents: 500)
         await engine.shutdown()
     }
@@ -91,6 +93,7 @@ import Testing
         let item = try #require(try await engine.run(jobID: job.id).items.first)
         #expect(item.status == .succeeded)
         #expect(item.collectedTotal == 600)  // restart fetched everything again
+        #expect(item.notCollectedAgain == 0, "a restart keeps nothing, so it saves nothing")
         #expect(item.retryMode == .restart)
         try expectSinkHoldsEachOnce(sink: sink, folder: folder, items: ["q1"], documents: 300)
         await engine.shutdown()
@@ -108,6 +111,8 @@ import Testing
         let a = try #require(summary.items.first { $0.name == "a" })
         let b = try #require(summary.items.first { $0.name == "b" })
         #expect(a.status == .succeeded && a.attempt == 3 && a.collectedTotal == 200)  // two recovers, nothing re-collected
+        #expect(a.notCollectedAgain == 400, "two automatic recovers, each resumed with 200 staged")
+        #expect(b.notCollectedAgain == 0, "it failed before its first page")
         #expect(b.status == .failed && b.attempt == 3 && b.lastError == "source down")
         let history = try await engine.history(itemID: a.id)
         #expect(history.filter { $0.to == .pending && $0.mode == .recover }.count == 2)

@@ -65,7 +65,8 @@ package protocol JobStore: AnyObject, Sendable {
     func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin) throws -> RetryResult
     func retry(_ ids: [UUID], mode: RetryMode, origin: RetryOrigin) async throws -> RetryResult
     func retryPreview(_ ids: [UUID], mode: RetryMode) async throws -> RetryResult
-    func retryMatching(_ filter: RetryFilter, mode: RetryMode, dryRun: Bool) async throws -> RetryResult
+    /// `scanLimit`: how many items one step may look at (``ItemWalk/stepScanLimit``).
+    func retryMatching(_ filter: RetryFilter, mode: RetryMode, dryRun: Bool, scanLimit: Int) async throws -> RetryResult
 
     // MARK: Housekeeping
     func prune(finishedBefore cutoff: Double, dryRun: Bool) async throws -> PruneResult

@@ -51,7 +51,9 @@ extension Store {
     /// transaction, walking each job's failed (then cancelled) items by position along an index,
     /// never a scan of its other items (``RetryFilter/walks``). With `dryRun`, says what it would
     /// start and changes nothing. Each step is one transaction, so concurrent retries still start each item once.
-    package func retryMatching(_ filter: RetryFilter, mode: RetryMode, dryRun: Bool) async throws -> RetryResult {
+    package func retryMatching(_ filter: RetryFilter, mode: RetryMode, dryRun: Bool, scanLimit: Int) async throws
+        -> RetryResult
+    {
         let jobs: [String]
         if let jobID = filter.jobID {
             jobs = [jobID.uuidString.lowercased()]
@@ -71,7 +73,7 @@ extension Store {
                 while true {
                     let from = after
                     let step: @Sendable (Connection) throws -> RetryStep? = { db in
-                        try Self.retryStep(db, walk, job: job, after: from, mode: mode, dryRun: dryRun)
+                        try Self.retryStep(db, walk, job: job, after: from, scanLimit: scanLimit, mode: mode, dryRun: dryRun)
                     }
                     let done: RetryStep?
                     do {
@@ -104,15 +106,15 @@ extension Store {
     }
 
     /// One step along `walk`: the next `submitStep` matching items, among at most
-    /// ``ItemWalk/stepScanLimit`` items walked; nil when the walk has nothing left.
-    private static func retryStep(_ db: Connection, _ walk: ItemWalk, job: String, after: Int, mode: RetryMode,
-                                  dryRun: Bool) throws -> RetryStep? {
+    /// `scanLimit` items walked; nil when the walk has nothing left.
+    private static func retryStep(_ db: Connection, _ walk: ItemWalk, job: String, after: Int, scanLimit: Int,
+                                  mode: RetryMode, dryRun: Bool) throws -> RetryStep? {
         let index = walk.byKind ? "INDEXED BY \(ItemWalk.kindIndex)" : ""
         let start: [SQLValue] = [.text(job), .integer(Int64(after))] + walk.alongValues
         // Where this step's walk ends when it is long: the position of its last item looked at.
         let end = walk.narrowing.isEmpty ? nil : try db.execute("""
             SELECT w.position FROM work_items w \(index) WHERE w.job_id = ? AND w.position > ?\(walk.along)
-            ORDER BY w.position LIMIT 1 OFFSET \(ItemWalk.stepScanLimit - 1)
+            ORDER BY w.position LIMIT 1 OFFSET \(scanLimit - 1)
             """, start).first?.int("position")
         let rows = try db.execute("""
             SELECT w.id, w.position FROM work_items w \(index)

@@ -187,9 +187,11 @@ struct PostgresEngineTests {
         #expect(try await engine.retry([failed.id], mode: .restart).total == 1)
         let again = try #require(try await engine.run(jobID: job.id).items.first)
         #expect(again.status == .failed && again.collected == 200 && again.collectedTotal == 400, "restart collected from the start")
+        #expect(again.notCollectedAgain == 0)
         #expect(try await engine.retry([failed.id], mode: .recover).total == 1)
         let done = try #require(try await engine.run(jobID: job.id).items.first)
         #expect(done.status == .succeeded && done.collectedTotal == 700, "recover went on from the cursor")
+        #expect(done.notCollectedAgain == 200, "the recover resumed with the 200 the restart had staged")
         try TestPostgres.expectSinkHoldsEachOnce(engine, items: ["q1"], documents: 500)
         await engine.shutdown()
     }
@@ -208,6 +210,7 @@ struct PostgresEngineTests {
         let item = try #require(try await engine.run(jobID: job.id).items.first)
         #expect(item.status == .succeeded && item.parameters == ["query": .string("other")])
         #expect(item.collectedTotal == 400, "restarted from scratch instead of resuming under other parameters")
+        #expect(item.notCollectedAgain == 0, "the claim restarted it: nothing was kept")
         try TestPostgres.expectSinkHoldsEachOnce(engine, items: ["q1"], documents: 200)
         await engine.shutdown()
     }

@@ -45,7 +45,8 @@ import Testing
         #expect(try store.interruptedItems().isEmpty, "resume does not pick it up")
         #expect(try await store.events(itemID: id).last?.errorKind == .crashLoop)
         // The bulk retry by kind finds it; an operator's retry runs it, with a fresh count.
-        let matching = try await store.retryMatching(RetryFilter(errorKind: .crashLoop), mode: .recover, dryRun: true)
+        let matching = try await store.retryMatching(RetryFilter(errorKind: .crashLoop), mode: .recover, dryRun: true,
+                                                      scanLimit: 20_000)
         #expect(matching.started == [id])
         #expect(try await store.retry([id], mode: .recover, origin: .manual).total == 1)
         try await Self.claimAndDie(store, job)

@@ -45,7 +45,7 @@ import Testing
         let (store, job) = try await StoreConformanceTests.store(kind, folder, items: ["a", "b", "c", "d", "e", "f"])
         let ids = try Self.outage(store, job)
         func preview(_ filter: RetryFilter) async throws -> [String] {
-            Self.names(try await store.retryMatching(filter, mode: .recover, dryRun: true), ids)
+            Self.names(try await store.retryMatching(filter, mode: .recover, dryRun: true, scanLimit: 20_000), ids)
         }
         #expect(try await preview(RetryFilter()) == ["a", "b", "c", "d"])
         #expect(try await preview(RetryFilter(jobID: job.id, statuses: [.failed, .cancelled])) == ["a", "b", "c", "d", "e"])
@@ -74,12 +74,12 @@ import Testing
         // A dry run changed nothing.
         #expect(try await store.items(jobID: job.id).filter { $0.status == .failed }.count == 4)
 
-        let started = try await store.retryMatching(RetryFilter(errorKind: .transient), mode: .recover, dryRun: false)
+        let started = try await store.retryMatching(RetryFilter(errorKind: .transient), mode: .recover, dryRun: false, scanLimit: 20_000)
         #expect(Self.names(started, ids) == ["a", "b"] && started.total == 2 && started.skipped.isEmpty)
         #expect(try await store.item(try #require(ids["a"]))?.status == .pending)
         #expect(try await store.item(try #require(ids["c"]))?.status == .failed)
         // The same filter again: they are pending now, nothing matches, nothing starts twice.
-        #expect(try await store.retryMatching(RetryFilter(errorKind: .transient), mode: .recover, dryRun: false).total == 0)
+        #expect(try await store.retryMatching(RetryFilter(errorKind: .transient), mode: .recover, dryRun: false, scanLimit: 20_000).total == 0)
         store.close()
     }
 
@@ -95,7 +95,7 @@ import Testing
             last_error = CASE WHEN position % 2 = 0 THEN 'HTTP 503' ELSE 'timed out' END
             """)
         let filter = RetryFilter(jobID: job.id, errorContains: "503")
-        let preview = try await engine.retryMatching(filter, mode: .recover, dryRun: true)
+        let preview = try await engine.retryMatching(filter, mode: .recover, dryRun: true, scanLimit: 20_000)
         #expect(preview.total == 2_000)
         let other = try Engine(storePath: folder.storePath, logger: quietLogger)
         async let first = engine.retryMatching(filter, mode: .recover)

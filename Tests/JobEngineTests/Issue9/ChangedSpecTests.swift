@@ -34,6 +34,7 @@ import Testing
         let item = try #require(try await engine.run(jobID: job.id).items.first)
         #expect(item.status == .succeeded)
         #expect(item.collectedTotal == 200)  // collected again from scratch
+        #expect(item.notCollectedAgain == 0)
         try expectSinkHoldsEachOnce(sink: "jsonl", folder: folder, items: ["q"], documents: 100)
         #expect(try Self.lineLengths(folder).allSatisfy { $0 < 400 }, "old 512-byte documents are mixed in")
         let history = try await engine.history(itemID: item.id)
