@@ -95,6 +95,16 @@ final class RawDatabase {
     }
 
     func prepare(_ sql: String) -> RawStatement { RawStatement(database: self, sql: sql) }
+
+    /// The first column of each row `sql` returns, as integers.
+    func integers(_ sql: String) -> [Int64] {
+        var statement: OpaquePointer?
+        precondition(sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, "\(sql): \(String(cString: sqlite3_errmsg(handle)))")
+        defer { sqlite3_finalize(statement) }
+        var values: [Int64] = []
+        while sqlite3_step(statement) == SQLITE_ROW { values.append(sqlite3_column_int64(statement, 0)) }
+        return values
+    }
 }
 
 final class RawStatement {

@@ -93,18 +93,120 @@ public enum ScaleWorkloads {
         ]
     }
 
-    /// Marks `count` items of the job in `folder` failed, then times one retry of every failed item.
-    public static func retryFailed(count: Int, in folder: ScratchDirectory) async throws -> Double {
+    /// Marks the first `count` items (positions are items-file lines, from 1) of the job in `folder` failed as after an outage: "HTTP 503"
+    /// (transient), every 10th "bad record" (permanent), every 10,000th a crash loop whose error
+    /// says "Quota exceeded" (the rare kind and the rare text); and the next `count / 10` cancelled.
+    public static func failMany(count: Int, in folder: ScratchDirectory) {
         let raw = RawDatabase(path: folder.path("engine.sqlite"))
-        raw.exec("UPDATE work_items SET status = 'failed', error_kind = 'transient', last_error = 'source down' WHERE position <= \(count)")
+        raw.exec("""
+            UPDATE work_items SET status = 'failed',
+            error_kind = CASE WHEN position % 10000 = 7 THEN 'crash_loop' WHEN position % 10 = 3 THEN 'permanent' ELSE 'transient' END,
+            last_error = CASE WHEN position % 10000 = 7 THEN 'Quota exceeded for key k' WHEN position % 10 = 3 THEN 'bad record'
+                         ELSE 'HTTP 503' END
+            WHERE position <= \(count);
+            UPDATE work_items SET status = 'cancelled', last_error = 'job cancelled' WHERE position > \(count) AND position <= \(count + count / 10);
+            """)
+    }
+
+    /// How many of the first `count` positions `failMany` put in a crash loop (every 10,000th, from 7).
+    static func rareCount(_ count: Int) -> Int { count < 7 ? 0 : (count - 7) / 10_000 + 1 }
+
+    /// The item list narrowed as an operator narrows it after an outage (`failMany`), each read timed
+    /// as the median of `samples`; and, for a ratio in one run, the narrowed page as the store read
+    /// it before pages bounded their look (one walk of every failed item).
+    public static func narrowedReads(count: Int, in folder: ScratchDirectory, samples: Int = 11) async throws
+        -> [(name: String, seconds: Double)]
+    {
+        let engine = try Engine(storePath: folder.path("engine.sqlite"), access: .readOnly, logger: EngineWorkloads.logger)
+        defer { engine.close() }
+        let job = try await submittedJob(engine)
+        func median(_ body: () async throws -> Void) async rethrows -> Double {
+            var times: [Double] = []
+            for _ in 0..<samples {
+                let start = Date()
+                try await body()
+                times.append(Date().timeIntervalSince(start))
+            }
+            return times.sorted()[samples / 2]
+        }
+        let raw = RawDatabase(path: folder.path("engine.sqlite"))
+        let jobText = job.id.uuidString.lowercased()
+        let rare = rareCount(count)
+        return [
+            ("a page of 100 failed items of a rare kind (\(rare) crash_loop among \(count) failed)", try await median {
+                let page = try await engine.itemsPage(jobID: job.id, status: .failed, errorKind: .crashLoop, limit: 100)
+                precondition(page.items.count == rare, "found \(page.items.count) of \(rare)")
+            }),
+            ("a page of 100 failed items with a rare error text (one page: looks at 10,000)", try await median {
+                _ = try await engine.itemsPage(jobID: job.id, status: .failed, errorContains: "quota", limit: 100)
+            }),
+            ("  the same page as read before (one walk of every failed item)", try await median {
+                let found = raw.integers("""
+                    SELECT w.position FROM work_items w JOIN jobs j ON j.id = w.job_id WHERE w.job_id = '\(jobText)'
+                    AND w.status = 'failed' AND w.position > -1 AND instr(lower(w.last_error), lower('quota')) > 0
+                    ORDER BY w.position LIMIT 101
+                    """)
+                precondition(found.count == rare)
+            }),
+            ("every page of that text, followed to the end (\(count) failed looked at)", try await median {
+                var after: Int?
+                var found = 0
+                repeat {
+                    let page = try await engine.itemsPage(jobID: job.id, status: .failed, errorContains: "quota", after: after, limit: 100)
+                    found += page.items.count
+                    after = page.nextAfter
+                } while after != nil
+                precondition(found == rare, "found \(found) of \(rare)")
+            }),
+            ("a page of 100 items of any status with a rare error text (looks at 10,000)", try await median {
+                _ = try await engine.itemsPage(jobID: job.id, errorContains: "quota", limit: 100)
+            }),
+        ]
+    }
+
+    /// Bulk retries after `failMany`, timed: by a rare text (dry run), of failed and cancelled items
+    /// (dry run, two statuses), and of every failed item (restart); and the two-status walk as the
+    /// store stepped it before (both statuses in one statement, sorted at each step).
+    public static func bulkRetries(count: Int, in folder: ScratchDirectory) async throws -> [(name: String, seconds: Double)] {
         let engine = try Engine(storePath: folder.path("engine.sqlite"), logger: EngineWorkloads.logger)
         defer { engine.close() }
-        guard let job = try await engine.job("crawl") else { preconditionFailure("no job crawl") }
-        let start = Date()
-        let result = try await engine.retryFailed(jobID: job.id, mode: .restart)
-        let seconds = Date().timeIntervalSince(start)
-        precondition(result.total == count, "retried \(result.total) of \(count)")
-        return seconds
+        let job = try await submittedJob(engine)
+        func timed(_ body: () async throws -> Void) async rethrows -> Double {
+            let start = Date()
+            try await body()
+            return Date().timeIntervalSince(start)
+        }
+        let cancelled = count / 10
+        let rare = rareCount(count)
+        let raw = RawDatabase(path: folder.path("engine.sqlite"))
+        let jobText = job.id.uuidString.lowercased()
+        return [
+            ("retry --failed --error-contains quota --dry-run (\(rare) among \(count))", try await timed {
+                let result = try await engine.retryMatching(RetryFilter(jobID: job.id, errorContains: "quota"), mode: .recover, dryRun: true)
+                precondition(result.total == rare, "matched \(result.total) of \(rare)")
+            }),
+            ("retry --failed --cancelled --dry-run (\(count + cancelled) items, two statuses)", try await timed {
+                let result = try await engine.retryMatching(RetryFilter(jobID: job.id, statuses: [.failed, .cancelled]), mode: .recover,
+                                                            dryRun: true)
+                precondition(result.total == count + cancelled, "matched \(result.total)")
+            }),
+            ("  its walk as stepped before (one statement for both statuses, sorted per step)", try await timed {
+                var after: Int64 = -1
+                var found = 0
+                while let last = Optional(raw.integers("""
+                    SELECT position FROM work_items WHERE job_id = '\(jobText)' AND position > \(after)
+                    AND status IN ('failed', 'cancelled') ORDER BY position LIMIT 1500
+                    """)), !last.isEmpty {
+                    found += last.count
+                    after = last[last.count - 1]
+                }
+                precondition(found == count + cancelled, "walked \(found)")
+            }),
+            ("retry --failed of \(count) items (restart)", try await timed {
+                let result = try await engine.retryFailed(jobID: job.id, mode: .restart)
+                precondition(result.total == count, "retried \(result.total) of \(count)")
+            }),
+        ]
     }
 }
 

@@ -84,7 +84,8 @@ extension PostgresStore {
     /// (as the SQLite store pages).
     package func itemsPage(jobID: UUID, status: WorkItemStatus?, errorKind: ErrorKind?, errorContains: String?, after: Int?,
                            limit: Int, scanLimit: Int) async throws -> WorkItemPage {
-        try await sessions.read { db in
+        precondition(scanLimit >= 1, "a page looks at one item at least")
+        return try await sessions.read { db in
             let walk = ItemWalk(status: status, errorKind: errorKind, errorContains: errorContains, placeholder: { "$\($0)" },
                                 contains: Self.containsText)
             let start: [SQLValue] = [.text(jobID.uuidString.lowercased()), .integer(Int64(after ?? -1))] + walk.alongValues

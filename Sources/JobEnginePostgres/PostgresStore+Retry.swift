@@ -60,6 +60,7 @@ extension PostgresStore {
     package func retryMatching(_ filter: RetryFilter, mode: RetryMode, dryRun: Bool, scanLimit: Int) async throws
         -> RetryResult
     {
+        precondition(scanLimit >= 1, "a step looks at one item at least")
         let counters = filter.retryableStatuses.map { "\($0.rawValue)_items > 0" }
         guard !counters.isEmpty else { return RetryResult(total: 0, started: [], skipped: []) }
         let jobs: [String] = try await sessions.read { db in

@@ -94,6 +94,8 @@ struct Retry: AsyncParsableCommand {
             try await preview(result, engine: engine)
             return
         }
+        // Poison items among those about to start are called out once they did (a retry clears the kind).
+        let crashLoops = try await crashLoopItems(listed, filter: bulk ? filter : nil, engine: engine)
         // The listed ids first, then every matching item in steps (those listed are pending by then).
         var result = try await engine.retry(listed, mode: type)
         if bulk { result = result.merged(with: try await engine.retryMatching(filter, mode: type)) }
@@ -102,6 +104,9 @@ struct Retry: AsyncParsableCommand {
         for skipped in result.skipped {
             printError("skipped \(skipped.id.uuidString.lowercased()): \(skipped.reason)")
         }
+        // Those that started (another retry may have started some first).
+        let startedCrashLoops = crashLoops.filter(Set(result.started).contains).count
+        if startedCrashLoops > 0 { printError(Self.crashLoopNote(startedCrashLoops)) }
         if enqueue || result.total == 0 {
             await engine.shutdown()
             return
@@ -123,21 +128,48 @@ struct Retry: AsyncParsableCommand {
 
     private func preview(_ result: RetryResult, engine: Engine) async throws {
         print(#"{"total": \#(result.total), "dry_run": true}"#)
+        var crashLoops = 0
         for id in result.started {
             guard let item = try await engine.item(id) else { continue }
             let name = "\(id.uuidString.lowercased()) (\(terminalSafe(item.jobName))/\(terminalSafe(item.name)))"
+            let poison = item.status == .failed && item.errorKind == .crashLoop
+            if poison { crashLoops += 1 }
+            let note = poison ? " [crash loop: its worker died running it again and again]" : ""
             switch type {
             case .recover:
                 let resumesIn = item.phase == .collect
                     ? "collect after \(item.collected) staged documents"
                     : "ingest after \(item.ingested) of \(item.collected) documents delivered (nothing is collected again)"
-                print("would recover \(name): resumes in \(resumesIn)")
+                print("would recover \(name): resumes in \(resumesIn)\(note)")
             case .restart:
-                print("would restart \(name): clears \(item.collected) staged and \(item.ingested) delivered documents and collects everything again")
+                print("would restart \(name): clears \(item.collected) staged and \(item.ingested) delivered documents and collects everything again\(note)")
             }
         }
         for skipped in result.skipped {
             print("would skip \(skipped.id.uuidString.lowercased()): \(skipped.reason)")
         }
+        if crashLoops > 0 { printError(Self.crashLoopNote(crashLoops, wouldBe: true)) }
+    }
+
+    /// The listed items, and those `filter` matches, that are in a crash loop.
+    private func crashLoopItems(_ listed: [UUID], filter: RetryFilter?, engine: Engine) async throws -> Set<UUID> {
+        var poisoned: Set<UUID> = []
+        for id in listed {
+            if let item = try await engine.item(id), item.status == .failed, item.errorKind == .crashLoop { poisoned.insert(id) }
+        }
+        guard var filter, filter.statuses.contains(.failed), filter.errorKind == nil || filter.errorKind == .crashLoop else {
+            return poisoned
+        }
+        // Along the index of failed items by kind: costs what is in a crash loop.
+        filter.errorKind = .crashLoop
+        filter.statuses = [.failed]
+        return poisoned.union(try await engine.retryMatching(filter, mode: type, dryRun: true).started)
+    }
+
+    static func crashLoopNote(_ count: Int, wouldBe: Bool = false) -> String {
+        let verb = wouldBe ? "would be" : count == 1 ? "was" : "were"
+        return "note: \(count) of the items retried \(verb) in a crash loop (error kind crash_loop): their worker died "
+            + "running them again and again (retry.max_recoveries), and a retry may take workers down again; "
+            + "--error-kind with another kind leaves them out"
     }
 }

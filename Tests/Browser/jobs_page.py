@@ -137,6 +137,7 @@ def main():
         dialog = wait.until(EC.visibility_of_element_located((By.ID, "retry-dialog")))
         assert "nothing already collected is collected again" in dialog.text, dialog.text
         assert "from the beginning" in dialog.text, dialog.text
+        assert not dialog.find_element(By.ID, "retry-warning").is_displayed(), "q2 is no poison item"
         dialog.find_element(By.ID, "mode-recover").click()
         dialog.find_element(By.ID, "confirm-retry").click()
 
@@ -147,7 +148,8 @@ def main():
             lambda d: any(row["name"] == "q2" and row["status"] == "succeeded" for row in item_rows(d)))
         row = [row for row in item_rows(driver) if row["name"] == "q2"][0]
         assert row["attempt"] == "2", row
-        assert row["collected_total"] == "1000", "recover collected again: %s" % row
+        # Nothing collected again, and the row says what the recover saved.
+        assert row["collected_total"] == "1000 (1000 not collected again)", "recover collected again: %s" % row
         # Its history explains why it ran again.
         click(wait, "#item-%s td.name button" % failed["id"])
         wait.until(EC.text_to_be_present_in_element((By.ID, "item-detail-title"), "History of q2"))
@@ -156,6 +158,7 @@ def main():
             ".map((row) => row.cells.length === 6 ? row.cells[4].textContent : '');"))
         summary = driver.find_element(By.ID, "item-detail-summary").text
         assert "Collected over all attempts: 1000" in summary, summary
+        assert "Recovers resumed with 1000 documents already collected" in summary, summary
         driver.save_screenshot(screenshot)
         print("ok: q2 recovered in the browser; screenshot " + screenshot)
 
@@ -203,6 +206,8 @@ def main():
         driver.find_element(By.ID, "retry-matching").click()
         dialog = wait.until(EC.visibility_of_element_located((By.ID, "retry-dialog")))
         assert "Retry 1 matching (failed, crash loop, with \u201cWORKER DIED\u201d in the error) item." in dialog.text, dialog.text
+        warning = dialog.find_element(By.ID, "retry-warning")
+        assert warning.is_displayed() and warning.text.startswith("It is in a crash loop"), warning.text
         driver.save_screenshot(os.path.join(folder, "retry-matching.png"))
         dialog.find_element(By.ID, "dismiss-retry").click()
         driver.find_element(By.ID, "error-filter").clear()
@@ -218,6 +223,10 @@ def main():
         wait.until(EC.element_to_be_clickable((By.ID, "retry-all-failed"))).click()
         dialog = wait.until(EC.visibility_of_element_located((By.ID, "retry-dialog")))
         assert "Retry 2 failed items." in dialog.text, dialog.text
+        # The poison item among them is called out before the retry is confirmed.
+        warning = dialog.find_element(By.ID, "retry-warning")
+        assert warning.is_displayed() and "1 of them is in a crash loop" in warning.text, warning.text
+        assert "choose another error kind" in warning.text, warning.text
         dialog.find_element(By.ID, "mode-restart").click()
         driver.save_screenshot(os.path.join(folder, "retry-dialog.png"))
         dialog.find_element(By.ID, "confirm-retry").click()

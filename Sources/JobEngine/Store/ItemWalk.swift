@@ -25,7 +25,8 @@ package struct ItemWalk: Sendable {
     package let narrowingValues: [SQLValue]
 
     /// Only failed items have an error kind (every other transition clears it), so a kind with no
-    /// status, or with `failed`, walks the failed items of that kind.
+    /// status, or with `failed`, walks the failed items of that kind, and with another status
+    /// matches nothing (a constant false condition: neither store walks anything for it).
     package init(status: WorkItemStatus?, errorKind: ErrorKind?, errorContains: String?, phase: Phase? = nil,
                  failedSince: Date? = nil, placeholder: (Int) -> String,
                  contains: (_ column: String, _ parameter: String) -> String) {
@@ -42,7 +43,8 @@ package struct ItemWalk: Sendable {
         } else {
             byKind = false
             if let status { along = " AND w.status = '\(status.rawValue)'" }
-            if let errorKind { narrowing += " AND w.error_kind = \(bind(.text(errorKind.rawValue)))" }
+            // Items of another status have no kind: nothing matches, known without walking them.
+            if errorKind != nil { along += " AND 0 = 1" }
         }
         let alongCount = values.count
         if let errorContains { narrowing += " AND " + contains("w.last_error", bind(.text(errorContains))) }

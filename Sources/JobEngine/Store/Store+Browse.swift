@@ -13,7 +13,8 @@ extension Store {
     /// million failed items costs each page a bounded walk instead of one walk of every failed item.
     package func itemsPage(jobID: UUID, status: WorkItemStatus?, errorKind: ErrorKind?, errorContains: String?, after: Int?,
                            limit: Int, scanLimit: Int) async throws -> WorkItemPage {
-        try await reader.run { db in
+        precondition(scanLimit >= 1, "a page looks at one item at least")
+        return try await reader.run { db in
             let walk = ItemWalk(status: status, errorKind: errorKind, errorContains: errorContains, placeholder: { _ in "?" },
                                 contains: Self.containsText)
             // Each shape walks its index from the cursor: SQLite picks an index per statement, and

@@ -54,6 +54,7 @@ extension Store {
     package func retryMatching(_ filter: RetryFilter, mode: RetryMode, dryRun: Bool, scanLimit: Int) async throws
         -> RetryResult
     {
+        precondition(scanLimit >= 1, "a step looks at one item at least")
         let jobs: [String]
         if let jobID = filter.jobID {
             jobs = [jobID.uuidString.lowercased()]

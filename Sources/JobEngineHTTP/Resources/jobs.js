@@ -132,7 +132,9 @@
   // ---- One job and its work items ----
 
   const jobID = body.dataset.jobId;
-  const selected = new Set();
+  // The selected items' ids, each with the kind it failed as (a crash loop is called out before a retry).
+  const selected = new Map();
+  const PAGE_SIZE = 200;
   const pageStarts = [null];   // the cursor of each page seen so far; the last is the current page
   let nextCursor = null;
   let pendingRetry = [];
@@ -178,24 +180,37 @@
       "State: " + job.state + ". Items: " + counts + ". Documents collected " + job.collected +
       ", ingested " + job.ingested + ". Last progress " + ago(job.seconds_since_progress) + ".";
 
-    let path = "/api/pipelines/jobs/" + jobID + "/work-items?limit=200";
-    if (statusFilter()) path += "&status=" + encodeURIComponent(statusFilter());
-    if (kindFilter()) path += "&error_kind=" + encodeURIComponent(kindFilter());
-    if (errorFilter()) path += "&error_contains=" + encodeURIComponent(errorFilter());
+    let narrowing = "";
+    if (statusFilter()) narrowing += "&status=" + encodeURIComponent(statusFilter());
+    if (kindFilter()) narrowing += "&error_kind=" + encodeURIComponent(kindFilter());
+    if (errorFilter()) narrowing += "&error_contains=" + encodeURIComponent(errorFilter());
     document.getElementById("retry-matching").disabled = matchingFilter() === null;
-    const cursor = pageStarts[pageStarts.length - 1];
-    if (cursor) path += "&cursor=" + encodeURIComponent(cursor);
-    const page = await api("GET", path);
-    nextCursor = page.next_cursor;
+    // What the list is asked to show; if it changes while the pages below are read, they are dropped.
+    const view = () => [statusFilter(), kindFilter(), errorFilter(), pageStarts.length, pageStarts[pageStarts.length - 1]].join("\n");
+    const asked = view();
+    // A page narrowed by error text looks at 10,000 items at most: it can come back short, empty
+    // even, with a cursor where its look ended. Look on a few times so the table fills; each look
+    // asks only for what is missing, so the cursor stays that of the last item shown.
+    let items = [];
+    let cursor = pageStarts[pageStarts.length - 1];
+    for (let looks = 0; looks < 5; looks++) {
+      const page = await api("GET", "/api/pipelines/jobs/" + jobID + "/work-items?limit=" + (PAGE_SIZE - items.length) +
+        narrowing + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+      items = items.concat(page.work_items);
+      cursor = page.next_cursor;
+      if (!cursor || items.length >= PAGE_SIZE) break;
+    }
+    if (view() !== asked) return;
+    nextCursor = cursor;
     document.getElementById("next-page").disabled = !nextCursor;
     document.getElementById("previous-page").disabled = pageStarts.length < 2;
-    renderItems(page.work_items);
+    renderItems(items, nextCursor ? "No matching items in this stretch of the job; Next page looks further." : "No work items to show.");
   }
 
-  function renderItems(items) {
+  function renderItems(items, emptyText) {
     const retryableIDs = new Set();
     const widest = Math.max(1, ...items.map((item) => item.collected));
-    syncRows(document.querySelector("#items tbody"), items, "No work items to show.", 10,
+    syncRows(document.querySelector("#items tbody"), items, emptyText, 10,
       (item) => {
         const row = document.createElement("tr");
         row.id = "item-" + item.id;
@@ -234,11 +249,14 @@
             box.value = item.id;
             box.setAttribute("aria-label", "Select " + item.name);
             box.addEventListener("change", () => {
-              if (box.checked) selected.add(item.id); else selected.delete(item.id);
+              if (box.checked) selected.set(item.id, box.dataset.kind); else selected.delete(item.id);
               updateSelection();
             });
             pick.appendChild(box);
           }
+          box.dataset.kind = item.status === "failed" ? item.error_kind || "" : "";
+          // A selected item's kind as it is now (it may have failed again, another way).
+          if (selected.has(item.id)) selected.set(item.id, box.dataset.kind);
           box.checked = selected.has(item.id);
         } else if (box) {
           box.remove();
@@ -264,7 +282,7 @@
         setText(row.cells[9], item.error ? (item.error_kind || "error") + ": " + item.error : (item.progress_note || ""));
       });
     // Items that are no longer retryable (their retry started) drop out of the selection.
-    for (const id of Array.from(selected)) if (!retryableIDs.has(id)) selected.delete(id);
+    for (const id of Array.from(selected.keys())) if (!retryableIDs.has(id)) selected.delete(id);
     updateSelection();
   }
 
@@ -276,12 +294,21 @@
 
   // `pendingRetry` is what the dialog retries on confirm: listed ids, or a filter with the count
   // the server gave for it (a dry run) before asking.
-  function openRetryDialog(target, count, what) {
+  function openRetryDialog(target, count, what, crashLoops) {
     if (count === 0) { say("There are no " + what + " items to retry."); return; }
     // One Idempotency-Key per confirmed retry: a call sent again (a time-out) starts nothing twice.
     pendingRetry = Object.assign({ key: newKey() }, target);
     document.getElementById("retry-count").textContent =
       "Retry " + count + " " + what + (count === 1 ? " item." : " items.");
+    // Poison items are called out: their worker died running them again and again.
+    const warning = document.getElementById("retry-warning");
+    warning.hidden = !(crashLoops > 0);
+    warning.textContent = crashLoops > 0
+      ? (crashLoops === count ? (count === 1 ? "It is" : "They are all") : crashLoops + " of them " + (crashLoops === 1 ? "is" : "are")) +
+        " in a crash loop: " + (crashLoops === 1 ? "its" : "their") + " worker died running " + (crashLoops === 1 ? "it" : "them") +
+        " again and again (retry.max_recoveries), and a retry may take workers down again." +
+        (crashLoops < count ? " To leave them out, choose another error kind in the filter." : "")
+      : "";
     const dialog = document.getElementById("retry-dialog");
     // Esc closes the dialog without setting returnValue: clear the last confirmation's.
     dialog.returnValue = "";
@@ -289,9 +316,19 @@
   }
 
   async function openFilterRetry(filter, what) {
-    // The count comes from the server, for every matching item, not only the page shown.
-    const preview = await api("PUT", "/api/pipelines/work-items/retry?type=recover&dry_run=true", { filter });
-    openRetryDialog({ filter, count: preview.total + preview.skipped_total }, preview.total + preview.skipped_total, what);
+    // The counts come from the server, for every matching item, not only the page shown: all of
+    // them, and those in a crash loop among them.
+    const count = async (asked) => {
+      const preview = await api("PUT", "/api/pipelines/work-items/retry?type=recover&dry_run=true", { filter: asked });
+      return preview.total + preview.skipped_total;
+    };
+    const total = await count(filter);
+    let crashLoops = 0;
+    if (filter.error_kind === "crash_loop") crashLoops = total;
+    else if (!filter.error_kind && filter.status.includes("failed") && total > 0) {
+      crashLoops = await count(Object.assign({}, filter, { status: ["failed"], error_kind: "crash_loop" }));
+    }
+    openRetryDialog({ filter, count: total }, total, what, crashLoops);
   }
 
   async function retry(target, mode) {
@@ -492,12 +529,13 @@
     document.getElementById("select-all").addEventListener("change", (event) => {
       for (const box of document.querySelectorAll(".select-item")) {
         box.checked = event.target.checked;
-        if (box.checked) selected.add(box.value); else selected.delete(box.value);
+        if (box.checked) selected.set(box.value, box.dataset.kind); else selected.delete(box.value);
       }
       updateSelection();
     });
     document.getElementById("retry-selected").addEventListener("click", () => {
-      openRetryDialog({ ids: Array.from(selected) }, selected.size, "selected");
+      const crashLoops = Array.from(selected.values()).filter((kind) => kind === "crash_loop").length;
+      openRetryDialog({ ids: Array.from(selected.keys()) }, selected.size, "selected", crashLoops);
     });
     document.getElementById("retry-all-failed").addEventListener("click", async () => {
       document.getElementById("job-menu").open = false;
@@ -526,7 +564,14 @@
 
   let activityTick = 0;
 
+  // One refresh at a time: a slow one (a narrowed list looking on) is not overtaken by the next
+  // tick; a refresh asked for meanwhile (a filter changed) runs as soon as it ends.
+  let refreshing = false;
+  let refreshAgain = false;
+
   async function refresh() {
+    if (refreshing) { refreshAgain = true; return; }
+    refreshing = true;
     try {
       if (body.dataset.page === "jobs") await refreshJobs();
       if (body.dataset.page === "job") {
@@ -537,6 +582,9 @@
       }
     } catch (error) {
       report(error);
+    } finally {
+      refreshing = false;
+      if (refreshAgain) { refreshAgain = false; refresh(); }
     }
   }
 

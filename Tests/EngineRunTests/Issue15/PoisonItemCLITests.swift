@@ -48,8 +48,16 @@ import Testing
         let rerun = try await CLI.run(["run", "spec.json", "--quiet"], in: folder.url, timeout: 60)
         #expect(poison() == ("failed", 3, "crash_loop"), "\(rerun.stdout)\n\(rerun.stderr)")
 
+        // A retry of every failed item calls the poison item out, in the dry run and in the retry.
+        let preview = try await CLI.run(["retry", "--type", "recover", "--failed", "--dry-run"], in: folder.url)
+        #expect(preview.code == 0 && preview.stdout.contains("[crash loop: its worker died running it again and again]"),
+                "\(preview.stdout)\n\(preview.stderr)")
+        #expect(preview.stderr.contains("note: 1 of the items retried would be in a crash loop"), "\(preview.stderr)")
         // The operator finds it by kind and retries it by hand.
+        let byKind = try await CLI.run(["retry", "--type", "recover", "--failed", "--error-kind", "crash_loop", "--dry-run"], in: folder.url)
+        #expect(byKind.code == 0 && byKind.stdout.hasPrefix(#"{"total": 1, "dry_run": true}"#), "\(byKind.stdout)\n\(byKind.stderr)")
         let retried = try await CLI.run(["retry", "--type", "recover", "--failed", "--error-kind", "crash_loop", "--enqueue"], in: folder.url)
+        #expect(retried.stderr.contains("note: 1 of the items retried was in a crash loop"), "\(retried.stderr)")
         #expect(retried.code == 0 && retried.stdout.hasPrefix(#"{"total": 1}"#), "\(retried.stdout)\n\(retried.stderr)")
         #expect(poison().status == "pending" && poison().attempt == 4)
     }

@@ -95,7 +95,7 @@ import Testing
             last_error = CASE WHEN position % 2 = 0 THEN 'HTTP 503' ELSE 'timed out' END
             """)
         let filter = RetryFilter(jobID: job.id, errorContains: "503")
-        let preview = try await engine.retryMatching(filter, mode: .recover, dryRun: true, scanLimit: 20_000)
+        let preview = try await engine.retryMatching(filter, mode: .recover, dryRun: true)
         #expect(preview.total == 2_000)
         let other = try Engine(storePath: folder.storePath, logger: quietLogger)
         async let first = engine.retryMatching(filter, mode: .recover)
