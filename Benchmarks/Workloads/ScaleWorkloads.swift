@@ -96,6 +96,7 @@ public enum ScaleWorkloads {
     /// Marks the first `count` items (positions are items-file lines, from 1) of the job in `folder` failed as after an outage: "HTTP 503"
     /// (transient), every 10th "bad record" (permanent), every 10,000th a crash loop whose error
     /// says "Quota exceeded" (the rare kind and the rare text); and the next `count / 10` cancelled.
+    /// Each failure gets its event, spread over the last 50 minutes (the job's activity counts them).
     public static func failMany(count: Int, in folder: ScratchDirectory) {
         let raw = RawDatabase(path: folder.path("engine.sqlite"))
         raw.exec("""
@@ -105,6 +106,9 @@ public enum ScaleWorkloads {
                          ELSE 'HTTP 503' END
             WHERE position <= \(count);
             UPDATE work_items SET status = 'cancelled', last_error = 'job cancelled' WHERE position > \(count) AND position <= \(count + count / 10);
+            INSERT INTO events (item_id, job_id, attempt, from_status, to_status, error, error_kind, at)
+                SELECT id, job_id, attempt, 'running', 'failed', last_error, error_kind, CAST(strftime('%s', 'now') AS REAL) - position % 3000
+                FROM work_items WHERE status = 'failed';
             """)
     }
 
@@ -160,6 +164,10 @@ public enum ScaleWorkloads {
             }),
             ("a page of 100 items of any status with a rare error text (looks at 10,000)", try await median {
                 _ = try await engine.itemsPage(jobID: job.id, errorContains: "quota", limit: 100)
+            }),
+            ("the job's activity (GET …/activity: every item's creation and \(count) failures within the hour)", try await median {
+                let activity = try await engine.activity(jobID: job.id, since: Date().addingTimeInterval(-3_600))
+                precondition(activity.failures.map(\.count).reduce(0, +) == count, "failures \(activity.failures.map(\.count).reduce(0, +))")
             }),
         ]
     }

@@ -307,7 +307,7 @@
       ? (crashLoops === count ? (count === 1 ? "It is" : "They are all") : crashLoops + " of them " + (crashLoops === 1 ? "is" : "are")) +
         " in a crash loop: " + (crashLoops === 1 ? "its" : "their") + " worker died running " + (crashLoops === 1 ? "it" : "them") +
         " again and again (retry.max_recoveries), and a retry may take workers down again." +
-        (crashLoops < count ? " To leave them out, choose another error kind in the filter." : "")
+        (crashLoops < count ? " To leave them out, choose another error kind in the filter bar." : "")
       : "";
     const dialog = document.getElementById("retry-dialog");
     // Esc closes the dialog without setting returnValue: clear the last confirmation's.
