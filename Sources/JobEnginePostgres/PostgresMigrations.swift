@@ -562,11 +562,12 @@ ALTER TABLE work_items ADD COLUMN not_collected_again BIGINT NOT NULL DEFAULT 0;
 -- retry by kind. Only failed items are in it: claims and finishes never touch it.
 CREATE INDEX work_items_failed_by_job_kind ON work_items (job_id, error_kind, position) WHERE status = 'failed';
 
--- A job's events by status and time, for its activity (failures per minute by kind, items finished
--- in the last ten minutes): each count walks only the events of its status. By time alone, a job of
--- 1,000,000 items submitted within the hour had every creation event walked at each look.
+-- A job's events by status and time, with their error kind, for its activity (failures per minute
+-- by kind, items finished in the last ten minutes): each count reads only this index, and only the
+-- entries of its status. By time alone, a job of 1,000,000 items submitted within the hour had every
+-- creation event walked at each look.
 DROP INDEX events_by_job_time;
-CREATE INDEX events_by_job_status_time ON events (job_id, to_status, at);
+CREATE INDEX events_by_job_status_time ON events (job_id, to_status, at, error_kind);
 
 """
 }

@@ -318,11 +318,12 @@ import Testing
             let job = try await engine.submit(spec, baseDirectory: other.url).job
             #expect(try await engine.run(jobID: job.id).allSucceeded)
             // Three items of four requests each (trigger, progress, parts, one part): at 10 per second
-            // after the first, the twelve arrive over at least 1.1 s; unlimited they take milliseconds.
+            // after the first, the twelve leave over at least 1.1 s; unlimited they take milliseconds. They
+            // are timed on arrival, where the first can be late by its connection's setup (0.98 s seen).
             let arrivals = paced.arrivals.sorted()
             #expect(arrivals.count == 12)
             if let first = arrivals.first, let last = arrivals.last {
-                #expect(last.timeIntervalSince(first) >= 1.0, "\(last.timeIntervalSince(first)) s for \(arrivals.count) requests")
+                #expect(last.timeIntervalSince(first) >= 0.9, "\(last.timeIntervalSince(first)) s for \(arrivals.count) requests")
             }
             await engine.shutdown()
         }
