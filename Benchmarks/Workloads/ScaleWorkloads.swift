@@ -66,21 +66,24 @@ public enum ScaleWorkloads {
         return job
     }
 
+    /// The median of `samples` timings of `body`, in seconds.
+    static func timedMedian(_ samples: Int, _ body: () async throws -> Void) async rethrows -> Double {
+        var times: [Double] = []
+        for _ in 0..<samples {
+            let start = Date()
+            try await body()
+            times.append(Date().timeIntervalSince(start))
+        }
+        return times.sorted()[samples / 2]
+    }
+
     /// The reads the Jobs page and `status` make, each timed as the median of `samples`, on the
     /// store of an earlier `submit` in `folder`.
     public static func reads(in folder: ScratchDirectory, samples: Int = 21) async throws -> [(name: String, seconds: Double)] {
         let engine = try Engine(storePath: folder.path("engine.sqlite"), access: .readOnly, logger: EngineWorkloads.logger)
         defer { engine.close() }
         let job = try await submittedJob(engine)
-        func median(_ body: () async throws -> Void) async rethrows -> Double {
-            var times: [Double] = []
-            for _ in 0..<samples {
-                let start = Date()
-                try await body()
-                times.append(Date().timeIntervalSince(start))
-            }
-            return times.sorted()[samples / 2]
-        }
+        func median(_ body: () async throws -> Void) async rethrows -> Double { try await timedMedian(samples, body) }
         return [
             ("status of every job (GET /jobs, status --json)", try await median { _ = try await engine.jobStatuses() }),
             ("one job's status (GET /jobs/{id})", try await median { _ = try await engine.jobStatus(job.id) }),
@@ -128,15 +131,7 @@ public enum ScaleWorkloads {
         let engine = try Engine(storePath: folder.path("engine.sqlite"), access: .readOnly, logger: EngineWorkloads.logger)
         defer { engine.close() }
         let job = try await submittedJob(engine)
-        func median(_ body: () async throws -> Void) async rethrows -> Double {
-            var times: [Double] = []
-            for _ in 0..<samples {
-                let start = Date()
-                try await body()
-                times.append(Date().timeIntervalSince(start))
-            }
-            return times.sorted()[samples / 2]
-        }
+        func median(_ body: () async throws -> Void) async rethrows -> Double { try await timedMedian(samples, body) }
         let raw = RawDatabase(path: folder.path("engine.sqlite"))
         let jobText = job.id.uuidString.lowercased()
         let rare = rareCount(count)
