@@ -86,20 +86,16 @@ extension PostgresStore {
                            limit: Int, scanLimit: Int) async throws -> WorkItemPage {
         precondition(scanLimit >= 1, "a page looks at one item at least")
         return try await sessions.read { db in
-            let walk = ItemWalk(status: status, errorKind: errorKind, errorContains: errorContains, placeholder: { "$\($0)" },
-                                contains: Self.containsText)
+            let walk = ItemWalk(status: status, errorKind: errorKind, errorContains: errorContains, namesIndex: false,
+                                placeholder: { "$\($0)" }, contains: Self.containsText)
             let start: [SQLValue] = [.text(jobID.uuidString.lowercased()), .integer(Int64(after ?? -1))] + walk.alongValues
-            let end = walk.narrowing.isEmpty ? nil : try db.execute("""
-                SELECT w.position FROM work_items w WHERE w.job_id = $1 AND w.position > $2\(walk.along)
-                ORDER BY w.position LIMIT 1 OFFSET \(scanLimit - 1)
-                """, start).first?.int("position")
+            let end = try walk.lookEnd(scanLimit).flatMap { try db.execute($0, start).first?.int64("position") }
             let rows = try db.execute("""
-                SELECT \(Store.itemColumns), w.position FROM work_items w JOIN jobs j ON j.id = w.job_id
-                WHERE w.job_id = $1 AND w.position > $2\(end.map { " AND w.position <= \($0)" } ?? "")\(walk.along)\(walk.narrowing)
-                ORDER BY w.position LIMIT \(limit + 1)
+                SELECT \(Store.itemColumns), w.position FROM \(walk.source) JOIN jobs j ON j.id = w.job_id
+                WHERE \(walk.conditions(upTo: end)) ORDER BY w.position LIMIT \(limit + 1)
                 """, start + walk.narrowingValues)
             let page = rows.prefix(limit)
-            return WorkItemPage(items: try page.map(Store.decodeItem), nextAfter: rows.count > limit ? page.last?.int("position") : end)
+            return WorkItemPage(items: try page.map(Store.decodeItem), nextAfter: rows.count > limit ? page.last?.int("position") : end.map(Int.init))
         }
     }
 

@@ -71,7 +71,7 @@ extension PostgresStore {
         var started: [UUID] = []
         var skipped: [RetryResult.Skipped] = []
         for job in jobs {
-            for walk in filter.walks(placeholder: { "$\($0)" }, contains: Self.containsText) {
+            for walk in filter.walks(namesIndex: false, placeholder: { "$\($0)" }, contains: Self.containsText) {
                 var after: Int64 = -1
                 while true {
                     let from = after
@@ -110,13 +110,9 @@ extension PostgresStore {
                            mode: RetryMode, dryRun: Bool) throws -> RetryStep? {
         let stepSize = 5_000
         let start: [SQLValue] = [.text(job), .integer(after)] + walk.alongValues
-        let end = walk.narrowing.isEmpty ? nil : try db.execute("""
-            SELECT w.position FROM work_items w WHERE w.job_id = $1 AND w.position > $2\(walk.along)
-            ORDER BY w.position LIMIT 1 OFFSET \(scanLimit - 1)
-            """, start).first?.int64("position")
+        let end = try walk.lookEnd(scanLimit).flatMap { try db.execute($0, start).first?.int64("position") }
         let rows = try db.execute("""
-            SELECT w.id, w.position FROM work_items w
-            WHERE w.job_id = $1 AND w.position > $2\(end.map { " AND w.position <= \($0)" } ?? "")\(walk.along)\(walk.narrowing)
+            SELECT w.id, w.position FROM \(walk.source) WHERE \(walk.conditions(upTo: end))
             ORDER BY w.position LIMIT \(stepSize)\(dryRun ? "" : " FOR UPDATE")
             """, start + walk.narrowingValues)
         guard let last = rows.count == stepSize ? rows.last?.int64("position") : end ?? rows.last?.int64("position")

@@ -23,12 +23,16 @@ package struct ItemWalk: Sendable {
     package let alongValues: [SQLValue]
     package let narrowing: String
     package let narrowingValues: [SQLValue]
+    /// The table walked, naming the kind index where the dialect needs it (SQLite).
+    package let source: String
+    /// The job and the cursor: `w.job_id` and `w.position >`, the statement's first two parameters.
+    private let head: String
 
     /// Only failed items have an error kind (every other transition clears it), so a kind with no
     /// status, or with `failed`, walks the failed items of that kind, and with another status
     /// matches nothing (a constant false condition: neither store walks anything for it).
     package init(status: WorkItemStatus?, errorKind: ErrorKind?, errorContains: String?, phase: Phase? = nil,
-                 failedSince: Date? = nil, placeholder: (Int) -> String,
+                 failedSince: Date? = nil, namesIndex: Bool, placeholder: (Int) -> String,
                  contains: (_ column: String, _ parameter: String) -> String) {
         var values: [SQLValue] = []
         func bind(_ value: SQLValue) -> String {
@@ -51,9 +55,26 @@ package struct ItemWalk: Sendable {
         if let phase { narrowing += " AND w.phase = \(bind(.text(phase.rawValue)))" }
         if let failedSince { narrowing += " AND w.updated_at >= \(bind(.real(failedSince.timeIntervalSince1970)))" }
         self.along = along
+        source = byKind && namesIndex ? "work_items w INDEXED BY \(Self.kindIndex)" : "work_items w"
+        head = "w.job_id = \(placeholder(1)) AND w.position > \(placeholder(2))"
         self.narrowing = narrowing
         alongValues = Array(values.prefix(alongCount))
         narrowingValues = Array(values.dropFirst(alongCount))
+    }
+
+    /// The statement that finds where a look of `scanLimit` items from the cursor ends (the position
+    /// of its last item), bound with the job, the cursor and `alongValues`; nil when every item
+    /// walked matches, so a read needs no bound.
+    package func lookEnd(_ scanLimit: Int) -> String? {
+        narrowing.isEmpty ? nil : """
+            SELECT w.position FROM \(source) WHERE \(head)\(along) ORDER BY w.position LIMIT 1 OFFSET \(scanLimit - 1)
+            """
+    }
+
+    /// The conditions of a read along the walk, up to `end` (a `lookEnd` position) when its look is
+    /// bounded; bound with the job, the cursor, `alongValues` and `narrowingValues`.
+    package func conditions(upTo end: Int64?) -> String {
+        head + (end.map { " AND w.position <= \($0)" } ?? "") + along + narrowing
     }
 
     /// The items a page narrowed by error text looks at, at most (see `itemsPage`).

@@ -69,7 +69,7 @@ extension Store {
         var started: [UUID] = []
         var skipped: [RetryResult.Skipped] = []
         for job in jobs {
-            for walk in filter.walks(placeholder: { _ in "?" }, contains: Self.containsText) {
+            for walk in filter.walks(namesIndex: true, placeholder: { _ in "?" }, contains: Self.containsText) {
                 var after = -1
                 while true {
                     let from = after
@@ -110,16 +110,10 @@ extension Store {
     /// `scanLimit` items walked; nil when the walk has nothing left.
     private static func retryStep(_ db: Connection, _ walk: ItemWalk, job: String, after: Int, scanLimit: Int,
                                   mode: RetryMode, dryRun: Bool) throws -> RetryStep? {
-        let index = walk.byKind ? "INDEXED BY \(ItemWalk.kindIndex)" : ""
         let start: [SQLValue] = [.text(job), .integer(Int64(after))] + walk.alongValues
-        // Where this step's walk ends when it is long: the position of its last item looked at.
-        let end = walk.narrowing.isEmpty ? nil : try db.execute("""
-            SELECT w.position FROM work_items w \(index) WHERE w.job_id = ? AND w.position > ?\(walk.along)
-            ORDER BY w.position LIMIT 1 OFFSET \(scanLimit - 1)
-            """, start).first?.int("position")
+        let end = try walk.lookEnd(scanLimit).flatMap { try db.execute($0, start).first?.int("position") }
         let rows = try db.execute("""
-            SELECT w.id, w.position FROM work_items w \(index)
-            WHERE w.job_id = ? AND w.position > ?\(end.map { " AND w.position <= \($0)" } ?? "")\(walk.along)\(walk.narrowing)
+            SELECT w.id, w.position FROM \(walk.source) WHERE \(walk.conditions(upTo: end.map(Int64.init)))
             ORDER BY w.position LIMIT \(submitStep)
             """, start + walk.narrowingValues)
         // A full step goes on after its last item; a short one after where its walk ended, if it did.
